@@ -1,0 +1,14 @@
+//! Entry point: parse arguments, run the command, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = <mailtrap_access::cli::Cli as clap::Parser>::parse();
+    match mailtrap_access::commands::run(cli) {
+        Ok(outcome) => ExitCode::from(outcome.code()),
+        Err(err) => {
+            eprintln!("error: {}", mailtrap_access::commands::describe_error(&err));
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! A stateful simulation of Mailtrap's Account Management API on loopback.
