@@ -1,0 +1,341 @@
+//! The desired-state file: its Rust types (from which the JSON Schema is generated),
+//! loading with positions, and the offline checks `validate` runs. Nothing here knows
+//! the live account; turning names into resources is `resolve`'s job.
+
+pub mod source_map;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Level;
+pub use source_map::{Position, SourceMap};
+
+/// The only file format version this tool reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Prefix of a grant key that pins a resource by id instead of by name.
+pub const ID_PREFIX: &str = "id:";
+
+/// The desired access of one Mailtrap account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mailtrap-access desired state")]
+pub struct DesiredFile {
+    /// File format version; always 1.
+    pub version: u32,
+    /// The Mailtrap account id; `--account-id` or `MAILTRAP_ACCOUNT_ID` override it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<u64>,
+    /// What to do with users and invites in the account but not in this file.
+    #[serde(default, skip_serializing_if = "UnmanagedPolicy::is_default")]
+    pub unmanaged: UnmanagedPolicy,
+    /// Reusable bundles of grants, by role name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, Grants>,
+    /// Users and pending invites, keyed by email (case-insensitive).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, Grants>,
+    /// API tokens, keyed by token name. Tokens absent from the file are never touched.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_tokens: BTreeMap<String, Grants>,
+}
+
+/// The fate of users and invites that the file does not list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UnmanagedPolicy {
+    /// Leave them exactly as they are.
+    #[default]
+    Ignore,
+    /// Delete their access (never the owner's, nor one holding rows this tool does not manage).
+    Remove,
+}
+
+impl UnmanagedPolicy {
+    fn is_default(&self) -> bool {
+        *self == UnmanagedPolicy::Ignore
+    }
+}
+
+/// Grants of one user, token or role. Keys of the maps are resource names, or `id:NNN`
+/// to pin a resource by id; inboxes are named `Project/Inbox`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Roles whose grants are merged in; on the same resource the higher level wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Level on the account itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Level>,
+    /// Level on billing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Level>,
+    /// Level on the email campaigns scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_campaigns: Option<Level>,
+    /// Projects by name (or `id:NNN`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub projects: BTreeMap<String, Level>,
+    /// Inboxes by `Project/Inbox` (or `id:NNN`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inboxes: BTreeMap<String, Level>,
+    /// Sending domains by domain name (or `id:NNN`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sending_domains: BTreeMap<String, Level>,
+}
+
+/// One problem in a desired-state file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub position: Option<Position>,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some(at) => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, at.line, at.column, self.message
+            ),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Why a desired-state file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source} (name the desired-state file with -f FILE)", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_diagnostics(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl ConfigError {
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            ConfigError::Invalid(diagnostics) => diagnostics,
+            ConfigError::Read { .. } => &[],
+        }
+    }
+}
+
+fn render_diagnostics(diagnostics: &[Diagnostic]) -> String {
+    let lines: Vec<String> = diagnostics.iter().map(Diagnostic::to_string).collect();
+    lines.join("\n")
+}
+
+/// A parsed and validated desired-state file, with the index of where things are in it.
+#[derive(Debug, Clone)]
+pub struct LoadedFile {
+    pub display_path: String,
+    pub file: DesiredFile,
+    pub source: SourceMap,
+}
+
+impl LoadedFile {
+    /// A diagnostic at the node `path` of this file (its key, or its value).
+    pub fn diagnostic(&self, path: &[&str], message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            file: self.display_path.clone(),
+            position: self.source.locate(path),
+            message: message.into(),
+        }
+    }
+}
+
+/// Read, parse and validate the file at `path`.
+pub fn load(path: &Path) -> Result<LoadedFile, ConfigError> {
+    let text = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let display_path = path.display().to_string();
+    let text = String::from_utf8(text).map_err(|err| {
+        ConfigError::Invalid(vec![Diagnostic {
+            file: display_path.clone(),
+            position: None,
+            message: format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                err.utf8_error().valid_up_to()
+            ),
+        }])
+    })?;
+    parse(&display_path, &text)
+}
+
+/// Parse and validate `text`, reporting errors against `display_path`.
+pub fn parse(display_path: &str, text: &str) -> Result<LoadedFile, ConfigError> {
+    let file: DesiredFile = serde_yaml::from_str(text)
+        .map_err(|err| ConfigError::Invalid(vec![syntax_diagnostic(display_path, text, &err)]))?;
+    let loaded = LoadedFile {
+        display_path: display_path.to_string(),
+        file,
+        source: SourceMap::build(text),
+    };
+    let problems = validate(&loaded);
+    if problems.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
+fn syntax_diagnostic(display_path: &str, text: &str, err: &serde_yaml::Error) -> Diagnostic {
+    let position = err.location().map(|at| Position {
+        line: at.line(),
+        column: at.column(),
+    });
+    let mut message = err.to_string();
+    // serde_yaml appends the position to its message; the diagnostic carries it already.
+    if let Some(at) = position {
+        let suffix = format!(" at line {} column {}", at.line, at.column);
+        if let Some(cut) = message.find(&suffix) {
+            message.replace_range(cut..cut + suffix.len(), "");
+        }
+    }
+    if text.trim().is_empty() {
+        message = "the file is empty: it needs at least `version: 1`".to_string();
+    }
+    Diagnostic {
+        file: display_path.to_string(),
+        position,
+        message,
+    }
+}
+
+/// Every offline problem of a parsed file, in document order.
+fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
+    let file = &loaded.file;
+    let mut problems = Vec::new();
+    if file.version != FORMAT_VERSION {
+        problems.push(Diagnostic {
+            file: loaded.display_path.clone(),
+            position: loaded.source.value(&["version"]),
+            message: format!(
+                "unsupported version {}: this tool reads version {FORMAT_VERSION}",
+                file.version
+            ),
+        });
+    }
+
+    let mut seen: BTreeMap<String, (String, Position)> = BTreeMap::new();
+    for (email, at) in loaded.source.keys_of(&["users"]) {
+        match seen.get(&email.to_lowercase()) {
+            Some((first, first_at)) => problems.push(Diagnostic {
+                file: loaded.display_path.clone(),
+                position: Some(*at),
+                message: format!(
+                    "duplicate user {email:?}: already listed as {first:?} on line {} (emails are case-insensitive)",
+                    first_at.line
+                ),
+            }),
+            None => {
+                seen.insert(email.to_lowercase(), (email.clone(), *at));
+            }
+        }
+        if !looks_like_email(email) {
+            problems.push(Diagnostic {
+                file: loaded.display_path.clone(),
+                position: Some(*at),
+                message: format!("user {email:?} is not an email address"),
+            });
+        }
+    }
+
+    let defined: BTreeSet<&str> = file.roles.keys().map(String::as_str).collect();
+    for (name, grants) in &file.roles {
+        if !grants.roles.is_empty() {
+            problems.push(loaded.diagnostic(
+                &["roles", name, "roles"],
+                format!("role {name:?} lists roles: a role holds grants only, it cannot include other roles"),
+            ));
+        }
+        check_grant_keys(loaded, &["roles", name], grants, &mut problems);
+    }
+    for (section, entries) in [("users", &file.users), ("api_tokens", &file.api_tokens)] {
+        for (who, grants) in entries {
+            for (index, role) in grants.roles.iter().enumerate() {
+                if !defined.contains(role.as_str()) {
+                    let known = if defined.is_empty() {
+                        "no roles are defined".to_string()
+                    } else {
+                        format!("defined roles: {}", join(defined.iter()))
+                    };
+                    problems.push(loaded.diagnostic(
+                        &[section, who, "roles", &index.to_string()],
+                        format!("unknown role {role:?} for {who:?}; {known}"),
+                    ));
+                }
+            }
+            check_grant_keys(loaded, &[section, who], grants, &mut problems);
+        }
+    }
+    problems.sort_by_key(|problem| problem.position);
+    problems
+}
+
+fn check_grant_keys(
+    loaded: &LoadedFile,
+    at: &[&str],
+    grants: &Grants,
+    problems: &mut Vec<Diagnostic>,
+) {
+    let sections = [
+        ("projects", &grants.projects),
+        ("inboxes", &grants.inboxes),
+        ("sending_domains", &grants.sending_domains),
+    ];
+    for (section, entries) in sections {
+        for name in entries.keys() {
+            let path: Vec<&str> = at.iter().copied().chain([section, name.as_str()]).collect();
+            if let Some(id) = name.strip_prefix(ID_PREFIX) {
+                if id.trim().parse::<u64>().is_err() {
+                    problems.push(loaded.diagnostic(
+                        &path,
+                        format!("{name:?} is not a resource id: write id:NNN with a number"),
+                    ));
+                }
+            } else if name.trim().is_empty() {
+                problems.push(loaded.diagnostic(&path, format!("empty name in {section}")));
+            } else if section == "inboxes" && !name.contains('/') {
+                problems.push(loaded.diagnostic(
+                    &path,
+                    format!("inbox {name:?} must be written Project/Inbox (or id:NNN): inbox names repeat across projects"),
+                ));
+            }
+        }
+    }
+}
+
+fn looks_like_email(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && !domain.is_empty() && !text.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn join<'a>(items: impl Iterator<Item = &'a &'a str>) -> String {
+    items.copied().collect::<Vec<_>>().join(", ")
+}
+
+/// The JSON Schema of the desired-state file, generated from the types above.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(DesiredFile);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serializes");
+    text.push('\n');
+    text
+}
