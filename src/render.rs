@@ -1,0 +1,214 @@
+//! Renderers: a plan (or an apply report) in, text on a `Write` out. The only code
+//! besides `main.rs` that produces user-facing output; it never touches the network or
+//! the file system.
+
+use std::io::{self, Write};
+
+use crate::apply::{Completion, OperationResult};
+use crate::model::level_code_name;
+use crate::plan::{AccessRef, Change, LeftAlone, LeftAloneReason, Plan, Request, RowOp};
+
+/// Whether to use ANSI colors (a terminal, and the user did not opt out).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn green(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    fn yellow(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+    fn red(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+    fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+    fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+}
+
+/// The human-readable plan: per access its operations and the exact request, what is
+/// left alone, warnings, and the summary line.
+pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        style.bold(&format!("Plan for Mailtrap account {}", plan.account_id))
+    )?;
+    for ((access, change), (_, request)) in plan.changes.iter().zip(plan.requests()) {
+        writeln!(out)?;
+        match change {
+            Change::Permissions(ops) => {
+                writeln!(out, "{} {access}", style.yellow("~"))?;
+                for op in ops {
+                    let line = match op {
+                        RowOp::Create { resource, to } => {
+                            style.green(&format!("+ {resource}: {to}"))
+                        }
+                        RowOp::Update { resource, from, to } => {
+                            style.yellow(&format!("~ {resource}: {from} → {to}"))
+                        }
+                        RowOp::Destroy { resource, from } => {
+                            style.red(&format!("- {resource}: {from} (destroy)"))
+                        }
+                    };
+                    writeln!(out, "    {line}")?;
+                }
+            }
+            Change::Remove { rows } => {
+                writeln!(out, "{} {access}: remove access", style.red("-"))?;
+                for row in rows {
+                    writeln!(
+                        out,
+                        "    {}",
+                        style.red(&format!(
+                            "- {}: {}",
+                            row.resource,
+                            level_code_name(row.level)
+                        ))
+                    )?;
+                }
+            }
+        }
+        write_request(out, &request, style)?;
+    }
+
+    if !plan.left_alone.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Left alone:")?;
+        write_left_alone(out, &plan.left_alone, style)?;
+    }
+    if !plan.warnings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Warnings:")?;
+        for warning in &plan.warnings {
+            writeln!(out, "  {} {warning}", style.yellow("!"))?;
+        }
+    }
+    writeln!(out)?;
+    if plan.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            style.green("No changes. The account matches the desired state.")
+        )
+    } else {
+        writeln!(out, "{}", style.bold(&format!("Plan: {}.", plan.summary())))
+    }
+}
+
+fn write_request(out: &mut impl Write, request: &Request, style: Style) -> io::Result<()> {
+    match request {
+        Request::BulkUpdate { path, body } => {
+            let body = serde_json::to_string(body).map_err(io::Error::other)?;
+            writeln!(out, "    {}", style.dim(&format!("PUT {path}")))?;
+            writeln!(out, "    {}", style.dim(&body))
+        }
+        Request::DeleteAccess { path } => {
+            writeln!(out, "    {}", style.dim(&format!("DELETE {path}")))
+        }
+    }
+}
+
+/// Accesses not in the file are listed on one line; everything else one line each.
+fn write_left_alone(out: &mut impl Write, items: &[LeftAlone], style: Style) -> io::Result<()> {
+    let mut not_in_file = Vec::new();
+    for item in items {
+        if item.reason == LeftAloneReason::NotInFile {
+            not_in_file.push(item.access.label.as_str());
+        } else {
+            writeln!(out, "  {} {}: {}", style.dim("="), item.access, item.reason)?;
+        }
+    }
+    if !not_in_file.is_empty() {
+        let noun = if not_in_file.len() == 1 {
+            "access"
+        } else {
+            "accesses"
+        };
+        writeln!(
+            out,
+            "  {} {} {noun} not in the file (unmanaged: ignore): {}",
+            style.dim("="),
+            not_in_file.len(),
+            not_in_file.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// One line per request sent, as its result arrives.
+pub fn apply_result(
+    result: &OperationResult,
+    out: &mut impl Write,
+    style: Style,
+) -> io::Result<()> {
+    let what = match &result.request {
+        Request::BulkUpdate { body, .. } => format!("{} row changes", body.permissions.len()),
+        Request::DeleteAccess { .. } => "access removed".to_string(),
+    };
+    match &result.outcome {
+        Ok(Completion::Done) => writeln!(out, "{} {}: {what}", style.green("✓"), result.access),
+        Ok(Completion::AlreadyGone) => writeln!(
+            out,
+            "{} {}: already removed (404 on DELETE)",
+            style.green("✓"),
+            result.access
+        ),
+        Err(err) => writeln!(out, "{} {}: {err}", style.red("✗"), result.access),
+    }
+}
+
+/// The verdict after the read-back.
+pub fn apply_summary(
+    results: &[OperationResult],
+    unconfirmed: &[&AccessRef],
+    replanned: &Plan,
+    out: &mut impl Write,
+    style: Style,
+) -> io::Result<()> {
+    let failed = results
+        .iter()
+        .filter(|result| result.outcome.is_err())
+        .count();
+    writeln!(out)?;
+    for access in unconfirmed {
+        writeln!(
+            out,
+            "{} {access}: the API answered success, but reading back shows the change was not made",
+            style.red("✗")
+        )?;
+    }
+    if failed == 0 && unconfirmed.is_empty() && replanned.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            style.green(&format!(
+                "Apply complete: {} requests sent; read back: the account matches the desired state.",
+                results.len()
+            ))
+        )
+    } else {
+        writeln!(
+            out,
+            "{}",
+            style.red(&format!(
+                "Apply incomplete: {failed} of {} requests failed; read back: {}.",
+                results.len(),
+                replanned.summary()
+            ))
+        )
+    }
+}
