@@ -1,0 +1,431 @@
+//! The HTTP client for Mailtrap's Account Management API. Reading and writing are
+//! separate types: planning is handed a [`ReadClient`], which has no method that writes;
+//! only the apply step builds a [`WriteClient`]. Every failure becomes an [`ApiError`]
+//! that says which request failed and what to do, and never contains the token.
+
+mod wire;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+
+use crate::model::{Access, LiveState, Resource};
+use crate::plan::{BulkBody, Request};
+
+/// The API token. It has no `Display`, and its `Debug` is redacted, so it cannot end up
+/// in output by accident.
+#[derive(Clone)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    pub fn new(token: impl Into<String>) -> Result<ApiToken, ApiError> {
+        let token = token.into().trim().to_string();
+        if token.is_empty() {
+            return Err(ApiError::MissingToken);
+        }
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::Config(
+                "the API token contains spaces or non-printable characters; check MAILTRAP_API_TOKEN".to_string(),
+            ));
+        }
+        Ok(ApiToken(token))
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+/// Why a request failed. Callers branch on the kind (for instance a 404 on DELETE).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("MAILTRAP_API_TOKEN is not set: export an API token with admin access to the account (or use --sandbox)")]
+    MissingToken,
+    #[error("{0}")]
+    Config(String),
+    #[error("{request}: 401 Unauthorized: the API token was rejected; check MAILTRAP_API_TOKEN")]
+    Unauthorized { request: String },
+    #[error("{request}: 403 Forbidden ({detail}): the token needs admin access to this account; check the account id")]
+    Forbidden { request: String, detail: String },
+    #[error("{request}: 404 Not Found: check the account id and --api-url")]
+    NotFound { request: String },
+    #[error("{request}: 422 Unprocessable ({detail}): the API rejected the change")]
+    Validation { request: String, detail: String },
+    #[error("{request}: 429 Too Many Requests: rate limit exceeded{}; wait and run again", retry_hint(.retry_after))]
+    RateLimited {
+        request: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("{request}: {status} from the server ({detail}); Mailtrap may be having trouble, run again later")]
+    Server {
+        request: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("{request}: unexpected {status} ({detail})")]
+    Unexpected {
+        request: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("{request}: the response could not be read: {detail}")]
+    Decode { request: String, detail: String },
+    #[error("{request}: timed out; check the network or raise the timeout")]
+    Timeout { request: String },
+    #[error("{request}: could not connect ({detail}); check --api-url and the network")]
+    Connect { request: String, detail: String },
+}
+
+fn retry_hint(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(wait) => format!(" (retry after {}s)", wait.as_secs()),
+        None => String::new(),
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Unauthorized { .. } => Some(401),
+            ApiError::Forbidden { .. } => Some(403),
+            ApiError::NotFound { .. } => Some(404),
+            ApiError::Validation { .. } => Some(422),
+            ApiError::RateLimited { .. } => Some(429),
+            ApiError::Server { status, .. } | ApiError::Unexpected { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Timeouts for every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            total: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where the API is and who we are to it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub base_url: String,
+    pub account_id: u64,
+    pub token: ApiToken,
+    pub timeouts: Timeouts,
+}
+
+struct Transport {
+    http: reqwest::Client,
+    base: Url,
+    account_id: u64,
+    token: ApiToken,
+}
+
+/// Checks the base URL: HTTPS unless the host is loopback, no credentials in it.
+pub fn check_base_url(text: &str) -> Result<Url, ApiError> {
+    let bad = |why: &str| ApiError::Config(format!("invalid API URL {text:?}: {why}"));
+    let url = Url::parse(text.trim()).map_err(|err| bad(&err.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ApiError::Config(
+            "the API URL must not carry credentials: give the token in MAILTRAP_API_TOKEN"
+                .to_string(),
+        ));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => return Err(bad("it has no host")),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(bad(
+                "HTTPS is required except for loopback addresses (the token travels in a header)",
+            ))
+        }
+        other => return Err(bad(&format!("unsupported scheme {other}"))),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("it must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+impl Transport {
+    fn new(endpoint: Endpoint) -> Result<Transport, ApiError> {
+        let base = check_base_url(&endpoint.base_url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(endpoint.timeouts.connect)
+            .timeout(endpoint.timeouts.total)
+            // A redirect would carry the token header to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("mailtrap-access/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| ApiError::Config(format!("cannot build the HTTP client: {err}")))?;
+        Ok(Transport {
+            http,
+            base,
+            account_id: endpoint.account_id,
+            token: endpoint.token,
+        })
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        let prefix = self.base.path().trim_end_matches('/');
+        url.set_path(&format!("{prefix}{path}"));
+        url
+    }
+
+    /// Scrub the token from text that came from elsewhere (an error page could echo it).
+    fn redact(&self, text: &str) -> String {
+        text.replace(&self.token.0, "<redacted>")
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&BulkBody>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let request = format!("{method} {path}");
+        let mut builder = self
+            .http
+            .request(method, self.url(path))
+            .header("Api-Token", &self.token.0)
+            .header("Accept", "application/json");
+        if let Some(body) = body {
+            builder = builder.json(body);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|err| self.transport_error(request.clone(), &err))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_retry_after);
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| self.transport_error(request.clone(), &err))?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        let detail = self.redact(&error_detail(&bytes));
+        Err(match status {
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized { request },
+            StatusCode::FORBIDDEN => ApiError::Forbidden { request, detail },
+            StatusCode::NOT_FOUND => ApiError::NotFound { request },
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Validation { request, detail },
+            StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited { request, retry_after },
+            status if status.is_server_error() => ApiError::Server {
+                request,
+                status: status.as_u16(),
+                detail,
+            },
+            status if status.is_redirection() => ApiError::Unexpected {
+                request,
+                status: status.as_u16(),
+                detail: format!(
+                    "a redirect to {}, not followed because it would carry the token; check --api-url",
+                    location.map(|l| self.redact(&l)).unwrap_or_else(|| "nowhere".to_string())
+                ),
+            },
+            status => ApiError::Unexpected {
+                request,
+                status: status.as_u16(),
+                detail,
+            },
+        })
+    }
+
+    fn transport_error(&self, request: String, err: &reqwest::Error) -> ApiError {
+        if err.is_timeout() {
+            return ApiError::Timeout { request };
+        }
+        // The innermost cause says the most (connection refused, DNS failure, TLS).
+        let mut detail = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            detail = cause.to_string();
+            source = cause.source();
+        }
+        ApiError::Connect {
+            request: format!("{request} at {}", self.base),
+            detail: self.redact(&detail),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Result<Vec<u8>, ApiError> {
+        self.send(Method::GET, path, None).await
+    }
+}
+
+/// Decode the body of `GET .../account_accesses`. Pure, for tests and fuzzing.
+pub fn decode_accesses(bytes: &[u8]) -> Result<Vec<Access>, String> {
+    wire::accesses(decode(bytes)?)
+}
+
+/// Decode the body of `GET .../permissions/resources`, flattened. Pure.
+pub fn decode_resources(bytes: &[u8]) -> Result<Vec<Resource>, String> {
+    Ok(wire::resources(decode(bytes)?))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        let what = if looks_like_html(bytes) {
+            "an HTML page instead of JSON".to_string()
+        } else if err.is_eof() {
+            format!("truncated JSON ({err})")
+        } else {
+            err.to_string()
+        };
+        format!(
+            "{what}; the API answered something this tool does not understand, nothing was changed"
+        )
+    })
+}
+
+fn looks_like_html(bytes: &[u8]) -> bool {
+    let start: Vec<u8> = bytes
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(15)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    start.starts_with(b"<!doctype") || start.starts_with(b"<html") || start.starts_with(b"<")
+}
+
+/// A short account of an error body: the API's `error`/`errors`, an HTML page's title,
+/// or the start of whatever else came back.
+fn error_detail(bytes: &[u8]) -> String {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return "empty body".to_string();
+    }
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        if let Some(message) = value.get("error").or_else(|| value.get("errors")) {
+            return match message {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+        }
+    }
+    let text = String::from_utf8_lossy(bytes);
+    if looks_like_html(bytes) {
+        let lower = text.to_lowercase();
+        if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>")) {
+            if start + 7 <= end {
+                return format!("an HTML page: {}", text[start + 7..end].trim());
+            }
+        }
+        return "an HTML page".to_string();
+    }
+    let clean: String = text.chars().filter(|c| !c.is_control()).take(120).collect();
+    clean
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The read half of the API: the two GETs a plan needs, and nothing that writes.
+#[derive(Clone)]
+pub struct ReadClient {
+    transport: Arc<Transport>,
+}
+
+impl ReadClient {
+    pub fn new(endpoint: Endpoint) -> Result<ReadClient, ApiError> {
+        Ok(ReadClient {
+            transport: Arc::new(Transport::new(endpoint)?),
+        })
+    }
+
+    pub fn account_id(&self) -> u64 {
+        self.transport.account_id
+    }
+
+    /// Both reads, concurrently: the account's accesses and its resource tree.
+    pub async fn live_state(&self) -> Result<LiveState, ApiError> {
+        let account = self.transport.account_id;
+        let accesses_path = format!("/api/accounts/{account}/account_accesses");
+        let resources_path = format!("/api/accounts/{account}/permissions/resources");
+        let (accesses, resources) = tokio::join!(
+            self.transport.get(&accesses_path),
+            self.transport.get(&resources_path),
+        );
+        let decode_error = |path: &str| {
+            let request = format!("GET {path}");
+            move |detail| ApiError::Decode { request, detail }
+        };
+        Ok(LiveState {
+            accesses: decode_accesses(&accesses?).map_err(decode_error(&accesses_path))?,
+            resources: decode_resources(&resources?).map_err(decode_error(&resources_path))?,
+        })
+    }
+}
+
+/// The write half: only the apply step holds one.
+pub struct WriteClient {
+    transport: Arc<Transport>,
+}
+
+impl WriteClient {
+    pub fn new(endpoint: Endpoint) -> Result<WriteClient, ApiError> {
+        Ok(WriteClient {
+            transport: Arc::new(Transport::new(endpoint)?),
+        })
+    }
+
+    /// A reader sharing this client's connection, for the reads around apply.
+    pub fn reader(&self) -> ReadClient {
+        ReadClient {
+            transport: Arc::clone(&self.transport),
+        }
+    }
+
+    /// Send one request of a plan.
+    pub async fn send(&self, request: &Request) -> Result<(), ApiError> {
+        match request {
+            Request::BulkUpdate { path, body } => {
+                self.transport.send(Method::PUT, path, Some(body)).await?;
+            }
+            Request::DeleteAccess { path } => {
+                self.transport.send(Method::DELETE, path, None).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! The JSON shapes of the two reads, decoded strictly into the model. Fields the tool
+//! does not use are skipped, and an API token's `token` is not a field here at all, so
+//! the secret is never stored anywhere in the process.
+
+use serde::{Deserialize, Deserializer};
+
+use crate::model::{Access, Resource, ResourceKey, ResourceType, Row, SpecifierKind};
+
+#[derive(Deserialize)]
+pub(crate) struct AccessWire {
+    id: u64,
+    specifier_type: String,
+    specifier: SpecifierWire,
+    resources: Vec<RowWire>,
+}
+
+#[derive(Deserialize)]
+struct SpecifierWire {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RowWire {
+    #[serde(deserialize_with = "integer_or_numeric_string")]
+    resource_id: u64,
+    resource_type: String,
+    access_level: u32,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ResourceNodeWire {
+    id: u64,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    resources: Vec<Option<ResourceNodeWire>>,
+}
+
+/// The contract types ids as integers; some SDKs send them as strings. Accept both,
+/// reject anything else.
+fn integer_or_numeric_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Number(u64),
+        Text(String),
+    }
+    match Id::deserialize(deserializer)? {
+        Id::Number(id) => Ok(id),
+        Id::Text(text) => text
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("resource_id {text:?} is not a number"))),
+    }
+}
+
+/// Convert decoded entries, checking what serde cannot: a person must have an email.
+pub(crate) fn accesses(entries: Vec<AccessWire>) -> Result<Vec<Access>, String> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let kind = SpecifierKind::from_api(&entry.specifier_type);
+            if kind.is_person() && entry.specifier.email.as_deref().is_none_or(str::is_empty) {
+                return Err(format!(
+                    "entry {index} (access {}) is a {kind} without an email",
+                    entry.id
+                ));
+            }
+            Ok(Access {
+                id: entry.id,
+                kind,
+                email: entry.specifier.email,
+                name: entry.specifier.name,
+                rows: entry
+                    .resources
+                    .into_iter()
+                    .map(|row| Row {
+                        resource: ResourceKey::new(
+                            ResourceType::from_api(&row.resource_type),
+                            row.resource_id,
+                        ),
+                        level: row.access_level,
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// Flatten the nested tree; inboxes are named `Project/Inbox` after their parent.
+pub(crate) fn resources(nodes: Vec<ResourceNodeWire>) -> Vec<Resource> {
+    let mut flat = Vec::new();
+    let mut stack: Vec<(ResourceNodeWire, Option<String>)> =
+        nodes.into_iter().rev().map(|node| (node, None)).collect();
+    while let Some((node, parent_project)) = stack.pop() {
+        let kind = ResourceType::from_api(&node.kind);
+        let path = match (&kind, &parent_project) {
+            (ResourceType::Inbox, Some(project)) => format!("{project}/{}", node.name),
+            _ => node.name.clone(),
+        };
+        let children_parent = if kind == ResourceType::Project {
+            Some(node.name.clone())
+        } else {
+            parent_project
+        };
+        for child in node.resources.into_iter().rev().flatten() {
+            stack.push((child, children_parent.clone()));
+        }
+        flat.push(Resource {
+            key: ResourceKey::new(kind, node.id),
+            name: node.name,
+            path,
+        });
+    }
+    flat
+}

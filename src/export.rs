@@ -1,0 +1,85 @@
+//! The live account as a desired-state file: every user and invite with its managed
+//! rows, named rather than numbered wherever a name is unique, so that `plan` on the
+//! result shows no changes. Pure; secrets are never in the model, so never in the file.
+
+use std::collections::BTreeMap;
+
+use crate::config::{DesiredFile, Grants, FORMAT_VERSION, ID_PREFIX};
+use crate::model::{LiveState, ResourceKey, ResourceType, SpecifierKind};
+
+/// Build the desired-state file that describes `live` exactly.
+pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
+    let mut file = DesiredFile {
+        version: FORMAT_VERSION,
+        account_id: Some(account_id),
+        unmanaged: Default::default(),
+        roles: BTreeMap::new(),
+        users: BTreeMap::new(),
+        api_tokens: BTreeMap::new(),
+    };
+    let mut accesses: Vec<_> = live.accesses.iter().collect();
+    accesses.sort_by_key(|access| (access.label().to_lowercase(), access.id));
+    for access in accesses {
+        let mut grants = Grants::default();
+        for row in &access.rows {
+            let Some(level) = row.managed_level() else {
+                continue; // Left alone by plan, so not described here.
+            };
+            let key = &row.resource;
+            match key.kind {
+                ResourceType::Account => grants.account = Some(level),
+                ResourceType::Billing => grants.billing = Some(level),
+                ResourceType::EmailCampaigns => grants.email_campaigns = Some(level),
+                ResourceType::Project => {
+                    grants.projects.insert(name_for(live, key), level);
+                }
+                ResourceType::Inbox => {
+                    grants.inboxes.insert(name_for(live, key), level);
+                }
+                ResourceType::SendingDomain => {
+                    grants.sending_domains.insert(name_for(live, key), level);
+                }
+                ResourceType::Other(_) => {}
+            }
+        }
+        let section = match access.kind {
+            SpecifierKind::User | SpecifierKind::Invite => &mut file.users,
+            SpecifierKind::ApiToken => &mut file.api_tokens,
+            SpecifierKind::Other(_) => continue,
+        };
+        // A person with both a user and an invite appears once; their rows are equal
+        // after an apply, and plan shows any difference.
+        section.entry(access.label()).or_insert(grants);
+    }
+    file
+}
+
+/// The name the file uses for `key` if exactly one resource of its type has it, else
+/// `id:NNN`.
+fn name_for(live: &LiveState, key: &ResourceKey) -> String {
+    let by_id = format!("{ID_PREFIX}{}", key.id);
+    let Some(resource) = live.resource(key) else {
+        return by_id;
+    };
+    let same_name = live
+        .resources
+        .iter()
+        .filter(|other| other.key.kind == key.kind && other.path == resource.path)
+        .count();
+    let name_is_usable =
+        same_name == 1 && !resource.path.starts_with(ID_PREFIX) && !resource.path.trim().is_empty();
+    let inbox_is_addressable = key.kind != ResourceType::Inbox || resource.path.contains('/');
+    if name_is_usable && inbox_is_addressable {
+        resource.path.clone()
+    } else {
+        by_id
+    }
+}
+
+/// The file as YAML, with a comment on what it leaves out.
+pub fn to_yaml(file: &DesiredFile) -> String {
+    let body = serde_yaml::to_string(file).expect("the desired-state types always serialize");
+    format!(
+        "# Exported by mailtrap-access. Rows of types or levels this tool does not manage\n# (owner, viewer+, organization) are not listed: plan leaves them alone.\n{body}"
+    )
+}
