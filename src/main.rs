@@ -7,7 +7,9 @@ fn main() -> ExitCode {
     match mailtrap_access::commands::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
-            eprintln!("error: {}", mailtrap_access::commands::describe_error(&err));
+            for line in mailtrap_access::commands::describe_error(&err).lines() {
+                eprintln!("error: {line}");
+            }
             ExitCode::from(1)
         }
     }

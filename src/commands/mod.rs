@@ -1,9 +1,21 @@
 //! One function per subcommand. This is where I/O meets the pure core: files are read,
 //! the API is called, renderers write to stdout, and errors get their context.
 
+mod apply;
+mod export;
+mod plan;
 pub mod sandbox;
 
-use crate::cli::{Cli, Command};
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::api::{ApiError, ApiToken, Endpoint, Timeouts};
+use crate::cli::{Cli, Command, ConnectionArgs};
+use crate::config::{self, LoadedFile};
+use crate::render::Style;
+use crate::sandbox::{Sandbox, SandboxConfig, SandboxState};
 
 /// How a successful run ends; errors are exit code 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,12 +36,105 @@ impl Outcome {
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
+        Command::Validate(args) => validate(&args.file),
+        Command::Schema => {
+            print!("{}", config::json_schema());
+            Ok(Outcome::Success)
+        }
+        Command::Plan(args) => runtime()?.block_on(plan::run(args)),
+        Command::Apply(args) => runtime()?.block_on(apply::run(args)),
+        Command::Export(args) => runtime()?.block_on(export::run(args)),
         Command::Sandbox(args) => sandbox::run(args).map(|()| Outcome::Success),
-        _ => anyhow::bail!("not implemented yet"),
     }
 }
 
-/// The one-line (or few-line) message for an error: its chain of contexts.
+/// The message for an error: its chain of contexts, outermost first.
 pub fn describe_error(err: &anyhow::Error) -> String {
     format!("{err:#}")
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn validate(path: &Path) -> anyhow::Result<Outcome> {
+    let loaded = config::load(path)?;
+    println!(
+        "{}: valid ({} users, {} API tokens, {} roles)",
+        loaded.display_path,
+        loaded.file.users.len(),
+        loaded.file.api_tokens.len(),
+        loaded.file.roles.len()
+    );
+    Ok(Outcome::Success)
+}
+
+/// Colors only on a terminal, and never when `NO_COLOR` is set.
+fn stdout_style() -> Style {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    Style {
+        color: std::io::stdout().is_terminal() && !no_color,
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<LoadedFile> {
+    Ok(config::load(path)?)
+}
+
+/// A connection to the account: the endpoint, and the in-process sandbox behind it when
+/// `--sandbox` was given (kept alive as long as this value).
+struct Target {
+    endpoint: Endpoint,
+    _sandbox: Option<Sandbox>,
+}
+
+async fn connect(args: &ConnectionArgs, file_account: Option<u64>) -> anyhow::Result<Target> {
+    if args.sandbox {
+        let state = SandboxState::demo();
+        let account_id = args
+            .account_id
+            .or(file_account)
+            .unwrap_or(state.account_id());
+        let token = format!("sandbox-{:032x}", rand::random::<u128>());
+        let sandbox = Sandbox::start(
+            SandboxConfig {
+                state,
+                token: token.clone(),
+                rate_limit: Default::default(),
+            },
+            ([127, 0, 0, 1], 0).into(),
+        )
+        .await
+        .context("cannot start the in-process sandbox")?;
+        let endpoint = Endpoint {
+            base_url: sandbox.base_url(),
+            account_id,
+            token: ApiToken::new(token)?,
+            timeouts: Timeouts::default(),
+        };
+        return Ok(Target {
+            endpoint,
+            _sandbox: Some(sandbox),
+        });
+    }
+    let account_id = args.account_id.or(file_account).context(
+        "no account id: set account_id in the file, or pass --account-id / MAILTRAP_ACCOUNT_ID",
+    )?;
+    let token = match std::env::var("MAILTRAP_API_TOKEN") {
+        Ok(token) if !token.trim().is_empty() => ApiToken::new(token)?,
+        _ => return Err(ApiError::MissingToken.into()),
+    };
+    crate::api::check_base_url(&args.api_url)?;
+    Ok(Target {
+        endpoint: Endpoint {
+            base_url: args.api_url.clone(),
+            account_id,
+            token,
+            timeouts: Timeouts::default(),
+        },
+        _sandbox: None,
+    })
 }

@@ -1,0 +1,28 @@
+//! `export`: the live account as a desired-state file.
+
+use anyhow::Context;
+
+use crate::api::ReadClient;
+use crate::cli::ExportArgs;
+use crate::export;
+
+use super::{connect, Outcome};
+
+pub async fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
+    let target = connect(&args.connection, None).await?;
+    let reader = ReadClient::new(target.endpoint)?;
+    let live = reader
+        .live_state()
+        .await
+        .context("cannot read the live account")?;
+    let yaml = export::to_yaml(&export::export(reader.account_id(), &live));
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, yaml)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{yaml}"),
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,89 @@
+//! The planner, without I/O: every fixture under `tests/fixtures/plan/` is a desired
+//! file (and optionally `NAME.live.json`, else `account.json`) whose rendered plan, or
+//! error, is snapshot-tested. Every semantic rule of the reconciler has a fixture.
+
+use std::path::{Path, PathBuf};
+
+use mailtrap_access::api::{decode_accesses, decode_resources};
+use mailtrap_access::model::LiveState;
+use mailtrap_access::render::{plan_text, Style};
+use mailtrap_access::{config, diff, resolve};
+
+const FIXTURES: &str = "tests/fixtures/plan";
+
+/// The live state from a sandbox-format state file, decoded by the client's decoder.
+/// `account.json` is a sandbox seed, so its tokens are dropped as the list endpoint
+/// drops them; a case's own `.live.json` holds the listing verbatim (tokens included,
+/// to cover a service that does list them).
+fn live_state(path: &Path, is_seed: bool) -> LiveState {
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    if is_seed {
+        state["accesses"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|access| access["specifier_type"] != "ApiToken");
+    }
+    LiveState {
+        accesses: decode_accesses(state["accesses"].to_string().as_bytes()).unwrap(),
+        resources: decode_resources(state["resources"].to_string().as_bytes()).unwrap(),
+    }
+}
+
+/// What a user sees for a fixture: the rendered plan, or the error messages.
+fn outcome(case: &Path) -> String {
+    let live_path = case.with_extension("live.json");
+    let live = if live_path.exists() {
+        live_state(&live_path, false)
+    } else {
+        live_state(Path::new("tests/fixtures/plan/account.json"), true)
+    };
+    let name = case.file_name().unwrap().to_string_lossy().to_string();
+    let text = std::fs::read_to_string(case).unwrap();
+    let loaded = match config::parse(&name, &text) {
+        Ok(loaded) => loaded,
+        Err(err) => return format!("error:\n{err}\n"),
+    };
+    match resolve::resolve(&loaded, &live.resources) {
+        Ok(desired) => {
+            let plan = diff::plan(1111111, &desired, &live);
+            let mut out = Vec::new();
+            plan_text(&plan, &mut out, Style::default()).unwrap();
+            String::from_utf8(out).unwrap()
+        }
+        Err(problems) => {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            format!("error:\n{}\n", lines.join("\n"))
+        }
+    }
+}
+
+fn cases() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(FIXTURES)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn every_fixture_renders_as_snapshotted() {
+    let cases = cases();
+    assert!(cases.len() >= 15, "fixtures went missing: {cases:?}");
+    for case in cases {
+        let name = case.file_stem().unwrap().to_string_lossy().to_string();
+        insta::assert_snapshot!(name, outcome(&case));
+    }
+}
+
+#[test]
+fn no_secret_reaches_the_plan() {
+    for case in cases() {
+        assert!(
+            !outcome(&case).contains("SECRET-SHOULD-NEVER-APPEAR"),
+            "{case:?}"
+        );
+    }
+}
