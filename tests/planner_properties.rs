@@ -1,0 +1,232 @@
+//! Properties of the planner over random accounts and random desired states:
+//! executing a plan yields the desired state, planning again yields nothing, and
+//! nothing the tool does not manage (owners, unknown types and levels, tokens and
+//! people absent from the file) is ever touched.
+
+use std::collections::BTreeMap;
+
+use mailtrap_access::config::UnmanagedPolicy;
+use mailtrap_access::diff::{expected_after, plan};
+use mailtrap_access::model::{
+    Access, Identity, Level, LiveState, Resource, ResourceKey, ResourceType, Row, SpecifierKind,
+};
+use mailtrap_access::plan::{Change, Request};
+use mailtrap_access::resolve::{Desired, DesiredPrincipal, RowSet};
+use proptest::prelude::*;
+
+const ACCOUNT: u64 = 1111111;
+const PEOPLE: [&str; 5] = ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"];
+const TOKENS: [&str; 2] = ["deploy", "backup"];
+
+fn keys() -> Vec<ResourceKey> {
+    vec![
+        ResourceKey::new(ResourceType::Account, ACCOUNT),
+        ResourceKey::new(ResourceType::Billing, ACCOUNT),
+        ResourceKey::new(ResourceType::EmailCampaigns, ACCOUNT),
+        ResourceKey::new(ResourceType::Project, 31),
+        ResourceKey::new(ResourceType::Project, 32),
+        ResourceKey::new(ResourceType::Inbox, 41),
+        ResourceKey::new(ResourceType::Inbox, 42),
+        ResourceKey::new(ResourceType::SendingDomain, 51),
+    ]
+}
+
+fn unmanaged_keys() -> Vec<ResourceKey> {
+    vec![
+        ResourceKey::new(ResourceType::Other("organization".into()), 70),
+        ResourceKey::new(
+            ResourceType::Other("email_template_permission_scope".into()),
+            ACCOUNT,
+        ),
+    ]
+}
+
+fn resources() -> Vec<Resource> {
+    keys()
+        .into_iter()
+        .chain(unmanaged_keys())
+        .map(|key| Resource {
+            name: format!("{key}"),
+            path: format!("{key}"),
+            key,
+        })
+        .collect()
+}
+
+fn level() -> impl Strategy<Value = Level> {
+    prop_oneof![Just(Level::Admin), Just(Level::Viewer)]
+}
+
+/// Mostly writable levels, sometimes the ones the tool must leave alone.
+fn level_code() -> impl Strategy<Value = u32> {
+    prop_oneof![6 => Just(100u32), 6 => Just(10u32), 1 => Just(50u32), 1 => Just(1u32), 1 => Just(1000u32)]
+}
+
+fn rows() -> impl Strategy<Value = Vec<Row>> {
+    let all: Vec<ResourceKey> = keys().into_iter().chain(unmanaged_keys()).collect();
+    proptest::sample::subsequence(all.clone(), 0..=all.len()).prop_flat_map(|chosen| {
+        let n = chosen.len();
+        proptest::collection::vec(level_code(), n).prop_map(move |levels| {
+            chosen
+                .iter()
+                .cloned()
+                .zip(levels)
+                .map(|(resource, level)| Row { resource, level })
+                .collect()
+        })
+    })
+}
+
+fn access() -> impl Strategy<Value = (SpecifierKind, usize, Vec<Row>)> {
+    let kind = prop_oneof![
+        4 => Just(SpecifierKind::User),
+        2 => Just(SpecifierKind::Invite),
+        1 => Just(SpecifierKind::ApiToken),
+        1 => Just(SpecifierKind::Other("ServiceAccount".into())),
+    ];
+    (kind, 0..PEOPLE.len(), rows())
+}
+
+fn live() -> impl Strategy<Value = LiveState> {
+    proptest::collection::vec(access(), 0..8).prop_map(|entries| LiveState {
+        resources: resources(),
+        accesses: entries
+            .into_iter()
+            .enumerate()
+            .map(|(index, (kind, who, rows))| {
+                let (email, name) = match kind {
+                    SpecifierKind::ApiToken => (None, Some(TOKENS[who % TOKENS.len()].to_string())),
+                    // Mixed case: identities are case-insensitive.
+                    _ if index % 2 == 0 => (Some(PEOPLE[who].to_uppercase()), None),
+                    _ => (Some(PEOPLE[who].to_string()), None),
+                };
+                Access {
+                    id: 5000 + index as u64,
+                    kind,
+                    email,
+                    name,
+                    rows,
+                }
+            })
+            .collect(),
+    })
+}
+
+fn row_set() -> impl Strategy<Value = RowSet> {
+    proptest::collection::btree_map(proptest::sample::select(keys()), level(), 0..6)
+}
+
+fn desired() -> impl Strategy<Value = Desired> {
+    let people =
+        proptest::collection::btree_map(proptest::sample::select(PEOPLE.to_vec()), row_set(), 0..5);
+    let tokens =
+        proptest::collection::btree_map(proptest::sample::select(TOKENS.to_vec()), row_set(), 0..2);
+    let policy = prop_oneof![Just(UnmanagedPolicy::Ignore), Just(UnmanagedPolicy::Remove)];
+    (people, tokens, policy).prop_map(|(people, tokens, unmanaged)| {
+        let mut principals = BTreeMap::new();
+        for (email, rows) in people {
+            principals.insert(
+                Identity::Person(email.to_string()),
+                DesiredPrincipal {
+                    label: email.to_string(),
+                    rows,
+                },
+            );
+        }
+        for (name, rows) in tokens {
+            principals.insert(
+                Identity::Token(name.to_string()),
+                DesiredPrincipal {
+                    label: name.to_string(),
+                    rows,
+                },
+            );
+        }
+        Desired {
+            unmanaged,
+            principals,
+        }
+    })
+}
+
+fn is_managed_row(row: &Row) -> bool {
+    row.managed_level().is_some()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn executing_the_plan_converges(live in live(), desired in desired()) {
+        let first = plan(ACCOUNT, &desired, &live);
+        let after = expected_after(&first, &live);
+        let second = plan(ACCOUNT, &desired, &after);
+        prop_assert!(second.is_empty(), "planning again found {:?}", second.changes);
+
+        for access in &after.accesses {
+            let before = live.accesses.iter().find(|a| a.id == access.id).unwrap();
+            let unmanaged_before: Vec<&Row> = before.rows.iter().filter(|r| !is_managed_row(r)).collect();
+            let mut unmanaged_after: Vec<&Row> = access.rows.iter().filter(|r| !is_managed_row(r)).collect();
+            let mut unmanaged_before_sorted = unmanaged_before.clone();
+            unmanaged_before_sorted.sort();
+            unmanaged_after.sort();
+            prop_assert_eq!(unmanaged_before_sorted, unmanaged_after, "unmanaged rows changed on {}", access.id);
+
+            let wanted = access.identity().and_then(|identity| desired.principals.get(&identity));
+            match wanted {
+                Some(wanted) if !before.is_owner() => {
+                    // Exactly the desired rows, except where an unmanaged row holds the resource.
+                    let held: Vec<&ResourceKey> = unmanaged_before.iter().map(|r| &r.resource).collect();
+                    let expected: BTreeMap<ResourceKey, u32> = wanted
+                        .rows
+                        .iter()
+                        .filter(|(key, _)| !held.contains(key))
+                        .map(|(key, level)| (key.clone(), level.code()))
+                        .collect();
+                    let actual: BTreeMap<ResourceKey, u32> = access
+                        .rows
+                        .iter()
+                        .filter(|r| is_managed_row(r))
+                        .map(|r| (r.resource.clone(), r.level))
+                        .collect();
+                    prop_assert_eq!(expected, actual);
+                }
+                _ => prop_assert_eq!(&before.rows, &access.rows, "untouchable access {} changed", access.id),
+            }
+        }
+    }
+
+    #[test]
+    fn only_absent_people_without_unmanaged_rows_are_removed(live in live(), desired in desired()) {
+        let planned = plan(ACCOUNT, &desired, &live);
+        for (target, change) in &planned.changes {
+            let access = live.accesses.iter().find(|a| a.id == target.id).unwrap();
+            match change {
+                Change::Remove { .. } => {
+                    prop_assert_eq!(desired.unmanaged, UnmanagedPolicy::Remove);
+                    prop_assert!(access.kind.is_person());
+                    prop_assert!(!access.is_owner());
+                    prop_assert!(access.rows.iter().all(is_managed_row));
+                    prop_assert!(!desired.principals.contains_key(&access.identity().unwrap()));
+                }
+                Change::Permissions(ops) => {
+                    prop_assert!(!ops.is_empty());
+                    prop_assert!(!access.is_owner());
+                    prop_assert!(desired.principals.contains_key(&access.identity().unwrap()));
+                }
+            }
+        }
+        // Each changed access is exactly one request, and a bulk body is never empty.
+        for (_, request) in planned.requests() {
+            if let Request::BulkUpdate { body, .. } = request {
+                prop_assert!(!body.permissions.is_empty());
+            }
+        }
+        prop_assert_eq!(planned.requests().count(), planned.changes.len());
+    }
+
+    #[test]
+    fn planning_is_deterministic(live in live(), desired in desired()) {
+        prop_assert_eq!(plan(ACCOUNT, &desired, &live), plan(ACCOUNT, &desired, &live));
+    }
+}
