@@ -675,7 +675,8 @@ mod tests {
     #[test]
     fn semantic_errors_are_reported() {
         let base = serde_json::to_value(SandboxState::demo()).unwrap();
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (
                 Box::new(|doc| doc["accesses"][2]["id"] = json!(5190002)),
                 "accesses[2].id: duplicate access id 5190002 (also accesses[1])",
