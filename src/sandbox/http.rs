@@ -1,0 +1,323 @@
+//! The sandbox's HTTP face: one handler that does, in the service's order, rate limiting,
+//! routing, authentication, the account check and the operation, then stamps the
+//! rate-limit headers on whatever comes out and records the exchange. Routing is done
+//! by hand so that every odd request (wrong method, non-numeric id) gets the service's
+//! JSON answer rather than a framework's plain-text rejection.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::rate_window::Admission;
+use super::state::{AccessFilter, OperationError, NO_PERMISSIONS_SELECTED};
+use super::{RecordedRequest, Shared};
+
+/// Bodies are tiny permission lists; anything bigger is not a client of this API.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+/// The four operations, with their path parameters still as written.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    ListAccesses { account: &'a str },
+    ListResources { account: &'a str },
+    BulkUpdate { account: &'a str, access: &'a str },
+    DeleteAccess { account: &'a str, access: &'a str },
+}
+
+impl<'a> Route<'a> {
+    /// Like Rails' router: a known path with another method is simply no route (404).
+    fn recognize(method: &Method, path: &'a str) -> Option<Route<'a>> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let segments: Vec<&str> = path.split('/').collect();
+        match (method, segments.as_slice()) {
+            (&Method::GET, ["", "api", "accounts", account, "account_accesses"]) => {
+                Some(Route::ListAccesses { account })
+            }
+            (&Method::GET, ["", "api", "accounts", account, "permissions", "resources"]) => {
+                Some(Route::ListResources { account })
+            }
+            (
+                &Method::PUT,
+                ["", "api", "accounts", account, "account_accesses", access, "permissions", "bulk"],
+            ) => Some(Route::BulkUpdate { account, access }),
+            (&Method::DELETE, ["", "api", "accounts", account, "account_accesses", access]) => {
+                Some(Route::DeleteAccess { account, access })
+            }
+            _ => None,
+        }
+        .filter(|route| !route.account().is_empty())
+    }
+
+    fn account(&self) -> &'a str {
+        match self {
+            Route::ListAccesses { account }
+            | Route::ListResources { account }
+            | Route::BulkUpdate { account, .. }
+            | Route::DeleteAccess { account, .. } => account,
+        }
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
+    let credential = presented_token(&parts.headers);
+    // Unauthenticated requests share one anonymous bucket; a wrong token gets its own,
+    // so it can never eat into the real token's budget.
+    let admission = shared.admit(credential.unwrap_or(""), Instant::now());
+    let mut response = match (admission, &body) {
+        (Admission::Limited { retry_after_secs }, _) => {
+            let mut response = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                &json!({"errors": "Rate limit exceeded"}),
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+        }
+        // An unreadable body (too large, connection cut) is the service's bare 400.
+        (Admission::Allowed { .. }, Err(_)) => empty_response(StatusCode::BAD_REQUEST),
+        (Admission::Allowed { .. }, Ok(bytes)) => respond(&shared, &parts, credential, bytes),
+    };
+    let remaining = match admission {
+        Admission::Allowed { remaining } => remaining,
+        Admission::Limited { .. } => 0,
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-ratelimit-limit",
+        HeaderValue::from(shared.rate_limit.requests),
+    );
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+
+    shared.record(RecordedRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        body: body
+            .ok()
+            .filter(|bytes| !bytes.is_empty())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+/// The token from `Api-Token: T` or, failing that header, `Authorization: Bearer T`.
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers.get("api-token") {
+        return value.to_str().ok().map(str::trim);
+    }
+    let authorization = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+fn respond(shared: &Shared, parts: &Parts, credential: Option<&str>, body: &Bytes) -> Response {
+    let Some(route) = Route::recognize(&parts.method, parts.uri.path()) else {
+        return not_found();
+    };
+    if credential != Some(shared.token.as_str()) {
+        let mut response = json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "Incorrect API token"}),
+        );
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Token realm=\"Application\""),
+        );
+        return response;
+    }
+    if route.account().parse::<u64>().ok() != Some(shared.account_id) {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            &json!({"errors": "Account access forbidden"}),
+        );
+    }
+
+    let mut state = shared.lock_state();
+    match route {
+        Route::ListAccesses { .. } => {
+            let pairs = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+                .map(|Query(pairs)| pairs)
+                .unwrap_or_default();
+            let filter = AccessFilter::from_pairs(
+                pairs
+                    .iter()
+                    .map(|(key, value)| (key.as_str(), value.as_str())),
+            );
+            json_response(StatusCode::OK, &state.listed_accesses(&filter))
+        }
+        Route::ListResources { .. } => json_response(StatusCode::OK, &state.resources),
+        Route::BulkUpdate { access, .. } => {
+            let Ok(access_id) = access.parse::<u64>() else {
+                return not_found();
+            };
+            let outcome = state.check_writable(access_id).and_then(|()| {
+                let body = bulk_body(&parts.headers, body)?;
+                state.bulk_update(access_id, &body)
+            });
+            match outcome {
+                Ok(()) => json_response(
+                    StatusCode::OK,
+                    &json!({"message": "Permissions have been updated!"}),
+                ),
+                Err(err) => operation_error(err),
+            }
+        }
+        Route::DeleteAccess { access, .. } => {
+            let Ok(access_id) = access.parse::<u64>() else {
+                return not_found();
+            };
+            match state.delete_access(access_id) {
+                Ok(()) => json_response(StatusCode::OK, &json!({"id": access_id})),
+                Err(err) => operation_error(err),
+            }
+        }
+    }
+}
+
+/// The JSON the service would see. Like Rails, it reads a body as JSON only when it is
+/// declared as such; otherwise no `permissions` arrive at all.
+fn bulk_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, OperationError> {
+    let declared_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !declared_json {
+        return Err(OperationError::Invalid(
+            [
+                ("base".to_owned(), vec![NO_PERMISSIONS_SELECTED.to_owned()]),
+                (
+                    "content_type".to_owned(),
+                    vec!["the body is read only when Content-Type is application/json".into()],
+                ),
+            ]
+            .into(),
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body).map_err(|err| {
+        OperationError::Invalid(
+            [(
+                "base".to_owned(),
+                vec![format!("the request body is not valid JSON: {err}")],
+            )]
+            .into(),
+        )
+    })
+}
+
+fn operation_error(err: OperationError) -> Response {
+    match err {
+        OperationError::AccessNotFound(_) => not_found(),
+        OperationError::OwnerAccess(_) => json_response(
+            StatusCode::FORBIDDEN,
+            &json!({"errors": "Access forbidden"}),
+        ),
+        OperationError::Invalid(errors) => {
+            json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({"errors": errors}))
+        }
+    }
+}
+
+fn not_found() -> Response {
+    json_response(StatusCode::NOT_FOUND, &json!({"error": "Not Found"}))
+}
+
+/// Serialized straight from the typed state, so entries keep the service's key order.
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"null".to_vec());
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+fn empty_response(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_exactly_the_four_operations() {
+        let get = &Method::GET;
+        assert_eq!(
+            Route::recognize(get, "/api/accounts/7/account_accesses"),
+            Some(Route::ListAccesses { account: "7" })
+        );
+        assert_eq!(
+            Route::recognize(get, "/api/accounts/7/permissions/resources/"),
+            Some(Route::ListResources { account: "7" })
+        );
+        assert_eq!(
+            Route::recognize(
+                &Method::PUT,
+                "/api/accounts/7/account_accesses/9/permissions/bulk"
+            ),
+            Some(Route::BulkUpdate {
+                account: "7",
+                access: "9"
+            })
+        );
+        assert_eq!(
+            Route::recognize(&Method::DELETE, "/api/accounts/7/account_accesses/9"),
+            Some(Route::DeleteAccess {
+                account: "7",
+                access: "9"
+            })
+        );
+        for (method, path) in [
+            (&Method::POST, "/api/accounts/7/account_accesses"),
+            (&Method::GET, "/api/accounts/7/account_accesses/9"),
+            (
+                &Method::PATCH,
+                "/api/accounts/7/account_accesses/9/permissions/bulk",
+            ),
+            (&Method::GET, "/api/accounts//account_accesses"),
+            (&Method::GET, "/api/account_accesses"),
+            (&Method::GET, "/"),
+        ] {
+            assert_eq!(Route::recognize(method, path), None, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn reads_both_auth_header_styles() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(presented_token(&headers), None);
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        assert_eq!(presented_token(&headers), Some("abc"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(presented_token(&headers), None);
+        headers.insert("api-token", HeaderValue::from_static("xyz"));
+        assert_eq!(presented_token(&headers), Some("xyz"));
+    }
+}
