@@ -98,7 +98,7 @@ async fn connect(args: &ConnectionArgs, file_account: Option<u64>) -> anyhow::Re
             .account_id
             .or(file_account)
             .unwrap_or(state.account_id());
-        let token = format!("sandbox-{:032x}", rand::random::<u128>());
+        let token = crate::sandbox::generate_token();
         let sandbox = Sandbox::start(
             SandboxConfig {
                 state,

@@ -1,0 +1,104 @@
+//! Shared by the end-to-end tests: a sandbox in-process on an ephemeral port, and the
+//! real binary run against it with a clean environment.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use mailtrap_access::sandbox::{BlockingSandbox, RecordedRequest, SandboxConfig, SandboxState};
+
+/// A token distinctive enough to be searched for in every output.
+pub const TOKEN: &str = "tok-3f9a1c-NEVER-PRINT-ME-77e2";
+
+pub fn demo_sandbox() -> BlockingSandbox {
+    BlockingSandbox::start(
+        SandboxConfig::new(SandboxState::demo(), TOKEN),
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .expect("sandbox starts")
+}
+
+/// The binary with no inherited MAILTRAP_* settings and no terminal.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mailtrap-access"));
+    command
+        .args(args)
+        .env_remove("MAILTRAP_API_TOKEN")
+        .env_remove("MAILTRAP_API_URL")
+        .env_remove("MAILTRAP_ACCOUNT_ID")
+        .env_remove("GITHUB_ACTIONS")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Run against `url` with the test token.
+pub fn run_against(url: &str, args: &[&str]) -> Output {
+    command(args)
+        .env("MAILTRAP_API_URL", url)
+        .env("MAILTRAP_API_TOKEN", TOKEN)
+        .output()
+        .expect("binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Fail with both streams shown.
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+pub fn writes(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
+    requests.iter().filter(|r| r.method != "GET").collect()
+}
+
+pub fn write_file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// A server that answers every request with the same raw HTTP response, for error
+/// shapes the sandbox never produces (HTML pages, truncated bodies). Returns its URL
+/// and a counter of the requests it saw, by method.
+pub fn canned_server(response: Vec<u8>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 8192];
+            let n = stream.read(&mut buffer).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buffer[..n]);
+            let method = head.split_whitespace().next().unwrap_or("").to_string();
+            log.lock().unwrap().push(method);
+            let _ = stream.write_all(&response);
+        }
+    });
+    (url, seen)
+}
+
+pub fn http_response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}

@@ -1,0 +1,332 @@
+//! The real binary against the sandbox over HTTP: plan, apply, plan again, export then
+//! plan, asserting output, exit codes, the requests the sandbox received and the state
+//! it is left in.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const DEMO: &str = "examples/mailtrap-access.yaml";
+
+fn rows_of(sandbox: &mailtrap_access::sandbox::BlockingSandbox, email: &str) -> serde_json::Value {
+    let accesses = sandbox.accesses_json();
+    let access = accesses
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["specifier"]["email"] == email)
+        .unwrap_or_else(|| panic!("{email} not in the sandbox"));
+    let mut rows: Vec<(String, u64, u64)> = access["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resource_type"].as_str().unwrap().to_string(),
+                r["resource_id"].as_u64().unwrap(),
+                r["access_level"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    rows.sort();
+    json!(rows)
+}
+
+#[test]
+fn plan_reads_twice_and_never_writes() {
+    let sandbox = demo_sandbox();
+    let before = sandbox.accesses_json();
+    let output = run_against(&sandbox.base_url(), &["plan", "-f", DEMO]);
+    assert_exit(&output, 0);
+    insta::assert_snapshot!("plan_demo", stdout(&output));
+    let requests = sandbox.requests();
+    let mut reads: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    reads.sort();
+    assert_eq!(
+        reads,
+        [
+            "/api/accounts/1111111/account_accesses",
+            "/api/accounts/1111111/permissions/resources"
+        ]
+    );
+    assert!(requests.iter().all(|r| r.method == "GET"));
+    assert_eq!(sandbox.accesses_json(), before);
+}
+
+#[test]
+fn detailed_exitcode_is_two_with_changes_and_zero_without() {
+    let sandbox = demo_sandbox();
+    let output = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", DEMO, "--detailed-exitcode"],
+    );
+    assert_exit(&output, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let exported = dir.path().join("live.yaml");
+    assert_exit(
+        &run_against(
+            &sandbox.base_url(),
+            &[
+                "export",
+                "--account-id",
+                "1111111",
+                "-o",
+                exported.to_str().unwrap(),
+            ],
+        ),
+        0,
+    );
+    let output = run_against(
+        &sandbox.base_url(),
+        &[
+            "plan",
+            "-f",
+            exported.to_str().unwrap(),
+            "--detailed-exitcode",
+        ],
+    );
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("No changes."),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn apply_sends_exactly_the_plan_then_plan_shows_no_changes() {
+    let sandbox = demo_sandbox();
+    let output = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", DEMO, "--auto-approve"],
+    );
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "Apply complete: 3 requests sent; read back: the account matches the desired state."
+        ),
+        "{text}"
+    );
+
+    // Two reads, one PUT per changed access with the body the plan showed, two reads back.
+    let requests = sandbox.requests();
+    let writes = writes(&requests);
+    assert_eq!(requests.len(), 7, "{requests:#?}");
+    let sent: Vec<(String, String, serde_json::Value)> = writes
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone(), r.body.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            (
+                "PUT".into(),
+                "/api/accounts/1111111/account_accesses/5190003/permissions/bulk".into(),
+                json!({"permissions": [
+                    {"resource_id": "4400101", "resource_type": "inbox", "access_level": "admin"},
+                    {"resource_id": "4400201", "resource_type": "inbox", "_destroy": true}
+                ]})
+            ),
+            (
+                "PUT".into(),
+                "/api/accounts/1111111/account_accesses/5190004/permissions/bulk".into(),
+                json!({"permissions": [{"resource_id": "3301002", "resource_type": "project", "access_level": "admin"}]})
+            ),
+            (
+                "PUT".into(),
+                "/api/accounts/1111111/account_accesses/5190007/permissions/bulk".into(),
+                json!({"permissions": [{"resource_id": "1111111", "resource_type": "email_campaign_permission_scope", "access_level": "viewer"}]})
+            ),
+        ]
+    );
+    assert!(writes.iter().all(|r| r.status == 200));
+    // The bodies sent are exactly the bodies the plan showed.
+    let shown: Vec<serde_json::Value> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("{\"permissions\""))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let bodies: Vec<serde_json::Value> = writes.iter().map(|r| r.body.clone().unwrap()).collect();
+    assert_eq!(shown, bodies);
+
+    // The state it is left in.
+    assert_eq!(
+        rows_of(&sandbox, "bob@acme.com"),
+        json!([
+            ["billing", 1111111, 10],
+            ["inbox", 4400101, 100],
+            ["project", 3301001, 100],
+            ["sending_domain", 204301, 10]
+        ])
+    );
+    assert_eq!(
+        rows_of(&sandbox, "carol@acme.com"),
+        json!([["project", 3301002, 100]])
+    );
+    assert_eq!(
+        rows_of(&sandbox, "owner@acme.com"),
+        json!([["account", 1111111, 1000], ["organization", 70412, 1000]])
+    );
+    assert_eq!(
+        rows_of(&sandbox, "dave@acme.com"),
+        json!([["inbox", 4400101, 50], ["inbox", 4400102, 10]])
+    );
+
+    sandbox.clear_requests();
+    let again = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", DEMO, "--detailed-exitcode"],
+    );
+    assert_exit(&again, 0);
+    assert!(stdout(&again).contains("No changes."));
+    assert!(writes_of(&sandbox).is_empty());
+
+    let apply_again = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", DEMO, "--auto-approve"],
+    );
+    assert_exit(&apply_again, 0);
+    assert!(
+        writes_of(&sandbox).is_empty(),
+        "a converged apply sends nothing"
+    );
+}
+
+fn writes_of(sandbox: &mailtrap_access::sandbox::BlockingSandbox) -> Vec<String> {
+    sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn unmanaged_remove_deletes_absent_people_only() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "remove.yaml",
+        "version: 1\naccount_id: 1111111\nunmanaged: remove\nusers:\n  alice@acme.com: {account: admin}\n  bob@acme.com: {projects: {Backend: admin}, inboxes: {\"Frontend/Staging\": viewer}, sending_domains: {acme.com: viewer}, billing: viewer}\n",
+    );
+    let output = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", &file, "--auto-approve"],
+    );
+    assert_exit(&output, 0);
+    let mut deleted = writes_of(&sandbox);
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        [
+            "DELETE /api/accounts/1111111/account_accesses/5190004",
+            "DELETE /api/accounts/1111111/account_accesses/5190006",
+            "DELETE /api/accounts/1111111/account_accesses/5190007",
+            "DELETE /api/accounts/1111111/account_accesses/5190008",
+        ]
+    );
+    let remaining: Vec<String> = sandbox
+        .accesses_json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].to_string())
+        .collect();
+    // owner, alice, bob, dave (holds a viewer+ row), and the API token.
+    assert_eq!(
+        remaining,
+        ["5190001", "5190002", "5190003", "5190005", "5190009"]
+    );
+}
+
+#[test]
+fn export_then_plan_shows_no_changes_and_holds_no_secret() {
+    let sandbox = demo_sandbox();
+    let output = run_against(&sandbox.base_url(), &["export", "--account-id", "1111111"]);
+    assert_exit(&output, 0);
+    let yaml = stdout(&output);
+    insta::assert_snapshot!("export_demo", yaml);
+    let accesses = sandbox.accesses_json();
+    let secrets: Vec<&str> = accesses
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["specifier"]["token"].as_str())
+        .collect();
+    assert!(
+        !secrets.is_empty(),
+        "the demo holds an API token secret to look for"
+    );
+    for secret in secrets {
+        assert!(!yaml.contains(secret));
+    }
+    assert!(!yaml.contains(TOKEN));
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "exported.yaml", &yaml);
+    let plan = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", &file, "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+}
+
+#[test]
+fn sandbox_flag_needs_no_token() {
+    let output = command(&["plan", "--sandbox", "-f", DEMO])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert!(stdout(&output)
+        .contains("Plan: 2 to create, 1 to update, 1 to destroy, 0 accesses to remove."));
+}
+
+#[test]
+fn apply_without_terminal_or_approval_refuses_and_sends_nothing() {
+    let sandbox = demo_sandbox();
+    let output = run_against(&sandbox.base_url(), &["apply", "-f", DEMO]);
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("--auto-approve"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(sandbox.requests().is_empty());
+}
+
+#[test]
+fn validate_accepts_the_examples_and_rejects_with_positions() {
+    let output = command(&["validate", "-f", DEMO]).output().unwrap();
+    assert_exit(&output, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "bad.yaml",
+        "version: 1\nusers:\n  bob@acme.com:\n    projects: {Backend: superuser}\n",
+    );
+    let output = command(&["validate", "-f", &file]).output().unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains(
+            "bad.yaml:4:25: users.bob@acme.com.projects.Backend: unknown variant `superuser`"
+        ),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn schema_command_matches_the_committed_schema() {
+    let output = command(&["schema"]).output().unwrap();
+    assert_exit(&output, 0);
+    let committed = std::fs::read_to_string("schema/mailtrap-access.schema.json")
+        .expect("schema/mailtrap-access.schema.json is committed");
+    assert_eq!(
+        stdout(&output),
+        committed,
+        "the committed schema is stale: run `cargo run -- schema > schema/mailtrap-access.schema.json`"
+    );
+}

@@ -1,0 +1,234 @@
+//! Every bad input and bad answer ends in one clear message, exit code 1, no panic, and
+//! no write sent.
+
+mod common;
+
+use common::*;
+use mailtrap_access::rate::RateLimit;
+use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
+
+const DEMO: &str = "examples/mailtrap-access.yaml";
+
+/// Exit 1, the expected phrases on stderr, no panic, no token, nothing on stdout that
+/// looks like a plan being applied.
+fn assert_clean_failure(output: &std::process::Output, phrases: &[&str]) {
+    assert_exit(output, 1);
+    let err = stderr(output);
+    for phrase in phrases {
+        assert!(err.contains(phrase), "missing {phrase:?} in:\n{err}");
+    }
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains(TOKEN) && !stdout(output).contains(TOKEN));
+}
+
+#[test]
+fn missing_token() {
+    let output = command(&["plan", "-f", DEMO]).output().unwrap();
+    assert_clean_failure(&output, &["MAILTRAP_API_TOKEN is not set"]);
+}
+
+#[test]
+fn wrong_token_is_401() {
+    let sandbox = demo_sandbox();
+    let output = command(&["plan", "-f", DEMO])
+        .env("MAILTRAP_API_URL", sandbox.base_url())
+        .env("MAILTRAP_API_TOKEN", "wrong-token")
+        .output()
+        .unwrap();
+    assert_clean_failure(
+        &output,
+        &[
+            "401 Unauthorized",
+            "check MAILTRAP_API_TOKEN",
+            "/api/accounts/1111111/",
+        ],
+    );
+    assert!(writes(&sandbox.requests()).is_empty());
+}
+
+#[test]
+fn another_account_is_403() {
+    let sandbox = demo_sandbox();
+    let output = run_against(
+        &sandbox.base_url(),
+        &[
+            "apply",
+            "-f",
+            DEMO,
+            "--account-id",
+            "2222222",
+            "--auto-approve",
+        ],
+    );
+    assert_clean_failure(
+        &output,
+        &["403 Forbidden", "/api/accounts/2222222/", "admin access"],
+    );
+    assert!(writes(&sandbox.requests()).is_empty());
+}
+
+#[test]
+fn unreachable_host() {
+    // Bind then drop: a port on which nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = run_against(&format!("http://127.0.0.1:{port}"), &["plan", "-f", DEMO]);
+    assert_clean_failure(&output, &["could not connect", "check --api-url"]);
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_before_sending() {
+    let output = run_against("http://example.com", &["plan", "-f", DEMO]);
+    assert_clean_failure(&output, &["HTTPS is required"]);
+}
+
+#[test]
+fn credentials_in_the_url_are_refused() {
+    let output = run_against("https://user:pass@mailtrap.io", &["plan", "-f", DEMO]);
+    assert_clean_failure(&output, &["must not carry credentials"]);
+}
+
+#[test]
+fn no_account_id() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "f.yaml", "version: 1\nusers: {}\n");
+    let output = run_against(&sandbox.base_url(), &["plan", "-f", &file]);
+    assert_clean_failure(&output, &["no account id", "--account-id"]);
+    assert!(sandbox.requests().is_empty());
+}
+
+#[test]
+fn unknown_names_point_at_the_line_and_send_nothing() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "names.yaml",
+        "version: 1\naccount_id: 1111111\nusers:\n  bob@acme.com:\n    projects: {Backnd: admin}\n",
+    );
+    let output = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", &file, "--auto-approve"],
+    );
+    assert_clean_failure(
+        &output,
+        &["names.yaml:5:16: unknown project \"Backnd\"; did you mean \"Backend\""],
+    );
+    assert!(writes(&sandbox.requests()).is_empty());
+}
+
+#[test]
+fn malformed_yaml_points_at_the_line_and_reads_nothing() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "broken.yaml",
+        "version: 1\nusers:\n  bob@acme.com: {projects: [\n",
+    );
+    let output = run_against(&sandbox.base_url(), &["plan", "-f", &file]);
+    assert_clean_failure(&output, &["broken.yaml:"]);
+    assert!(sandbox.requests().is_empty());
+}
+
+#[test]
+fn missing_file() {
+    let output = command(&["validate", "-f", "does-not-exist.yaml"])
+        .output()
+        .unwrap();
+    assert_clean_failure(&output, &["cannot read does-not-exist.yaml", "-f FILE"]);
+}
+
+#[test]
+fn rate_limited_is_429() {
+    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+    config.rate_limit = RateLimit {
+        requests: 1,
+        window: std::time::Duration::from_secs(60),
+    };
+    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let output = run_against(&sandbox.base_url(), &["plan", "-f", DEMO]);
+    assert_clean_failure(&output, &["429 Too Many Requests", "rate limit"]);
+    assert!(writes(&sandbox.requests()).is_empty());
+}
+
+/// Error shapes only a real service (or a proxy in front of it) produces.
+#[test]
+fn canned_answers_each_give_one_clear_message() {
+    let cases: Vec<(Vec<u8>, Vec<&str>)> = vec![
+        (
+            http_response(
+                "502 Bad Gateway",
+                "text/html",
+                "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+            ),
+            vec![
+                "502 from the server",
+                "an HTML page: 502 Bad Gateway",
+                "run again later",
+            ],
+        ),
+        (
+            http_response(
+                "200 OK",
+                "text/html",
+                "<!DOCTYPE html><html><body>Login</body></html>",
+            ),
+            vec!["an HTML page instead of JSON", "nothing was changed"],
+        ),
+        (
+            http_response(
+                "200 OK",
+                "application/json",
+                "[{\"id\": 5190001, \"specifier_type\": \"User\", \"reso",
+            ),
+            vec!["truncated JSON"],
+        ),
+        (
+            http_response("200 OK", "application/json", "{\"unexpected\": true}"),
+            vec!["invalid type: map, expected a sequence"],
+        ),
+        (
+            http_response(
+                "404 Not Found",
+                "application/json",
+                "{\"error\":\"Not Found\"}",
+            ),
+            vec!["404 Not Found", "check the account id"],
+        ),
+        (
+            http_response(
+                "422 Unprocessable Entity",
+                "application/json",
+                "{\"errors\":{\"base\":[\"nope\"]}}",
+            ),
+            vec!["422 Unprocessable", "nope"],
+        ),
+        (
+            http_response("503 Service Unavailable", "text/plain", ""),
+            vec!["503 from the server", "empty body"],
+        ),
+        (
+            http_response(
+                "301 Moved Permanently\r\nLocation: http://127.0.0.1:1/elsewhere",
+                "text/plain",
+                "",
+            ),
+            vec!["unexpected 301", "not followed"],
+        ),
+    ];
+    for (response, phrases) in cases {
+        let (url, seen) = canned_server(response);
+        let output = run_against(&url, &["apply", "-f", DEMO, "--auto-approve"]);
+        assert_clean_failure(&output, &phrases);
+        assert!(
+            seen.lock().unwrap().iter().all(|method| method == "GET"),
+            "{phrases:?}"
+        );
+    }
+}
