@@ -3,7 +3,11 @@
 //! only the apply step builds a [`WriteClient`]. Every failure becomes an [`ApiError`]
 //! that says which request failed and what to do, and never contains the token.
 
+mod pacing;
+mod retry;
 mod wire;
+
+pub use retry::RetryPolicy;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -14,6 +18,7 @@ use reqwest::{Method, StatusCode, Url};
 
 use crate::model::{Access, LiveState, Resource};
 use crate::plan::{BulkBody, Request};
+use crate::rate::RateLimit;
 
 /// The API token. It has no `Display`, and its `Debug` is redacted, so it cannot end up
 /// in output by accident.
@@ -125,6 +130,8 @@ pub struct Endpoint {
     pub account_id: u64,
     pub token: ApiToken,
     pub timeouts: Timeouts,
+    pub rate_limit: RateLimit,
+    pub retry: RetryPolicy,
 }
 
 struct Transport {
@@ -132,6 +139,8 @@ struct Transport {
     base: Url,
     account_id: u64,
     token: ApiToken,
+    pacer: pacing::Pacer,
+    retry: RetryPolicy,
 }
 
 /// Checks the base URL: HTTPS unless the host is loopback, no credentials in it.
@@ -182,6 +191,8 @@ impl Transport {
             base,
             account_id: endpoint.account_id,
             token: endpoint.token,
+            pacer: pacing::Pacer::new(endpoint.rate_limit),
+            retry: endpoint.retry,
         })
     }
 
@@ -197,7 +208,30 @@ impl Transport {
         text.replace(&self.token.0, "<redacted>")
     }
 
+    /// Send one request, paced under the rate limit, retried while the failure is
+    /// transient and retries remain.
     async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&BulkBody>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut retry = 0;
+        loop {
+            self.pacer.acquire().await;
+            let error = match self.send_once(method.clone(), path, body).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(error) => error,
+            };
+            retry += 1;
+            match self.retry.delay(retry, &error, rand::random::<f64>()) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return Err(error),
+            }
+        }
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         path: &str,
