@@ -84,7 +84,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => value / 1000.0,
         "s" => value,
         "m" => value * 60.0,
-        _ => return Err(format!("invalid duration {text:?}: the unit must be ms, s or m")),
+        _ => {
+            return Err(format!(
+                "invalid duration {text:?}: the unit must be ms, s or m"
+            ))
+        }
     };
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err(format!("invalid duration {text:?}: it must be positive"));

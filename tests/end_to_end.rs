@@ -330,3 +330,59 @@ fn schema_command_matches_the_committed_schema() {
         "the committed schema is stale: run `cargo run -- schema > schema/mailtrap-access.schema.json`"
     );
 }
+
+#[test]
+fn apply_waits_out_429_and_converges() {
+    use mailtrap_access::rate::RateLimit;
+    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
+    // The sandbox allows 3 requests per second; the client believes in 150/10s, so it
+    // meets 429s and must wait them out (Retry-After) rather than fail.
+    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+    config.rate_limit = RateLimit {
+        requests: 3,
+        window: std::time::Duration::from_secs(1),
+    };
+    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let output = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", DEMO, "--auto-approve"],
+    );
+    assert_exit(&output, 0);
+    let requests = sandbox.requests();
+    assert!(
+        requests.iter().any(|r| r.status == 429),
+        "the limit was never hit: {requests:#?}"
+    );
+    let done: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.status == 200)
+        .collect();
+    assert_eq!(done.len(), 3);
+}
+
+#[test]
+fn pacing_at_the_limit_meets_no_429() {
+    use mailtrap_access::rate::RateLimit;
+    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
+    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+    config.rate_limit = RateLimit {
+        requests: 3,
+        window: std::time::Duration::from_secs(1),
+    };
+    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let output = run_against(
+        &sandbox.base_url(),
+        &[
+            "apply",
+            "-f",
+            DEMO,
+            "--auto-approve",
+            "--rate-limit",
+            "3/1s",
+        ],
+    );
+    assert_exit(&output, 0);
+    let requests = sandbox.requests();
+    assert_eq!(requests.len(), 7);
+    assert!(requests.iter().all(|r| r.status == 200), "{requests:#?}");
+}

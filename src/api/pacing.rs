@@ -33,7 +33,10 @@ impl Pacer {
             let wait = {
                 let mut started = self.started.lock().await;
                 let now = Instant::now();
-                while started.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                while started
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
                     started.pop_front();
                 }
                 if started.len() < self.limit.requests as usize {
@@ -70,7 +73,10 @@ mod tests {
                 .iter()
                 .filter(|later| **later - *start < limit.window)
                 .count();
-            assert!(in_window <= 5, "{in_window} requests within a window from {start:?}");
+            assert!(
+                in_window <= 5,
+                "{in_window} requests within a window from {start:?}"
+            );
         }
         // 17 requests at 5 per second: the last waits for the fourth window.
         assert!(starts[16] >= Duration::from_secs(3), "{:?}", starts[16]);

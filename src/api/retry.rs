@@ -41,7 +41,10 @@ impl RetryPolicy {
             // The server said when; a little jitter spreads concurrent retries.
             return Some(wait.min(self.cap) + self.base.mul_f64(jitter / 2.0));
         }
-        let exponential = self.base.saturating_mul(1 << (retry - 1).min(16)).min(self.cap);
+        let exponential = self
+            .base
+            .saturating_mul(1 << (retry - 1).min(16))
+            .min(self.cap);
         Some(exponential.mul_f64(0.5 + jitter / 2.0))
     }
 }
@@ -61,11 +64,18 @@ mod tests {
     #[test]
     fn backs_off_exponentially_within_jitter_and_cap() {
         let policy = RetryPolicy::default();
-        let low: Vec<_> = (1..=4).map(|n| policy.delay(n, &server_error(), 0.0).unwrap()).collect();
-        let high: Vec<_> = (1..=4).map(|n| policy.delay(n, &server_error(), 0.999).unwrap()).collect();
+        let low: Vec<_> = (1..=4)
+            .map(|n| policy.delay(n, &server_error(), 0.0).unwrap())
+            .collect();
+        let high: Vec<_> = (1..=4)
+            .map(|n| policy.delay(n, &server_error(), 0.999).unwrap())
+            .collect();
         assert_eq!(low, [250, 500, 1000, 2000].map(Duration::from_millis));
         assert!(high[3] < Duration::from_millis(4000) && high[3] > Duration::from_millis(3990));
-        let capped = RetryPolicy { max_retries: 20, ..policy };
+        let capped = RetryPolicy {
+            max_retries: 20,
+            ..policy
+        };
         assert!(capped.delay(20, &server_error(), 0.999).unwrap() <= policy.cap);
     }
 
@@ -78,9 +88,14 @@ mod tests {
         };
         assert_eq!(policy.delay(1, &limited, 0.0), Some(Duration::from_secs(3)));
         assert_eq!(policy.delay(5, &limited, 0.0), None);
-        let denied = ApiError::Unauthorized { request: "GET /".into() };
+        let denied = ApiError::Unauthorized {
+            request: "GET /".into(),
+        };
         assert_eq!(policy.delay(1, &denied, 0.0), None);
-        let invalid = ApiError::Validation { request: "PUT /".into(), detail: String::new() };
+        let invalid = ApiError::Validation {
+            request: "PUT /".into(),
+            detail: String::new(),
+        };
         assert_eq!(policy.delay(1, &invalid, 0.0), None);
     }
 }

@@ -108,7 +108,10 @@ async fn connect(args: &ConnectionArgs, file_account: Option<u64>) -> anyhow::Re
     };
     if args.sandbox {
         let state = SandboxState::demo();
-        let account_id = args.account_id.or(file_account).unwrap_or(state.account_id());
+        let account_id = args
+            .account_id
+            .or(file_account)
+            .unwrap_or(state.account_id());
         let token = crate::sandbox::generate_token();
         let sandbox = Sandbox::start(
             SandboxConfig::new(state, token.clone()),

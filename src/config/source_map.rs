@@ -200,7 +200,7 @@ mod tests {
             map.locate(&["users", "Bob@acme.com", "roles", "1"]),
             Some(Position {
                 line: 5,
-                column: 17
+                column: 18
             })
         );
     }
