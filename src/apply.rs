@@ -3,6 +3,11 @@
 //! independent), and afterwards compares a fresh plan with what was sent to find any
 //! operation the API acknowledged but did not perform.
 
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
 use crate::api::{ApiError, WriteClient};
 use crate::plan::{AccessRef, Plan, Request};
 
@@ -22,31 +27,80 @@ pub enum Completion {
     AlreadyGone,
 }
 
-/// Send every request of `plan`, in plan order, reporting each result to `progress` as
-/// it arrives.
+/// Send every request of `plan`, started in plan order with at most `concurrency` in
+/// flight (the client paces them under the rate limit), reporting each result to
+/// `progress` as it arrives. Results come back in plan order.
 pub async fn execute(
     plan: &Plan,
     writer: &WriteClient,
+    concurrency: usize,
     mut progress: impl FnMut(&OperationResult),
 ) -> Vec<OperationResult> {
-    let mut results = Vec::with_capacity(plan.changes.len());
-    for (access, request) in plan.requests() {
-        let outcome = match writer.send(&request).await {
-            Ok(()) => Ok(Completion::Done),
-            Err(ApiError::NotFound { .. }) if matches!(request, Request::DeleteAccess { .. }) => {
-                Ok(Completion::AlreadyGone)
-            }
-            Err(err) => Err(err),
-        };
-        let result = OperationResult {
-            access: access.clone(),
-            request,
-            outcome,
-        };
-        progress(&result);
-        results.push(result);
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut results: Vec<Option<OperationResult>> = Vec::new();
+    let mut record = |joined: Result<(usize, OperationResult), tokio::task::JoinError>,
+                      results: &mut Vec<Option<OperationResult>>| {
+        if let Ok((index, result)) = joined {
+            progress(&result);
+            results[index] = Some(result);
+        }
+    };
+    let requests: Vec<(AccessRef, Request)> = plan
+        .requests()
+        .map(|(access, request)| (access.clone(), request))
+        .collect();
+    results.resize_with(requests.len(), || None);
+    for (index, (access, request)) in requests.iter().cloned().enumerate() {
+        let slot = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let writer = writer.clone();
+        tasks.spawn(async move {
+            let outcome = send(&writer, &request).await;
+            drop(slot);
+            (
+                index,
+                OperationResult {
+                    access,
+                    request,
+                    outcome,
+                },
+            )
+        });
+        while let Some(joined) = tasks.try_join_next() {
+            record(joined, &mut results);
+        }
     }
+    while let Some(joined) = tasks.join_next().await {
+        record(joined, &mut results);
+    }
+    // A task that died without a result (it cannot, short of a bug) still gets a line.
     results
+        .into_iter()
+        .zip(requests)
+        .map(|(result, (access, request))| {
+            result.unwrap_or_else(|| OperationResult {
+                outcome: Err(ApiError::Aborted {
+                    request: request.describe(),
+                }),
+                access,
+                request,
+            })
+        })
+        .collect()
+}
+
+async fn send(writer: &WriteClient, request: &Request) -> Result<Completion, ApiError> {
+    match writer.send(request).await {
+        Ok(()) => Ok(Completion::Done),
+        // The access is already gone, which is what the DELETE wanted.
+        Err(ApiError::NotFound { .. }) if matches!(request, Request::DeleteAccess { .. }) => {
+            Ok(Completion::AlreadyGone)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// Accesses whose request the API answered with success, but which a fresh plan still

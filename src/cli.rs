@@ -116,6 +116,10 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
+    /// Apply even when more than 25% of managed rows or accesses would go, or when the
+    /// desired file or the account listing is empty.
+    #[arg(long)]
+    pub allow_mass_removal: bool,
     /// Requests in flight at once (the rate limit still applies).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,

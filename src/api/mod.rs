@@ -84,6 +84,8 @@ pub enum ApiError {
     Timeout { request: String },
     #[error("{request}: could not connect ({detail}); check --api-url and the network")]
     Connect { request: String, detail: String },
+    #[error("{request}: stopped unexpectedly; run apply again to finish")]
+    Aborted { request: String },
 }
 
 fn retry_hint(retry_after: &Option<Duration>) -> String {
@@ -432,6 +434,7 @@ impl ReadClient {
 }
 
 /// The write half: only the apply step holds one.
+#[derive(Clone)]
 pub struct WriteClient {
     transport: Arc<Transport>,
 }

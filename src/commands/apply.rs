@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 
 use crate::api::WriteClient;
 use crate::cli::ApplyArgs;
-use crate::{apply, render};
+use crate::{apply, rails, render};
 
 use super::plan::fetch_and_plan;
 use super::{connect, load_file, stdout_style, Outcome};
@@ -25,18 +25,27 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     let reader = writer.reader();
     let style = stdout_style();
 
-    let (plan, _) = fetch_and_plan(&reader, &loaded).await?;
+    let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
     let mut stdout = std::io::stdout();
     render::plan_text(&plan, &mut stdout.lock(), style)?;
     if plan.is_empty() {
         return Ok(Outcome::Success);
+    }
+    let refusals = rails::check(&plan, &live, &loaded.file, args.allow_mass_removal);
+    if !refusals.is_empty() {
+        let reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+        bail!(
+            "refusing to apply; nothing was sent:\n{}",
+            reasons.join("\n")
+        );
     }
     if !args.auto_approve && !confirmed(plan.account_id)? {
         bail!("apply cancelled; nothing was sent");
     }
 
     writeln!(stdout)?;
-    let results = apply::execute(&plan, &writer, |result| {
+    let concurrency = args.concurrency as usize;
+    let results = apply::execute(&plan, &writer, concurrency, |result| {
         // A closed stdout must not stop the remaining requests.
         let _ = render::apply_result(result, &mut std::io::stdout().lock(), style);
     })

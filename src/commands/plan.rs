@@ -7,7 +7,7 @@ use crate::cli::PlanArgs;
 use crate::config::{ConfigError, LoadedFile};
 use crate::model::LiveState;
 use crate::plan::Plan;
-use crate::{diff, render, resolve};
+use crate::{diff, rails, render, resolve};
 
 use super::{connect, load_file, stdout_style, Outcome};
 
@@ -15,9 +15,13 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let loaded = load_file(&args.file.file)?;
     let target = connect(&args.connection, loaded.file.account_id).await?;
     let reader = ReadClient::new(target.endpoint)?;
-    let (plan, _) = fetch_and_plan(&reader, &loaded).await?;
+    let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
     let mut stdout = std::io::stdout().lock();
     render::plan_text(&plan, &mut stdout, stdout_style())?;
+    // Reviewers should learn on the pull request, not at merge, that apply will refuse.
+    for refusal in rails::check(&plan, &live, &loaded.file, false) {
+        eprintln!("warning: apply will refuse this plan without an override: {refusal}");
+    }
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         Outcome::ChangesPending
     } else {

@@ -30,6 +30,10 @@ pub struct DesiredFile {
     /// The Mailtrap account id; `--account-id` or `MAILTRAP_ACCOUNT_ID` override it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<u64>,
+    /// Apply refuses a plan that leaves fewer account admins (besides the owner) than
+    /// this; 1 when absent. Set 0 to allow an account administered by its owner alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_account_admins: Option<u32>,
     /// What to do with users and invites in the account but not in this file.
     #[serde(default, skip_serializing_if = "UnmanagedPolicy::is_default")]
     pub unmanaged: UnmanagedPolicy,
