@@ -189,8 +189,11 @@ mod tests {
         }
     }
 
+    /// A user id and the rows the file gives them.
+    type Kept = (u64, Vec<(ResourceType, u64, Level)>);
+
     /// Everyone in `keep` keeps exactly `rows`; everyone else is absent (removed).
-    fn desired(keep: &[(u64, Vec<(ResourceType, u64, Level)>)]) -> Desired {
+    fn desired(keep: &[Kept]) -> Desired {
         Desired {
             unmanaged: UnmanagedPolicy::Remove,
             principals: keep
