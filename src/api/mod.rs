@@ -466,3 +466,42 @@ impl WriteClient {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_never_formats() {
+        let endpoint = Endpoint {
+            base_url: "https://mailtrap.io".into(),
+            account_id: 1,
+            token: ApiToken::new("s3cr3t-token").unwrap(),
+            timeouts: Timeouts::default(),
+            rate_limit: RateLimit::default(),
+            retry: RetryPolicy::default(),
+        };
+        assert!(!format!("{endpoint:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn base_urls() {
+        assert!(check_base_url("https://mailtrap.io").is_ok());
+        assert!(check_base_url("http://127.0.0.1:8025").is_ok());
+        assert!(check_base_url("http://[::1]:8025").is_ok());
+        assert!(check_base_url("http://localhost:8025").is_ok());
+        for bad in ["http://mailtrap.io", "ftp://x", "https://u:p@mailtrap.io", "https://mailtrap.io/?a=1", "nonsense"] {
+            assert!(check_base_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(30);
+        let wait = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
+        assert!(wait <= Duration::from_secs(30) && wait >= Duration::from_secs(28), "{wait:?}");
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}
