@@ -11,7 +11,10 @@ const DEMO: &str = "examples/mailtrap-access.yaml";
 
 fn assert_no_token(output: &Output, what: &str) {
     for (stream, text) in [("stdout", stdout(output)), ("stderr", stderr(output))] {
-        assert!(!text.contains(TOKEN), "{what}: the token appears on {stream}:\n{text}");
+        assert!(
+            !text.contains(TOKEN),
+            "{what}: the token appears on {stream}:\n{text}"
+        );
     }
 }
 
@@ -21,16 +24,38 @@ fn no_command_prints_the_token() {
     let url = sandbox.base_url();
     let dir = tempfile::tempdir().unwrap();
     let exported = dir.path().join("exported.yaml");
-    let bad = write_file(dir.path(), "bad.yaml", "version: 1\nusers:\n  bob@acme.com: {projects: {Nope: admin}}\n");
+    let bad = write_file(
+        dir.path(),
+        "bad.yaml",
+        "version: 1\nusers:\n  bob@acme.com: {projects: {Nope: admin}}\n",
+    );
     let runs: Vec<(&str, Vec<&str>)> = vec![
         ("validate", vec!["validate", "-f", DEMO]),
         ("plan", vec!["plan", "-f", DEMO, "--detailed-exitcode"]),
-        ("plan with an unknown name", vec!["plan", "-f", &bad, "--account-id", "1111111"]),
-        ("plan for another account", vec!["plan", "-f", DEMO, "--account-id", "42"]),
+        (
+            "plan with an unknown name",
+            vec!["plan", "-f", &bad, "--account-id", "1111111"],
+        ),
+        (
+            "plan for another account",
+            vec!["plan", "-f", DEMO, "--account-id", "42"],
+        ),
         ("apply refused", vec!["apply", "-f", DEMO]),
         ("apply", vec!["apply", "-f", DEMO, "--auto-approve"]),
-        ("export", vec!["export", "--account-id", "1111111", "-o", exported.to_str().unwrap()]),
-        ("export to stdout", vec!["export", "--account-id", "1111111"]),
+        (
+            "export",
+            vec![
+                "export",
+                "--account-id",
+                "1111111",
+                "-o",
+                exported.to_str().unwrap(),
+            ],
+        ),
+        (
+            "export to stdout",
+            vec!["export", "--account-id", "1111111"],
+        ),
         ("schema", vec!["schema"]),
         ("help", vec!["--help"]),
     ];
@@ -52,10 +77,18 @@ fn no_command_prints_the_token() {
 #[test]
 fn an_error_page_echoing_the_token_is_scrubbed() {
     let body = format!("upstream said: bad token {TOKEN} for you");
-    let (url, _) = canned_server(http_response("500 Internal Server Error", "text/plain", &body));
+    let (url, _) = canned_server(http_response(
+        "500 Internal Server Error",
+        "text/plain",
+        &body,
+    ));
     let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "0"]);
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("bad token <redacted> for you"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bad token <redacted> for you"),
+        "{}",
+        stderr(&output)
+    );
     assert_no_token(&output, "echoing error page");
 }
 
@@ -84,25 +117,44 @@ fn token_file_is_read_and_checked() {
         .output()
         .unwrap();
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("holds no usable token"), "{}", stderr(&output));
-    assert!(sandbox.requests().len() == 2, "only the successful plan reached the sandbox");
+    assert!(
+        stderr(&output).contains("holds no usable token"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        sandbox.requests().len() == 2,
+        "only the successful plan reached the sandbox"
+    );
 }
 
 #[test]
 fn the_token_is_not_a_command_line_option() {
-    let output = command(&["plan", "-f", DEMO, "--token", TOKEN]).output().unwrap();
+    let output = command(&["plan", "-f", DEMO, "--token", TOKEN])
+        .output()
+        .unwrap();
     assert_exit(&output, 2); // clap: unknown argument
     assert!(stderr(&output).contains("unexpected argument '--token'"));
 }
 
 #[test]
 fn a_redirect_is_not_followed_so_the_token_goes_nowhere_else() {
-    let (elsewhere, seen_elsewhere) = canned_server(http_response("200 OK", "application/json", "[]"));
-    let redirect = format!("301 Moved Permanently\r\nLocation: {elsewhere}/api/accounts/1111111/account_accesses");
+    let (elsewhere, seen_elsewhere) =
+        canned_server(http_response("200 OK", "application/json", "[]"));
+    let redirect = format!(
+        "301 Moved Permanently\r\nLocation: {elsewhere}/api/accounts/1111111/account_accesses"
+    );
     let (url, seen) = canned_server(http_response(&redirect, "text/plain", ""));
     let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "0"]);
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("not followed"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not followed"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(seen.lock().unwrap().len(), 2);
-    assert!(seen_elsewhere.lock().unwrap().is_empty(), "the client followed the redirect");
+    assert!(
+        seen_elsewhere.lock().unwrap().is_empty(),
+        "the client followed the redirect"
+    );
 }

@@ -490,7 +490,13 @@ mod tests {
         assert!(check_base_url("http://127.0.0.1:8025").is_ok());
         assert!(check_base_url("http://[::1]:8025").is_ok());
         assert!(check_base_url("http://localhost:8025").is_ok());
-        for bad in ["http://mailtrap.io", "ftp://x", "https://u:p@mailtrap.io", "https://mailtrap.io/?a=1", "nonsense"] {
+        for bad in [
+            "http://mailtrap.io",
+            "ftp://x",
+            "https://u:p@mailtrap.io",
+            "https://mailtrap.io/?a=1",
+            "nonsense",
+        ] {
             assert!(check_base_url(bad).is_err(), "{bad}");
         }
     }
@@ -500,8 +506,14 @@ mod tests {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
         let later = std::time::SystemTime::now() + Duration::from_secs(30);
         let wait = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
-        assert!(wait <= Duration::from_secs(30) && wait >= Duration::from_secs(28), "{wait:?}");
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert!(
+            wait <= Duration::from_secs(30) && wait >= Duration::from_secs(28),
+            "{wait:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

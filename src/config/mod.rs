@@ -258,6 +258,22 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
         }
     }
 
+    // A key with nothing after it (`bob@acme.com:`) is more likely an editing slip than
+    // a wish to strip every grant, which is what an empty entry means: require `{}`.
+    for section in ["roles", "users", "api_tokens"] {
+        for (key, at) in loaded.source.keys_of(&[section]) {
+            if loaded.source.is_null(&[section, key]) {
+                problems.push(Diagnostic {
+                    file: loaded.display_path.clone(),
+                    position: Some(*at),
+                    message: format!(
+                        "{key:?} has nothing after it: write `{key}: {{}}` to give it no grants"
+                    ),
+                });
+            }
+        }
+    }
+
     let defined: BTreeSet<&str> = file.roles.keys().map(String::as_str).collect();
     for (name, grants) in &file.roles {
         if !grants.roles.is_empty() {
