@@ -55,7 +55,9 @@ fn account(users: usize, rows: usize) -> SandboxState {
             .collect();
         if u == 0 {
             // Someone must stay account admin, or the last-admin rail would object.
-            row_list.push(format!(r#"{{"resource_type":"account","resource_id":{ACCOUNT},"access_level":100}}"#));
+            row_list.push(format!(
+                r#"{{"resource_type":"account","resource_id":{ACCOUNT},"access_level":100}}"#
+            ));
         }
         accesses.push(format!(
             r#"{{"id":{},"specifier_type":"User","resources":[{}],"specifier":{{"id":{},"email":"{}","name":"User {u}","two_factor_authentication_enabled":false}}}}"#,
@@ -82,7 +84,11 @@ fn email(u: usize) -> String {
 }
 
 fn inbox_name(n: usize) -> String {
-    format!("Project {}/Inbox {}", n / INBOXES_PER_PROJECT, n % INBOXES_PER_PROJECT)
+    format!(
+        "Project {}/Inbox {}",
+        n / INBOXES_PER_PROJECT,
+        n % INBOXES_PER_PROJECT
+    )
 }
 
 /// The desired file: the same rows, except that each user's first inbox becomes admin,
@@ -97,7 +103,11 @@ fn desired(users: usize, rows: usize) -> String {
         text.push_str("    inboxes:\n");
         for r in 0..rows {
             let level = if r == 0 { "admin" } else { "viewer" };
-            let _ = writeln!(text, "      \"{}\": {level}", inbox_name((u + r) % (PROJECTS * INBOXES_PER_PROJECT)));
+            let _ = writeln!(
+                text,
+                "      \"{}\": {level}",
+                inbox_name((u + r) % (PROJECTS * INBOXES_PER_PROJECT))
+            );
         }
     }
     text
@@ -155,7 +165,10 @@ fn print_table(rows: &[Row]) {
         let ratio = if row.time_bound.is_zero() {
             "-".to_string()
         } else {
-            format!("{:.2}", row.time.as_secs_f64() / row.time_bound.as_secs_f64())
+            format!(
+                "{:.2}",
+                row.time.as_secs_f64() / row.time_bound.as_secs_f64()
+            )
         };
         println!(
             "| {} | {} | {} | {} | {:.2} | {:.2} | {ratio} |",
@@ -171,7 +184,9 @@ fn print_table(rows: &[Row]) {
 
 fn rate_bound(requests: usize, limit: RateLimit) -> Duration {
     let beyond_first_window = requests.saturating_sub(limit.requests as usize);
-    limit.window.mul_f64(beyond_first_window as f64 / f64::from(limit.requests))
+    limit
+        .window
+        .mul_f64(beyond_first_window as f64 / f64::from(limit.requests))
 }
 
 fn plan_and_apply(users: usize, rows: &mut Vec<Row>) {
@@ -194,7 +209,16 @@ fn plan_and_apply(users: usize, rows: &mut Vec<Row>) {
     });
     sandbox.clear_requests();
 
-    let time = run(&sandbox, &["apply", "-f", file, "--auto-approve", "--allow-mass-removal"]);
+    let time = run(
+        &sandbox,
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--allow-mass-removal",
+        ],
+    );
     let requests = sandbox.requests();
     let bound = 2 + users + 2;
     rows.push(Row {
@@ -211,7 +235,13 @@ fn plan_and_apply(users: usize, rows: &mut Vec<Row>) {
 /// everything after them (resolve, diff, render), in-process.
 fn local_work(users: usize, rows_per_user: usize) {
     let state = account(users, rows_per_user);
-    let sandbox = start(state, RateLimit { requests: 1_000_000, window: Duration::from_secs(1) });
+    let sandbox = start(
+        state,
+        RateLimit {
+            requests: 1_000_000,
+            window: Duration::from_secs(1),
+        },
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("desired.yaml");
     std::fs::write(&file, desired(users, rows_per_user)).unwrap();
@@ -232,7 +262,16 @@ fn local_work(users: usize, rows_per_user: usize) {
         let mut total = 0;
         for path in ["account_accesses", "permissions/resources"] {
             let url = format!("{}/api/accounts/{ACCOUNT}/{path}", sandbox.base_url());
-            total += client.get(url).header("Api-Token", TOKEN).send().await.unwrap().bytes().await.unwrap().len();
+            total += client
+                .get(url)
+                .header("Api-Token", TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .len();
         }
         total
     });

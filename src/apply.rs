@@ -118,3 +118,66 @@ pub fn unconfirmed<'a>(results: &'a [OperationResult], replanned: &Plan) -> Vec<
         .map(|result| &result.access)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::{Level, ResourceKey, ResourceType, SpecifierKind};
+    use crate::plan::{Change, ResourceRef, RowOp};
+
+    fn access(id: u64) -> AccessRef {
+        AccessRef {
+            label: format!("user{id}@x.io"),
+            kind: SpecifierKind::User,
+            id,
+        }
+    }
+
+    fn plan_for(ids: &[u64]) -> Plan {
+        let op = RowOp::Create {
+            resource: ResourceRef {
+                key: ResourceKey::new(ResourceType::Project, 7),
+                name: None,
+            },
+            to: Level::Viewer,
+        };
+        Plan {
+            account_id: 1,
+            changes: ids
+                .iter()
+                .map(|id| (access(*id), Change::Permissions(vec![op.clone()])))
+                .collect::<BTreeMap<_, _>>(),
+            left_alone: vec![],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn a_success_that_changed_nothing_is_reported() {
+        let sent = plan_for(&[1, 2, 3]);
+        let results: Vec<OperationResult> = sent
+            .requests()
+            .map(|(target, request)| OperationResult {
+                access: target.clone(),
+                outcome: if target.id == 3 {
+                    Err(ApiError::Timeout {
+                        request: request.describe(),
+                    })
+                } else {
+                    Ok(Completion::Done)
+                },
+                request,
+            })
+            .collect();
+        // Read back: access 2 still needs its change although the API said 200; access 3
+        // failed and is reported as a failure, not as unconfirmed.
+        let replanned = plan_for(&[2, 3]);
+        let unconfirmed: Vec<u64> = unconfirmed(&results, &replanned)
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(unconfirmed, [2]);
+    }
+}
