@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{DesiredFile, Grants, FORMAT_VERSION, ID_PREFIX};
+use crate::config::{DesiredFile, Entries, Grants, FORMAT_VERSION, ID_PREFIX};
 use crate::model::{LiveState, ResourceKey, ResourceType, SpecifierKind};
 
 /// Build the desired-state file that describes `live` exactly.
@@ -14,10 +14,12 @@ pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
         account_id: Some(account_id),
         min_account_admins: None,
         unmanaged: Default::default(),
-        roles: BTreeMap::new(),
-        users: BTreeMap::new(),
-        api_tokens: BTreeMap::new(),
+        roles: Entries::default(),
+        users: Entries::default(),
+        api_tokens: Entries::default(),
     };
+    let mut users = BTreeMap::new();
+    let mut api_tokens = BTreeMap::new();
     let mut accesses: Vec<_> = live.accesses.iter().collect();
     accesses.sort_by_key(|access| (access.label().to_lowercase(), access.id));
     for access in accesses {
@@ -44,14 +46,16 @@ pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
             }
         }
         let section = match access.kind {
-            SpecifierKind::User | SpecifierKind::Invite => &mut file.users,
-            SpecifierKind::ApiToken => &mut file.api_tokens,
+            SpecifierKind::User | SpecifierKind::Invite => &mut users,
+            SpecifierKind::ApiToken => &mut api_tokens,
             SpecifierKind::Other(_) => continue,
         };
         // A person with both a user and an invite appears once; their rows are equal
         // after an apply, and plan shows any difference.
         section.entry(access.label()).or_insert(grants);
     }
+    file.users = users.into_iter().collect();
+    file.api_tokens = api_tokens.into_iter().collect();
     file
 }
 

@@ -180,12 +180,12 @@ mod tests {
             account_id: None,
             min_account_admins,
             unmanaged: UnmanagedPolicy::Remove,
-            roles: BTreeMap::new(),
+            roles: Default::default(),
             users: users
                 .iter()
                 .map(|id| (format!("user{id}@x.io"), Grants::default()))
                 .collect(),
-            api_tokens: BTreeMap::new(),
+            api_tokens: Default::default(),
         }
     }
 

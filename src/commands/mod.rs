@@ -53,8 +53,10 @@ pub fn describe_error(err: &anyhow::Error) -> String {
     format!("{err:#}")
 }
 
+/// One thread is plenty: the work is waiting on the network, and concurrency comes from
+/// requests in flight, not from threads.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")

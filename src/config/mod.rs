@@ -2,6 +2,7 @@
 //! loading with positions, and the offline checks `validate` runs. Nothing here knows
 //! the live account; turning names into resources is `resolve`'s job.
 
+pub mod entries;
 pub mod source_map;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Level;
+pub use entries::Entries;
 pub use source_map::{Position, SourceMap};
 
 /// The only file format version this tool reads and writes.
@@ -38,14 +40,14 @@ pub struct DesiredFile {
     #[serde(default, skip_serializing_if = "UnmanagedPolicy::is_default")]
     pub unmanaged: UnmanagedPolicy,
     /// Reusable bundles of grants, by role name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub roles: BTreeMap<String, Grants>,
+    #[serde(default, skip_serializing_if = "Entries::is_empty")]
+    pub roles: Entries<Grants>,
     /// Users and pending invites, keyed by email (case-insensitive).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub users: BTreeMap<String, Grants>,
+    #[serde(default, skip_serializing_if = "Entries::is_empty")]
+    pub users: Entries<Grants>,
     /// API tokens, keyed by token name. Tokens absent from the file are never touched.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub api_tokens: BTreeMap<String, Grants>,
+    #[serde(default, skip_serializing_if = "Entries::is_empty")]
+    pub api_tokens: Entries<Grants>,
 }
 
 /// The fate of users and invites that the file does not list.
@@ -140,20 +142,27 @@ fn render_diagnostics(diagnostics: &[Diagnostic]) -> String {
     lines.join("\n")
 }
 
-/// A parsed and validated desired-state file, with the index of where things are in it.
+/// A parsed and validated desired-state file, with its text for locating problems.
 #[derive(Debug, Clone)]
 pub struct LoadedFile {
     pub display_path: String,
     pub file: DesiredFile,
-    pub source: SourceMap,
+    text: String,
+    /// Built on the first problem to locate: a valid file is parsed only once.
+    source: std::sync::OnceLock<SourceMap>,
 }
 
 impl LoadedFile {
+    /// Where everything is in the file.
+    pub fn source(&self) -> &SourceMap {
+        self.source.get_or_init(|| SourceMap::build(&self.text))
+    }
+
     /// A diagnostic at the node `path` of this file (its key, or its value).
     pub fn diagnostic(&self, path: &[&str], message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             file: self.display_path.clone(),
-            position: self.source.locate(path),
+            position: self.source().locate(path),
             message: message.into(),
         }
     }
@@ -186,7 +195,8 @@ pub fn parse(display_path: &str, text: &str) -> Result<LoadedFile, ConfigError> 
     let loaded = LoadedFile {
         display_path: display_path.to_string(),
         file,
-        source: SourceMap::build(text),
+        text: text.to_string(),
+        source: std::sync::OnceLock::new(),
     };
     let problems = validate(&loaded);
     if problems.is_empty() {
@@ -226,7 +236,7 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
     if file.version != FORMAT_VERSION {
         problems.push(Diagnostic {
             file: loaded.display_path.clone(),
-            position: loaded.source.value(&["version"]),
+            position: loaded.source().value(&["version"]),
             message: format!(
                 "unsupported version {}: this tool reads version {FORMAT_VERSION}",
                 file.version
@@ -234,43 +244,72 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
         });
     }
 
-    let mut seen: BTreeMap<String, (String, Position)> = BTreeMap::new();
-    for (email, at) in loaded.source.keys_of(&["users"]) {
-        match seen.get(&email.to_lowercase()) {
-            Some((first, first_at)) => problems.push(Diagnostic {
-                file: loaded.display_path.clone(),
-                position: Some(*at),
-                message: format!(
-                    "duplicate user {email:?}: already listed as {first:?} on line {} (emails are case-insensitive)",
-                    first_at.line
-                ),
-            }),
-            None => {
-                seen.insert(email.to_lowercase(), (email.clone(), *at));
+    let case_collision = file.users.len()
+        != file
+            .users
+            .keys()
+            .map(|email| email.to_lowercase())
+            .collect::<BTreeSet<_>>()
+            .len();
+    if case_collision || !file.users.repeated().is_empty() {
+        // Only now is the source map needed: it keeps every key in order, repeats too.
+        let mut seen: BTreeMap<String, (String, Position)> = BTreeMap::new();
+        for (email, at) in loaded.source().keys_of(&["users"]) {
+            match seen.get(&email.to_lowercase()) {
+                Some((first, first_at)) => problems.push(Diagnostic {
+                    file: loaded.display_path.clone(),
+                    position: Some(*at),
+                    message: format!(
+                        "duplicate user {email:?}: already listed as {first:?} on line {} (emails are case-insensitive)",
+                        first_at.line
+                    ),
+                }),
+                None => {
+                    seen.insert(email.to_lowercase(), (email.clone(), *at));
+                }
             }
         }
+    }
+    for email in file.users.keys() {
         if !looks_like_email(email) {
+            problems.push(loaded.diagnostic(
+                &["users", email],
+                format!("user {email:?} is not an email address"),
+            ));
+        }
+    }
+    for (section, repeated) in [
+        ("roles", file.roles.repeated()),
+        ("api_tokens", file.api_tokens.repeated()),
+    ] {
+        for key in repeated {
+            let last = loaded
+                .source()
+                .keys_of(&[section])
+                .iter()
+                .filter(|(k, _)| k == key)
+                .last();
             problems.push(Diagnostic {
                 file: loaded.display_path.clone(),
-                position: Some(*at),
-                message: format!("user {email:?} is not an email address"),
+                position: last.map(|(_, at)| *at),
+                message: format!("{key:?} is listed twice in {section}"),
             });
         }
     }
 
     // A key with nothing after it (`bob@acme.com:`) is more likely an editing slip than
     // a wish to strip every grant, which is what an empty entry means: require `{}`.
-    for section in ["roles", "users", "api_tokens"] {
-        for (key, at) in loaded.source.keys_of(&[section]) {
-            if loaded.source.is_null(&[section, key]) {
-                problems.push(Diagnostic {
-                    file: loaded.display_path.clone(),
-                    position: Some(*at),
-                    message: format!(
-                        "{key:?} has nothing after it: write `{key}: {{}}` to give it no grants"
-                    ),
-                });
-            }
+    let empties = [
+        ("roles", file.roles.empty()),
+        ("users", file.users.empty()),
+        ("api_tokens", file.api_tokens.empty()),
+    ];
+    for (section, keys) in empties {
+        for key in keys {
+            problems.push(loaded.diagnostic(
+                &[section, key],
+                format!("{key:?} has nothing after it: write `{key}: {{}}` to give it no grants"),
+            ));
         }
     }
 
