@@ -149,14 +149,20 @@ fn run(sandbox: &BlockingSandbox, args: &[&str]) -> Duration {
     elapsed
 }
 
-/// Peak resident memory of any child so far, in bytes.
-fn children_peak_rss() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage.ru_maxrss as u64 * 1024
-    }
+/// Peak resident memory of the binary running `args`, in bytes, read by GNU time
+/// (`getrusage` on children would count the forked copy of this big process too).
+fn peak_rss(sandbox: &BlockingSandbox, args: &[&str]) -> Option<u64> {
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_mailtrap-access"))
+        .args(args)
+        .env("MAILTRAP_API_URL", sandbox.base_url())
+        .env("MAILTRAP_API_TOKEN", TOKEN)
+        .output()
+        .ok()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let kilobytes: u64 = stderr.lines().last()?.trim().parse().ok()?;
+    Some(kilobytes * 1024)
 }
 
 struct Row {
@@ -315,9 +321,7 @@ fn local_work(users: usize, rows_per_user: usize) {
     println!("local work by phase: {}", phases.join(", "));
     let local = total - fetched;
 
-    let before = children_peak_rss();
-    run(&sandbox, &["plan", "-f", file.to_str().unwrap()]);
-    let peak = children_peak_rss().max(before);
+    let peak = peak_rss(&sandbox, &["plan", "-f", file.to_str().unwrap()]).unwrap_or(0);
 
     println!(
         "\nplan on {users} users x {rows_per_user} rows: responses {:.1} MB; fetch+decode {:.0} ms; \

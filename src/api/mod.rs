@@ -268,7 +268,8 @@ impl Transport {
             .await
             .map_err(|err| self.transport_error(request.clone(), &err))?;
         if status.is_success() {
-            return Ok(bytes.to_vec());
+            // Takes over the buffer without copying it.
+            return Ok(bytes.into());
         }
         let detail = self.redact(&error_detail(&bytes));
         Err(match status {

@@ -26,8 +26,16 @@ struct SpecifierWire {
 struct RowWire {
     #[serde(deserialize_with = "integer_or_numeric_string")]
     resource_id: u64,
-    resource_type: String,
+    #[serde(deserialize_with = "resource_type")]
+    resource_type: ResourceType,
     access_level: u32,
+}
+
+/// Read a type name without allocating for the types the tool knows: a big listing holds
+/// hundreds of thousands of rows.
+fn resource_type<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ResourceType, D::Error> {
+    let name: std::borrow::Cow<'de, str> = Deserialize::deserialize(deserializer)?;
+    Ok(ResourceType::from_api(&name))
 }
 
 #[derive(Deserialize)]
@@ -79,10 +87,7 @@ pub(crate) fn accesses(entries: Vec<AccessWire>) -> Result<Vec<Access>, String> 
                     .resources
                     .into_iter()
                     .map(|row| Row {
-                        resource: ResourceKey::new(
-                            ResourceType::from_api(&row.resource_type),
-                            row.resource_id,
-                        ),
+                        resource: ResourceKey::new(row.resource_type, row.resource_id),
                         level: row.access_level,
                     })
                     .collect(),
