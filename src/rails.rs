@@ -150,8 +150,6 @@ fn account_admins(state: &LiveState) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::config::{Grants, UnmanagedPolicy};
     use crate::diff;

@@ -287,8 +287,7 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
                 .source()
                 .keys_of(&[section])
                 .iter()
-                .filter(|(k, _)| k == key)
-                .last();
+                .rfind(|(k, _)| k == key);
             problems.push(Diagnostic {
                 file: loaded.display_path.clone(),
                 position: last.map(|(_, at)| *at),
