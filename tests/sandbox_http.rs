@@ -31,9 +31,8 @@ const MAIL_ACME_COM: u64 = 204302;
 
 async fn start_with(state: SandboxState, rate_limit: RateLimit) -> Sandbox {
     let config = SandboxConfig {
-        state,
-        token: TOKEN.into(),
         rate_limit,
+        ..SandboxConfig::new(state, TOKEN)
     };
     Sandbox::start(config, "127.0.0.1:0".parse().unwrap())
         .await

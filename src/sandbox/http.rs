@@ -2,27 +2,35 @@
 //! routing, authentication, the account check and the operation, then stamps the
 //! rate-limit headers on whatever comes out and records the exchange. Routing is done
 //! by hand so that every odd request (wrong method, non-numeric id) gets the service's
-//! JSON answer rather than a framework's plain-text rejection.
+//! JSON answer rather than a framework's plain-text rejection. Injected faults (see
+//! `faults`) stand in front of all that, as a flaky network or proxy would.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::faults::{Connection, Decision};
 use super::rate_window::Admission;
 use super::state::{AccessFilter, OperationError, NO_PERMISSIONS_SELECTED};
-use super::{RecordedRequest, Shared};
+use super::{InjectedFault, RecordedRequest, Shared};
 
 /// Bodies are tiny permission lists; anything bigger is not a client of this API.
 const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The status recorded for a request whose connection was closed without an answer.
+const DROPPED: u16 = 0;
+
+/// nginx's own 502 page, as a proxy in front of the service sends it.
+const BAD_GATEWAY_PAGE: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -71,14 +79,86 @@ impl<'a> Route<'a> {
     }
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(connection): ConnectInfo<Connection>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
+    let record = |status: u16, applied: bool, fault: Option<InjectedFault>| {
+        shared.record(RecordedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            body: body
+                .as_ref()
+                .ok()
+                .filter(|bytes| !bytes.is_empty())
+                .and_then(|bytes| serde_json::from_slice(bytes).ok()),
+            status,
+            applied,
+            fault,
+        });
+    };
+
+    if let Some(target) = shared.redirect_target() {
+        let response = redirect(&target, &parts.uri);
+        record(
+            response.status().as_u16(),
+            false,
+            Some(InjectedFault::Redirect),
+        );
+        return response;
+    }
+    let route = Route::recognize(&parts.method, parts.uri.path());
+    let is_write = matches!(
+        route,
+        Some(Route::BulkUpdate { .. } | Route::DeleteAccess { .. })
+    );
+    // Faults strike the four operations only; anything else is answered as usual.
+    let decision = match route {
+        Some(_) => shared.next_fault_decision(),
+        None => Decision::none(),
+    };
+    if !decision.delay.is_zero() {
+        tokio::time::sleep(decision.delay).await;
+    }
+    let response = match decision.fault {
+        Some(InjectedFault::DropBefore) => {
+            connection.drop_without_answer();
+            record(DROPPED, false, decision.fault);
+            return empty_response(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        Some(InjectedFault::HtmlPage) => bad_gateway_page(),
+        Some(InjectedFault::ServerError) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": "Internal Server Error"}),
+        ),
+        Some(InjectedFault::Burst429) => burst_429(&shared),
+        Some(InjectedFault::DropAfter | InjectedFault::Redirect) | None => {
+            serve(&shared, &parts, &body)
+        }
+    };
+    // Injected answers are never a success, so a success is the service's own.
+    let applied = is_write && response.status().is_success();
+    if decision.fault == Some(InjectedFault::DropAfter) {
+        connection.drop_without_answer();
+        record(DROPPED, applied, decision.fault);
+        return empty_response(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    record(response.status().as_u16(), applied, decision.fault);
+    response
+}
+
+/// What the service itself answers: the rate limit, then the operation, with the
+/// rate-limit headers on whatever comes out.
+fn serve(shared: &Shared, parts: &Parts, body: &Result<Bytes, axum::Error>) -> Response {
     let credential = presented_token(&parts.headers);
     // Unauthenticated requests share one anonymous bucket; a wrong token gets its own,
     // so it can never eat into the real token's budget.
     let admission = shared.admit(credential.unwrap_or(""), Instant::now());
-    let mut response = match (admission, &body) {
+    let mut response = match (admission, body) {
         (Admission::Limited { retry_after_secs }, _) => {
             let mut response = json_response(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -91,7 +171,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
         // An unreadable body (too large, connection cut) is the service's bare 400.
         (Admission::Allowed { .. }, Err(_)) => empty_response(StatusCode::BAD_REQUEST),
-        (Admission::Allowed { .. }, Ok(bytes)) => respond(&shared, &parts, credential, bytes),
+        (Admission::Allowed { .. }, Ok(bytes)) => respond(shared, parts, credential, bytes),
     };
     let remaining = match admission {
         Admission::Allowed { remaining } => remaining,
@@ -103,17 +183,52 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         HeaderValue::from(shared.rate_limit.requests),
     );
     headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    response
+}
 
-    shared.record(RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        body: body
-            .ok()
-            .filter(|bytes| !bytes.is_empty())
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
-        status: response.status().as_u16(),
-    });
+/// A burst's refusal looks like the limiter's, and asks for a one-second wait.
+fn burst_429(shared: &Shared) -> Response {
+    let mut response = json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        &json!({"errors": "Rate limit exceeded"}),
+    );
+    let headers = response.headers_mut();
+    headers.insert(RETRY_AFTER, HeaderValue::from(1));
+    headers.insert(
+        "x-ratelimit-limit",
+        HeaderValue::from(shared.rate_limit.requests),
+    );
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
+    response
+}
+
+/// What nginx in front of the service sends when the service is not there.
+fn bad_gateway_page() -> Response {
+    let mut response = Response::new(Body::from(BAD_GATEWAY_PAGE));
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    response
+}
+
+/// `307` to the same path and query under `target`: a client that followed it would
+/// resend the method, the body and its headers (the token among them) there.
+fn redirect(target: &str, uri: &Uri) -> Response {
+    let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let location = format!("{}{path_and_query}", target.trim_end_matches('/'));
+    let page =
+        format!("<html><body>You are being <a href=\"{location}\">redirected</a>.</body></html>");
+    let mut response = Response::new(Body::from(page));
+    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(LOCATION, value);
+    }
     response
 }
 

@@ -2,14 +2,17 @@
 //! account-scoped operations, their error bodies, token auth and the per-token rate
 //! limit, faithful to the real service rather than convenient for a client. This file
 //! owns the server's lifecycle and the library API (`Sandbox`, `BlockingSandbox`);
-//! `state` owns the account and its operations, `http` the wire, `rate_window` the limit.
+//! `state` owns the account and its operations, `http` the wire, `rate_window` the limit,
+//! `faults` what can be made to go wrong on purpose.
 
+mod faults;
 mod http;
 mod rate_window;
 mod state;
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,6 +23,8 @@ use tokio::task::JoinHandle;
 
 use crate::rate::RateLimit;
 use rate_window::{Admission, SlidingWindowLimiter};
+
+pub use faults::{parse_rate, Burst429, Faults, InjectedFault};
 
 pub use state::{
     AccessFilter, AccessRow, AccountAccess, OperationError, ResourceNode, SandboxState,
@@ -33,21 +38,24 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// not grow without bound.
 const MAX_RECORDED_REQUESTS: usize = 100_000;
 
-/// What a sandbox serves: the account, the one accepted token, and the rate limit.
+/// What a sandbox serves: the account, the one accepted token, the rate limit, and
+/// the faults it injects (none by default).
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
     pub state: SandboxState,
     pub token: String,
     pub rate_limit: RateLimit,
+    pub faults: Faults,
 }
 
 impl SandboxConfig {
-    /// `state` behind `token`, at Mailtrap's documented rate limit.
+    /// `state` behind `token`, at Mailtrap's documented rate limit, with no faults.
     pub fn new(state: SandboxState, token: impl Into<String>) -> SandboxConfig {
         SandboxConfig {
             state,
             token: token.into(),
             rate_limit: RateLimit::default(),
+            faults: Faults::none(),
         }
     }
 }
@@ -60,7 +68,13 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// The body parsed as JSON; `None` when empty or not JSON.
     pub body: Option<serde_json::Value>,
+    /// The status sent; 0 when the connection was closed without an answer.
     pub status: u16,
+    /// Whether the sandbox carried out the change of this request (a bulk update or a
+    /// delete it performed), whatever the client got to see. Always false for reads.
+    pub applied: bool,
+    /// The fault injected into this request, if any.
+    pub fault: Option<InjectedFault>,
 }
 
 /// A random token shaped like Mailtrap's (32 hex digits).
@@ -80,6 +94,9 @@ pub(crate) struct Shared {
     state: Mutex<SandboxState>,
     limiter: Mutex<SlidingWindowLimiter>,
     requests: Mutex<VecDeque<RecordedRequest>>,
+    faults: Mutex<Faults>,
+    /// API requests met since the faults were last set: the index of each decision.
+    fault_index: AtomicU64,
 }
 
 /// A panic elsewhere must not take the simulation down with a poisoned lock: the data
@@ -97,6 +114,16 @@ impl Shared {
 
     fn admit(&self, key: &str, now: Instant) -> Admission {
         lock(&self.limiter).admit(key, now)
+    }
+
+    /// Number the next API request and decide what faults it meets.
+    fn next_fault_decision(&self) -> faults::Decision {
+        let faults = lock(&self.faults);
+        faults.decide(self.fault_index.fetch_add(1, Ordering::SeqCst))
+    }
+
+    fn redirect_target(&self) -> Option<String> {
+        lock(&self.faults).redirect_to.clone()
     }
 
     fn record(&self, request: RecordedRequest) {
@@ -123,6 +150,10 @@ impl Sandbox {
         if config.token.trim().is_empty() {
             anyhow::bail!("the sandbox token must not be empty");
         }
+        config
+            .faults
+            .validate()
+            .map_err(|err| anyhow::anyhow!("sandbox faults: {err}"))?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -136,9 +167,13 @@ impl Sandbox {
             state: Mutex::new(config.state),
             limiter: Mutex::new(SlidingWindowLimiter::new(config.rate_limit)),
             requests: Mutex::new(VecDeque::new()),
+            faults: Mutex::new(config.faults),
+            fault_index: AtomicU64::new(0),
         });
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = http::router(Arc::clone(&shared));
+        let app = http::router(Arc::clone(&shared))
+            .into_make_service_with_connect_info::<faults::Connection>();
+        let listener = faults::DroppableListener(listener);
         let server = tokio::spawn(async move {
             let serving = axum::serve(listener, app).with_graceful_shutdown(async {
                 // A dropped sender means the same as an explicit stop.
@@ -192,6 +227,23 @@ impl Sandbox {
 
     pub fn clear_requests(&self) {
         lock(&self.shared.requests).clear();
+    }
+
+    /// The faults injected now.
+    pub fn faults(&self) -> Faults {
+        lock(&self.shared.faults).clone()
+    }
+
+    /// Inject `faults` from the next request on (`Faults::none()` to stop), counting
+    /// requests from 0 again, so the seeded sequence of decisions restarts.
+    pub fn set_faults(&self, faults: Faults) -> anyhow::Result<()> {
+        faults
+            .validate()
+            .map_err(|err| anyhow::anyhow!("sandbox faults: {err}"))?;
+        let mut current = lock(&self.shared.faults);
+        *current = faults;
+        self.shared.fault_index.store(0, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Stop accepting, let in-flight requests finish (briefly), and wait for the server.
@@ -280,6 +332,14 @@ impl BlockingSandbox {
 
     pub fn clear_requests(&self) {
         self.sandbox.clear_requests()
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.sandbox.faults()
+    }
+
+    pub fn set_faults(&self, faults: Faults) -> anyhow::Result<()> {
+        self.sandbox.set_faults(faults)
     }
 
     /// Stop the server gracefully and wait for it.
