@@ -27,10 +27,23 @@ pub enum Completion {
 pub async fn execute(
     plan: &Plan,
     writer: &WriteClient,
+    progress: impl FnMut(&OperationResult),
+) -> Vec<OperationResult> {
+    let requests = plan
+        .requests()
+        .map(|(access, request)| (access.clone(), request));
+    execute_requests(requests, writer, progress).await
+}
+
+/// Send `requests` in order (those of a plan, or of a saved plan), reporting each result
+/// to `progress` as it arrives.
+pub async fn execute_requests(
+    requests: impl IntoIterator<Item = (AccessRef, Request)>,
+    writer: &WriteClient,
     mut progress: impl FnMut(&OperationResult),
 ) -> Vec<OperationResult> {
-    let mut results = Vec::with_capacity(plan.changes.len());
-    for (access, request) in plan.requests() {
+    let mut results = Vec::new();
+    for (access, request) in requests {
         let outcome = match writer.send(&request).await {
             Ok(()) => Ok(Completion::Done),
             Err(ApiError::NotFound { .. }) if matches!(request, Request::DeleteAccess { .. }) => {
@@ -39,7 +52,7 @@ pub async fn execute(
             Err(err) => Err(err),
         };
         let result = OperationResult {
-            access: access.clone(),
+            access,
             request,
             outcome,
         };

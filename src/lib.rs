@@ -13,3 +13,4 @@ pub mod rate;
 pub mod render;
 pub mod resolve;
 pub mod sandbox;
+pub mod saved_plan;

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod json;
 pub mod markdown;
 pub mod progress;
+pub mod saved;
 
 use std::io::{self, Write};
 
