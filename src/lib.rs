@@ -1,5 +1,6 @@
 //! mailtrap-access: Mailtrap account access as code.
 
+pub mod annotations;
 pub mod api;
 pub mod apply;
 pub mod cli;
