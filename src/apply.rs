@@ -3,6 +3,11 @@
 //! independent), and afterwards compares a fresh plan with what was sent to find any
 //! operation the API acknowledged but did not perform.
 
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
 use crate::api::{ApiError, WriteClient};
 use crate::plan::{AccessRef, Plan, Request};
 
@@ -22,44 +27,92 @@ pub enum Completion {
     AlreadyGone,
 }
 
-/// Send every request of `plan`, in plan order, reporting each result to `progress` as
-/// it arrives.
+/// Send every request of `plan`, started in plan order with at most `concurrency` in
+/// flight (the client paces them under the rate limit), reporting each result to
+/// `progress` as it arrives. Results come back in plan order.
 pub async fn execute(
     plan: &Plan,
     writer: &WriteClient,
+    concurrency: usize,
     progress: impl FnMut(&OperationResult),
 ) -> Vec<OperationResult> {
     let requests = plan
         .requests()
-        .map(|(access, request)| (access.clone(), request));
-    execute_requests(requests, writer, progress).await
+        .map(|(access, request)| (access.clone(), request))
+        .collect();
+    execute_requests(requests, writer, concurrency, progress).await
 }
 
-/// Send `requests` in order (those of a plan, or of a saved plan), reporting each result
-/// to `progress` as it arrives.
+/// Send `requests` (those of a plan, or of a saved plan), started in order with at most
+/// `concurrency` in flight, reporting each result to `progress` as it arrives. Results
+/// come back in the order given.
 pub async fn execute_requests(
-    requests: impl IntoIterator<Item = (AccessRef, Request)>,
+    requests: Vec<(AccessRef, Request)>,
     writer: &WriteClient,
+    concurrency: usize,
     mut progress: impl FnMut(&OperationResult),
 ) -> Vec<OperationResult> {
-    let mut results = Vec::new();
-    for (access, request) in requests {
-        let outcome = match writer.send(&request).await {
-            Ok(()) => Ok(Completion::Done),
-            Err(ApiError::NotFound { .. }) if matches!(request, Request::DeleteAccess { .. }) => {
-                Ok(Completion::AlreadyGone)
-            }
-            Err(err) => Err(err),
-        };
-        let result = OperationResult {
-            access,
-            request,
-            outcome,
-        };
-        progress(&result);
-        results.push(result);
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut results: Vec<Option<OperationResult>> = Vec::new();
+    let mut record = |joined: Result<(usize, OperationResult), tokio::task::JoinError>,
+                      results: &mut Vec<Option<OperationResult>>| {
+        if let Ok((index, result)) = joined {
+            progress(&result);
+            results[index] = Some(result);
+        }
+    };
+    results.resize_with(requests.len(), || None);
+    for (index, (access, request)) in requests.iter().cloned().enumerate() {
+        let slot = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let writer = writer.clone();
+        tasks.spawn(async move {
+            let outcome = send(&writer, &request).await;
+            drop(slot);
+            (
+                index,
+                OperationResult {
+                    access,
+                    request,
+                    outcome,
+                },
+            )
+        });
+        while let Some(joined) = tasks.try_join_next() {
+            record(joined, &mut results);
+        }
     }
+    while let Some(joined) = tasks.join_next().await {
+        record(joined, &mut results);
+    }
+    // A task that died without a result (it cannot, short of a bug) still gets a line.
     results
+        .into_iter()
+        .zip(requests)
+        .map(|(result, (access, request))| {
+            result.unwrap_or_else(|| OperationResult {
+                outcome: Err(ApiError::Aborted {
+                    request: request.describe(),
+                }),
+                access,
+                request,
+            })
+        })
+        .collect()
+}
+
+async fn send(writer: &WriteClient, request: &Request) -> Result<Completion, ApiError> {
+    match writer.send(request).await {
+        Ok(()) => Ok(Completion::Done),
+        // The access is already gone, which is what the DELETE wanted.
+        Err(ApiError::NotFound { .. }) if matches!(request, Request::DeleteAccess { .. }) => {
+            Ok(Completion::AlreadyGone)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// Accesses whose request the API answered with success, but which a fresh plan still
@@ -76,4 +129,67 @@ pub fn unconfirmed<'a>(results: &'a [OperationResult], replanned: &Plan) -> Vec<
         })
         .map(|result| &result.access)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::{Level, ResourceKey, ResourceType, SpecifierKind};
+    use crate::plan::{Change, ResourceRef, RowOp};
+
+    fn access(id: u64) -> AccessRef {
+        AccessRef {
+            label: format!("user{id}@x.io"),
+            kind: SpecifierKind::User,
+            id,
+        }
+    }
+
+    fn plan_for(ids: &[u64]) -> Plan {
+        let op = RowOp::Create {
+            resource: ResourceRef {
+                key: ResourceKey::new(ResourceType::Project, 7),
+                name: None,
+            },
+            to: Level::Viewer,
+        };
+        Plan {
+            account_id: 1,
+            changes: ids
+                .iter()
+                .map(|id| (access(*id), Change::Permissions(vec![op.clone()])))
+                .collect::<BTreeMap<_, _>>(),
+            left_alone: vec![],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn a_success_that_changed_nothing_is_reported() {
+        let sent = plan_for(&[1, 2, 3]);
+        let results: Vec<OperationResult> = sent
+            .requests()
+            .map(|(target, request)| OperationResult {
+                access: target.clone(),
+                outcome: if target.id == 3 {
+                    Err(ApiError::Timeout {
+                        request: request.describe(),
+                    })
+                } else {
+                    Ok(Completion::Done)
+                },
+                request,
+            })
+            .collect();
+        // Read back: access 2 still needs its change although the API said 200; access 3
+        // failed and is reported as a failure, not as unconfirmed.
+        let replanned = plan_for(&[2, 3]);
+        let unconfirmed: Vec<u64> = unconfirmed(&results, &replanned)
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(unconfirmed, [2]);
+    }
 }

@@ -2,10 +2,12 @@
 //! does any work; `commands` receives the parsed values.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::sandbox::SandboxArgs;
+use crate::rate::RateLimit;
 
 /// Manage who may do what in a Mailtrap account as code.
 #[derive(Debug, Parser)]
@@ -51,6 +53,47 @@ pub struct ConnectionArgs {
     /// Run against an in-process sandbox seeded with the demo account (no token needed).
     #[arg(long)]
     pub sandbox: bool,
+    /// Read the API token from this file (a CI secret mount) instead of MAILTRAP_API_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Pace requests under this per-token rate limit.
+    #[arg(long, default_value = "150/10s", value_name = "N/Ws")]
+    pub rate_limit: RateLimit,
+    /// Retries of a request after 429, 5xx, timeouts and connection errors.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub retries: u32,
+    /// Time allowed to establish a connection, e.g. 10s or 500ms.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Time allowed for one whole request, e.g. 60s.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+/// `500ms`, `10s`, `2m`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: write e.g. 500ms, 10s or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => {
+            return Err(format!(
+                "invalid duration {text:?}: the unit must be ms, s or m"
+            ))
+        }
+    };
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err(format!("invalid duration {text:?}: it must be positive"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +156,13 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
+    /// Apply even when more than 25% of managed rows or accesses would go, or when the
+    /// desired file or the account listing is empty.
+    #[arg(long)]
+    pub allow_mass_removal: bool,
+    /// Requests in flight at once (the rate limit still applies).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
     #[command(flatten)]
     pub color: ColorArgs,
 }
@@ -124,4 +174,20 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "0s", "-1s", "10h", "abc"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -24,9 +24,14 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
         left_alone: Vec::new(),
         warnings: Vec::new(),
     };
+    let names: BTreeMap<&ResourceKey, &str> = live
+        .resources
+        .iter()
+        .map(|resource| (&resource.key, resource.path.as_str()))
+        .collect();
     let resource_ref = |key: &ResourceKey| ResourceRef {
         key: key.clone(),
-        name: live.resource(key).map(|resource| resource.path.clone()),
+        name: names.get(key).map(|name| name.to_string()),
     };
 
     let mut present: BTreeSet<Identity> = BTreeSet::new();

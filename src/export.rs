@@ -12,6 +12,7 @@ pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
     let mut file = DesiredFile {
         version: FORMAT_VERSION,
         account_id: Some(account_id),
+        min_account_admins: None,
         unmanaged: Default::default(),
         roles: BTreeMap::new(),
         users: BTreeMap::new(),

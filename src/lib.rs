@@ -10,6 +10,7 @@ pub mod diff;
 pub mod export;
 pub mod model;
 pub mod plan;
+pub mod rails;
 pub mod rate;
 pub mod render;
 pub mod resolve;

@@ -198,6 +198,16 @@ pub enum Request {
     DeleteAccess { path: String },
 }
 
+impl Request {
+    /// `METHOD path`, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Request::BulkUpdate { path, .. } => format!("PUT {path}"),
+            Request::DeleteAccess { path } => format!("DELETE {path}"),
+        }
+    }
+}
+
 /// The body of `PUT .../permissions/bulk`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BulkBody {

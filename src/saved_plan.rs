@@ -16,14 +16,48 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{Access, Level, LiveState, ResourceType};
 use crate::plan::{AccessRef, BulkBody, BulkPermission, Plan, Request};
+use crate::rails::Refusal;
 use crate::render::json::{PlanReport, RequestView, SpecifierView, JSON_FORMAT_VERSION};
 
-/// A saved plan: the `--format json` document with a `fingerprint` added.
+/// A saved plan: the `--format json` document with a `fingerprint` and the safety rails
+/// it breaks added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedPlan {
     #[serde(flatten)]
     pub plan: PlanReport,
+    /// The safety rails ([`crate::rails`]) the plan breaks, checked when it was saved.
+    /// Apply runs only on the live state the plan was computed from, so the verdict is
+    /// the one apply would reach; apply enforces it as it does for a fresh plan.
+    pub rails: Vec<RailView>,
     pub fingerprint: Fingerprint,
+}
+
+/// A rail the plan breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RailView {
+    /// `mass_row_removal`, `mass_access_removal`, `empty_desired_file`,
+    /// `empty_live_listing` or `too_few_account_admins`.
+    pub rail: String,
+    /// Whether `apply --allow-mass-removal` lifts it.
+    pub overridable: bool,
+    pub message: String,
+}
+
+impl From<&Refusal> for RailView {
+    fn from(refusal: &Refusal) -> Self {
+        let (rail, overridable) = match refusal {
+            Refusal::MassRowRemoval { .. } => ("mass_row_removal", true),
+            Refusal::MassAccessRemoval { .. } => ("mass_access_removal", true),
+            Refusal::EmptyDesiredFile => ("empty_desired_file", true),
+            Refusal::EmptyLiveListing => ("empty_live_listing", true),
+            Refusal::TooFewAccountAdmins { .. } => ("too_few_account_admins", false),
+        };
+        RailView {
+            rail: rail.to_string(),
+            overridable,
+            message: refusal.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,10 +128,17 @@ pub struct SavedRequest {
 
 impl SavedPlan {
     /// The plan to save, fingerprinted with the desired file's bytes and the live state
-    /// the plan was computed from.
-    pub fn new(plan: &Plan, desired_path: &str, desired_bytes: &[u8], live: &LiveState) -> Self {
+    /// the plan was computed from, with the rails it breaks (checked without overrides).
+    pub fn new(
+        plan: &Plan,
+        refusals: &[Refusal],
+        desired_path: &str,
+        desired_bytes: &[u8],
+        live: &LiveState,
+    ) -> Self {
         SavedPlan {
             plan: PlanReport::new(plan),
+            rails: refusals.iter().map(RailView::from).collect(),
             fingerprint: Fingerprint {
                 algorithm: "sha256".to_string(),
                 desired_file: FileFingerprint {
@@ -167,6 +208,14 @@ impl SavedPlan {
                     request,
                 })
             })
+            .collect()
+    }
+
+    /// The rails that stop this plan, given whether mass removal is allowed.
+    pub fn blocking_rails(&self, allow_mass_removal: bool) -> Vec<&RailView> {
+        self.rails
+            .iter()
+            .filter(|rail| !(rail.overridable && allow_mass_removal))
             .collect()
     }
 

@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 
 const DEMO: &str = "examples/mailtrap-access.yaml";
 
+/// The writes the sandbox received, by path (apply sends them concurrently).
 fn sent(sandbox: &mailtrap_access::sandbox::BlockingSandbox) -> Vec<Value> {
-    writes(&sandbox.requests())
+    let mut sent: Vec<Value> = writes(&sandbox.requests())
         .into_iter()
         .map(|r| {
             let mut request = json!({"method": r.method, "path": r.path});
@@ -20,16 +21,21 @@ fn sent(sandbox: &mailtrap_access::sandbox::BlockingSandbox) -> Vec<Value> {
             }
             request
         })
-        .collect()
+        .collect();
+    sent.sort_by_key(|request| request["path"].to_string());
+    sent
 }
 
+/// The requests of a JSON plan, by path.
 fn requests_of(plan: &Value) -> Vec<Value> {
-    plan["accesses"]
+    let mut requests: Vec<Value> = plan["accesses"]
         .as_array()
         .unwrap()
         .iter()
         .map(|access| access["request"].clone())
-        .collect()
+        .collect();
+    requests.sort_by_key(|request| request["path"].to_string());
+    requests
 }
 
 #[test]
@@ -329,7 +335,7 @@ fn errors_never_exit_two_with_detailed_exitcode() {
         (url.as_str(), vec!["-f", &unknown]),
         (url.as_str(), vec!["-f", &broken]),
         (url.as_str(), vec!["-f", "missing.yaml"]),
-        (unreachable.as_str(), vec!["-f", DEMO]),
+        (unreachable.as_str(), vec!["-f", DEMO, "--retries", "0"]),
         // The plan has changes, but saving it fails: an error, not "changes".
         (
             url.as_str(),
@@ -458,4 +464,92 @@ fn progress_line_on_a_terminal() {
     // The line is cleared before each result line, and at the end.
     assert!(screen.contains("\r\x1b[2K✓ bob@acme.com"), "{screen:?}");
     assert!(screen.contains("Apply complete"), "{screen:?}");
+}
+
+#[test]
+fn saved_plan_keeps_the_safety_rails() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    // Lists nobody under `unmanaged: remove`: the empty-file and mass-removal rails
+    // (which --allow-mass-removal lifts) and, unless allowed, the admin rail (which it
+    // does not).
+    let empty = write_file(
+        dir.path(),
+        "empty.yaml",
+        "version: 1\naccount_id: 1111111\nunmanaged: remove\n",
+    );
+    let empty_no_admins = write_file(
+        dir.path(),
+        "empty-no-admins.yaml",
+        "version: 1\naccount_id: 1111111\nunmanaged: remove\nmin_account_admins: 0\n",
+    );
+    let save = |file: &str, name: &str| {
+        let path = dir.path().join(name).to_str().unwrap().to_string();
+        assert_exit(
+            &run_against(&sandbox.base_url(), &["plan", "-f", file, "--out", &path]),
+            0,
+        );
+        let saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        (path, saved)
+    };
+    let (admins, saved) = save(&empty, "admins.json");
+    let rails: Vec<(&str, bool)> = saved["rails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rail| {
+            (
+                rail["rail"].as_str().unwrap(),
+                rail["overridable"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rails,
+        [
+            ("empty_desired_file", true),
+            ("mass_row_removal", true),
+            ("too_few_account_admins", false)
+        ]
+    );
+    let (overridable, _) = save(&empty_no_admins, "overridable.json");
+    sandbox.clear_requests();
+
+    let refused = run_against(
+        &sandbox.base_url(),
+        &["apply", "--auto-approve", "--allow-mass-removal", &admins],
+    );
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused).contains("admin rail"),
+        "{}",
+        stderr(&refused)
+    );
+    let refused = run_against(
+        &sandbox.base_url(),
+        &["apply", "--auto-approve", &overridable],
+    );
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused).contains("refusing to apply; nothing was sent")
+            && stderr(&refused).contains("empty-file rail"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(sent(&sandbox).is_empty());
+
+    let allowed = run_against(
+        &sandbox.base_url(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--allow-mass-removal",
+            &overridable,
+        ],
+    );
+    assert_exit(&allowed, 0);
+    assert!(sent(&sandbox)
+        .iter()
+        .all(|request| request["method"] == "DELETE"));
+    assert!(!sent(&sandbox).is_empty());
 }

@@ -114,10 +114,12 @@ fn apply_sends_exactly_the_plan_then_plan_shows_no_changes() {
     let requests = sandbox.requests();
     let writes = writes(&requests);
     assert_eq!(requests.len(), 7, "{requests:#?}");
-    let sent: Vec<(String, String, serde_json::Value)> = writes
+    // Sent concurrently, so compared in plan (path) order.
+    let mut sent: Vec<(String, String, serde_json::Value)> = writes
         .iter()
         .map(|r| (r.method.clone(), r.path.clone(), r.body.clone().unwrap()))
         .collect();
+    sent.sort_by(|a, b| a.1.cmp(&b.1));
     assert_eq!(
         sent,
         vec![
@@ -149,7 +151,7 @@ fn apply_sends_exactly_the_plan_then_plan_shows_no_changes() {
         .filter(|line| line.starts_with("{\"permissions\""))
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    let bodies: Vec<serde_json::Value> = writes.iter().map(|r| r.body.clone().unwrap()).collect();
+    let bodies: Vec<serde_json::Value> = sent.iter().map(|(_, _, body)| body.clone()).collect();
     assert_eq!(shown, bodies);
 
     // The state it is left in.
@@ -216,6 +218,24 @@ fn unmanaged_remove_deletes_absent_people_only() {
     let output = run_against(
         &sandbox.base_url(),
         &["apply", "-f", &file, "--auto-approve"],
+    );
+    // Five of eleven managed rows would go: a mass removal, refused, nothing sent.
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("mass-removal rail: the plan destroys 5 of 11 managed rows"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(writes_of(&sandbox).is_empty());
+    let output = run_against(
+        &sandbox.base_url(),
+        &[
+            "apply",
+            "-f",
+            &file,
+            "--auto-approve",
+            "--allow-mass-removal",
+        ],
     );
     assert_exit(&output, 0);
     let mut deleted = writes_of(&sandbox);
@@ -324,9 +344,64 @@ fn schema_command_matches_the_committed_schema() {
     assert_exit(&output, 0);
     let committed = std::fs::read_to_string("schema/mailtrap-access.schema.json")
         .expect("schema/mailtrap-access.schema.json is committed");
-    assert_eq!(
-        stdout(&output),
-        committed,
+    assert!(
+        stdout(&output) == committed,
         "the committed schema is stale: run `cargo run -- schema > schema/mailtrap-access.schema.json`"
     );
+}
+
+#[test]
+fn apply_waits_out_429_and_converges() {
+    use mailtrap_access::rate::RateLimit;
+    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
+    // The sandbox allows 3 requests per second; the client believes in 150/10s, so it
+    // meets 429s and must wait them out (Retry-After) rather than fail.
+    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+    config.rate_limit = RateLimit {
+        requests: 3,
+        window: std::time::Duration::from_secs(1),
+    };
+    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let output = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", DEMO, "--auto-approve"],
+    );
+    assert_exit(&output, 0);
+    let requests = sandbox.requests();
+    assert!(
+        requests.iter().any(|r| r.status == 429),
+        "the limit was never hit: {requests:#?}"
+    );
+    let done: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.status == 200)
+        .collect();
+    assert_eq!(done.len(), 3);
+}
+
+#[test]
+fn pacing_at_the_limit_meets_no_429() {
+    use mailtrap_access::rate::RateLimit;
+    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
+    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+    config.rate_limit = RateLimit {
+        requests: 3,
+        window: std::time::Duration::from_secs(1),
+    };
+    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let output = run_against(
+        &sandbox.base_url(),
+        &[
+            "apply",
+            "-f",
+            DEMO,
+            "--auto-approve",
+            "--rate-limit",
+            "3/1s",
+        ],
+    );
+    assert_exit(&output, 0);
+    let requests = sandbox.requests();
+    assert_eq!(requests.len(), 7);
+    assert!(requests.iter().all(|r| r.status == 200), "{requests:#?}");
 }

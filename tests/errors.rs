@@ -152,8 +152,11 @@ fn rate_limited_is_429() {
         window: std::time::Duration::from_secs(60),
     };
     let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
-    let output = run_against(&sandbox.base_url(), &["plan", "-f", DEMO]);
-    assert_clean_failure(&output, &["429 Too Many Requests", "rate limit"]);
+    let output = run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--retries", "0"]);
+    assert_clean_failure(
+        &output,
+        &["429 Too Many Requests", "rate limit", "retry after"],
+    );
     assert!(writes(&sandbox.requests()).is_empty());
 }
 
@@ -224,11 +227,39 @@ fn canned_answers_each_give_one_clear_message() {
     ];
     for (response, phrases) in cases {
         let (url, seen) = canned_server(response);
-        let output = run_against(&url, &["apply", "-f", DEMO, "--auto-approve"]);
+        let output = run_against(
+            &url,
+            &["apply", "-f", DEMO, "--auto-approve", "--retries", "0"],
+        );
         assert_clean_failure(&output, &phrases);
         assert!(
             seen.lock().unwrap().iter().all(|method| method == "GET"),
             "{phrases:?}"
         );
     }
+}
+
+#[test]
+fn transient_errors_are_retried_a_bounded_number_of_times() {
+    let (url, seen) = canned_server(http_response(
+        "503 Service Unavailable",
+        "text/plain",
+        "busy",
+    ));
+    let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "2"]);
+    assert_clean_failure(&output, &["503 from the server"]);
+    // Two reads, each tried once and retried twice.
+    assert_eq!(seen.lock().unwrap().len(), 6);
+}
+
+#[test]
+fn errors_that_cannot_heal_are_not_retried() {
+    let (url, seen) = canned_server(http_response(
+        "401 Unauthorized",
+        "application/json",
+        "{\"error\":\"Incorrect API token\"}",
+    ));
+    let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "3"]);
+    assert_clean_failure(&output, &["401 Unauthorized"]);
+    assert_eq!(seen.lock().unwrap().len(), 2);
 }

@@ -232,7 +232,7 @@ fn live() -> LiveState {
 #[test]
 fn a_saved_plan_reads_back_exactly_the_plans_requests() {
     let plan = huge_plan(12, 2);
-    let saved = SavedPlan::new(&plan, "access.yaml", b"version: 1\n", &live());
+    let saved = SavedPlan::new(&plan, &[], "access.yaml", b"version: 1\n", &live());
     let text = serde_json::to_string_pretty(&saved).unwrap();
     let read = SavedPlan::parse("plan.json", &text).unwrap();
     assert_eq!(read, saved);
@@ -274,7 +274,8 @@ fn what_is_not_a_saved_plan_is_refused_with_a_way_forward() {
         assert!(err.contains("apply -f FILE"), "{err}");
     }
     let plan = huge_plan(1, 0);
-    let mut value = serde_json::to_value(SavedPlan::new(&plan, "f.yaml", b"", &live())).unwrap();
+    let mut value =
+        serde_json::to_value(SavedPlan::new(&plan, &[], "f.yaml", b"", &live())).unwrap();
     value["format_version"] = 2.into();
     let err = SavedPlan::parse("x.json", &value.to_string()).unwrap_err();
     assert!(err.to_string().contains("format_version 2"), "{err}");

@@ -3,7 +3,11 @@
 //! only the apply step builds a [`WriteClient`]. Every failure becomes an [`ApiError`]
 //! that says which request failed and what to do, and never contains the token.
 
+mod pacing;
+mod retry;
 mod wire;
+
+pub use retry::RetryPolicy;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -14,6 +18,7 @@ use reqwest::{Method, StatusCode, Url};
 
 use crate::model::{Access, LiveState, Resource};
 use crate::plan::{BulkBody, Request};
+use crate::rate::RateLimit;
 
 /// The API token. It has no `Display`, and its `Debug` is redacted, so it cannot end up
 /// in output by accident.
@@ -79,6 +84,8 @@ pub enum ApiError {
     Timeout { request: String },
     #[error("{request}: could not connect ({detail}); check --api-url and the network")]
     Connect { request: String, detail: String },
+    #[error("{request}: stopped unexpectedly; run apply again to finish")]
+    Aborted { request: String },
 }
 
 fn retry_hint(retry_after: &Option<Duration>) -> String {
@@ -125,6 +132,8 @@ pub struct Endpoint {
     pub account_id: u64,
     pub token: ApiToken,
     pub timeouts: Timeouts,
+    pub rate_limit: RateLimit,
+    pub retry: RetryPolicy,
 }
 
 struct Transport {
@@ -132,6 +141,8 @@ struct Transport {
     base: Url,
     account_id: u64,
     token: ApiToken,
+    pacer: pacing::Pacer,
+    retry: RetryPolicy,
 }
 
 /// Checks the base URL: HTTPS unless the host is loopback, no credentials in it.
@@ -182,6 +193,8 @@ impl Transport {
             base,
             account_id: endpoint.account_id,
             token: endpoint.token,
+            pacer: pacing::Pacer::new(endpoint.rate_limit),
+            retry: endpoint.retry,
         })
     }
 
@@ -197,7 +210,30 @@ impl Transport {
         text.replace(&self.token.0, "<redacted>")
     }
 
+    /// Send one request, paced under the rate limit, retried while the failure is
+    /// transient and retries remain.
     async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&BulkBody>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut retry = 0;
+        loop {
+            self.pacer.acquire().await;
+            let error = match self.send_once(method.clone(), path, body).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(error) => error,
+            };
+            retry += 1;
+            match self.retry.delay(retry, &error, rand::random::<f64>()) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return Err(error),
+            }
+        }
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         path: &str,
@@ -398,6 +434,7 @@ impl ReadClient {
 }
 
 /// The write half: only the apply step holds one.
+#[derive(Clone)]
 pub struct WriteClient {
     transport: Arc<Transport>,
 }
@@ -427,5 +464,56 @@ impl WriteClient {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_never_formats() {
+        let endpoint = Endpoint {
+            base_url: "https://mailtrap.io".into(),
+            account_id: 1,
+            token: ApiToken::new("s3cr3t-token").unwrap(),
+            timeouts: Timeouts::default(),
+            rate_limit: RateLimit::default(),
+            retry: RetryPolicy::default(),
+        };
+        assert!(!format!("{endpoint:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn base_urls() {
+        assert!(check_base_url("https://mailtrap.io").is_ok());
+        assert!(check_base_url("http://127.0.0.1:8025").is_ok());
+        assert!(check_base_url("http://[::1]:8025").is_ok());
+        assert!(check_base_url("http://localhost:8025").is_ok());
+        for bad in [
+            "http://mailtrap.io",
+            "ftp://x",
+            "https://u:p@mailtrap.io",
+            "https://mailtrap.io/?a=1",
+            "nonsense",
+        ] {
+            assert!(check_base_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(30);
+        let wait = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
+        assert!(
+            wait <= Duration::from_secs(30) && wait >= Duration::from_secs(28),
+            "{wait:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
     }
 }

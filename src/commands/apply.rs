@@ -9,7 +9,7 @@ use crate::api::WriteClient;
 use crate::cli::ApplyArgs;
 use crate::render::progress::Progress;
 use crate::render::Style;
-use crate::{apply, render};
+use crate::{apply, rails, render};
 
 use super::plan::fetch_and_plan;
 use super::{connect, load_file, stdout_style, Outcome};
@@ -30,11 +30,19 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     let reader = writer.reader();
     let style = stdout_style(args.color.color);
 
-    let (plan, _) = fetch_and_plan(&reader, &loaded).await?;
+    let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
     let mut stdout = std::io::stdout();
     render::plan_text(&plan, &mut stdout.lock(), style)?;
     if plan.is_empty() {
         return Ok(Outcome::Success);
+    }
+    let refusals = rails::check(&plan, &live, &loaded.file, args.allow_mass_removal);
+    if !refusals.is_empty() {
+        let reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+        bail!(
+            "refusing to apply; nothing was sent:\n{}",
+            reasons.join("\n")
+        );
     }
     if !args.auto_approve && !confirmed(plan.account_id)? {
         bail!("apply cancelled; nothing was sent");
@@ -42,7 +50,11 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
 
     writeln!(stdout)?;
     let mut reporter = Reporter::start(plan.changes.len(), style);
-    let results = apply::execute(&plan, &writer, |result| reporter.report(result)).await;
+    let concurrency = args.concurrency as usize;
+    let results = apply::execute(&plan, &writer, concurrency, |result| {
+        reporter.report(result)
+    })
+    .await;
     reporter.finish();
 
     let (replanned, _) = fetch_and_plan(&reader, &loaded)

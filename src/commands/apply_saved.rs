@@ -54,6 +54,14 @@ pub(super) async fn run(args: &ApplyArgs, path: &Path) -> anyhow::Result<Outcome
     if requests.is_empty() {
         return Ok(Outcome::Success);
     }
+    let blocking = saved.blocking_rails(args.allow_mass_removal);
+    if !blocking.is_empty() {
+        let reasons: Vec<&str> = blocking.iter().map(|rail| rail.message.as_str()).collect();
+        bail!(
+            "refusing to apply; nothing was sent:\n{}",
+            reasons.join("\n")
+        );
+    }
     if !args.auto_approve && !confirmed(saved.plan.account_id)? {
         bail!("apply cancelled; nothing was sent");
     }
@@ -63,8 +71,10 @@ pub(super) async fn run(args: &ApplyArgs, path: &Path) -> anyhow::Result<Outcome
     let results = apply::execute_requests(
         requests
             .into_iter()
-            .map(|saved| (saved.access, saved.request)),
+            .map(|saved| (saved.access, saved.request))
+            .collect(),
         &writer,
+        args.concurrency as usize,
         |result| reporter.report(result),
     )
     .await;

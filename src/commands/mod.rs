@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::api::{ApiError, ApiToken, Endpoint, Timeouts};
+use crate::api::{ApiError, ApiToken, Endpoint, RetryPolicy, Timeouts};
 use crate::cli::{Cli, ColorWhen, Command, ConnectionArgs};
 use crate::config::{self, LoadedFile};
 use crate::render::Style;
@@ -118,6 +118,20 @@ struct Target {
 }
 
 async fn connect(args: &ConnectionArgs, file_account: Option<u64>) -> anyhow::Result<Target> {
+    let endpoint = |base_url: String, account_id: u64, token: ApiToken| Endpoint {
+        base_url,
+        account_id,
+        token,
+        timeouts: Timeouts {
+            connect: args.connect_timeout,
+            total: args.timeout,
+        },
+        rate_limit: args.rate_limit,
+        retry: RetryPolicy {
+            max_retries: args.retries,
+            ..RetryPolicy::default()
+        },
+    };
     if args.sandbox {
         let state = SandboxState::demo();
         let account_id = args
@@ -126,43 +140,40 @@ async fn connect(args: &ConnectionArgs, file_account: Option<u64>) -> anyhow::Re
             .unwrap_or(state.account_id());
         let token = crate::sandbox::generate_token();
         let sandbox = Sandbox::start(
-            SandboxConfig {
-                state,
-                token: token.clone(),
-                rate_limit: Default::default(),
-            },
+            SandboxConfig::new(state, token.clone()),
             ([127, 0, 0, 1], 0).into(),
         )
         .await
         .context("cannot start the in-process sandbox")?;
-        let endpoint = Endpoint {
-            base_url: sandbox.base_url(),
-            account_id,
-            token: ApiToken::new(token)?,
-            timeouts: Timeouts::default(),
-        };
         return Ok(Target {
-            endpoint,
+            endpoint: endpoint(sandbox.base_url(), account_id, ApiToken::new(token)?),
             _sandbox: Some(sandbox),
         });
     }
     let account_id = args.account_id.or(file_account).context(
         "no account id: set account_id in the file, or pass --account-id / MAILTRAP_ACCOUNT_ID",
     )?;
-    let token = match std::env::var("MAILTRAP_API_TOKEN") {
-        Ok(token) if !token.trim().is_empty() => ApiToken::new(token)?,
-        _ => return Err(ApiError::MissingToken.into()),
-    };
+    let token = read_token(args.token_file.as_deref())?;
     crate::api::check_base_url(&args.api_url)?;
     Ok(Target {
-        endpoint: Endpoint {
-            base_url: args.api_url.clone(),
-            account_id,
-            token,
-            timeouts: Timeouts::default(),
-        },
+        endpoint: endpoint(args.api_url.clone(), account_id, token),
         _sandbox: None,
     })
+}
+
+/// The token from `--token-file`, else from `MAILTRAP_API_TOKEN`; never from a flag's
+/// value, which would end up in shell history and CI logs.
+fn read_token(token_file: Option<&Path>) -> anyhow::Result<ApiToken> {
+    if let Some(path) = token_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?;
+        return ApiToken::new(text)
+            .with_context(|| format!("the token file {} holds no usable token", path.display()));
+    }
+    match std::env::var("MAILTRAP_API_TOKEN") {
+        Ok(token) if !token.trim().is_empty() => Ok(ApiToken::new(token)?),
+        _ => Err(ApiError::MissingToken.into()),
+    }
 }
 
 #[cfg(test)]

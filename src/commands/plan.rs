@@ -11,7 +11,7 @@ use crate::config::{self, ConfigError, LoadedFile};
 use crate::model::LiveState;
 use crate::plan::Plan;
 use crate::saved_plan::SavedPlan;
-use crate::{diff, render, resolve};
+use crate::{diff, rails, render, resolve};
 
 use super::{connect, stdout_style, Outcome};
 
@@ -22,7 +22,8 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let reader = ReadClient::new(target.endpoint)?;
     let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
     if let Some(path) = &args.out {
-        let saved = SavedPlan::new(&plan, &loaded.display_path, &bytes, &live);
+        let refusals = rails::check(&plan, &live, &loaded.file, false);
+        let saved = SavedPlan::new(&plan, &refusals, &loaded.display_path, &bytes, &live);
         let mut text = Vec::new();
         render::json::write_json(&saved, &mut text)?;
         write_private(path, &text)
@@ -46,6 +47,10 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         }
     }
     stdout.flush()?;
+    // Reviewers should learn on the pull request, not at merge, that apply will refuse.
+    for refusal in rails::check(&plan, &live, &loaded.file, false) {
+        eprintln!("warning: apply will refuse this plan without an override: {refusal}");
+    }
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         Outcome::ChangesPending
     } else {

@@ -30,6 +30,10 @@ pub struct DesiredFile {
     /// The Mailtrap account id; `--account-id` or `MAILTRAP_ACCOUNT_ID` override it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<u64>,
+    /// Apply refuses a plan that leaves fewer account admins (besides the owner) than
+    /// this; 1 when absent. Set 0 to allow an account administered by its owner alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_account_admins: Option<u32>,
     /// What to do with users and invites in the account but not in this file.
     #[serde(default, skip_serializing_if = "UnmanagedPolicy::is_default")]
     pub unmanaged: UnmanagedPolicy,
@@ -261,6 +265,22 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
                 position: Some(*at),
                 message: format!("user {email:?} is not an email address"),
             });
+        }
+    }
+
+    // A key with nothing after it (`bob@acme.com:`) is more likely an editing slip than
+    // a wish to strip every grant, which is what an empty entry means: require `{}`.
+    for section in ["roles", "users", "api_tokens"] {
+        for (key, at) in loaded.source.keys_of(&[section]) {
+            if loaded.source.is_null(&[section, key]) {
+                problems.push(Diagnostic {
+                    file: loaded.display_path.clone(),
+                    position: Some(*at),
+                    message: format!(
+                        "{key:?} has nothing after it: write `{key}: {{}}` to give it no grants"
+                    ),
+                });
+            }
         }
     }
 

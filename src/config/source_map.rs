@@ -3,10 +3,10 @@
 //! point at the line that caused them. serde_yaml gives positions only for errors it
 //! finds itself; this index is built from yaml-rust2's event stream over the same text.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,6 +25,8 @@ pub struct SourceMap {
     keys: BTreeMap<NodePath, Position>,
     values: BTreeMap<NodePath, Position>,
     mapping_keys: BTreeMap<NodePath, Vec<(String, Position)>>,
+    /// Values written as YAML null (nothing, `~` or `null`, unquoted).
+    nulls: BTreeSet<NodePath>,
 }
 
 impl SourceMap {
@@ -52,6 +54,11 @@ impl SourceMap {
     /// The key if the path names a mapping entry, else the value (sequence items).
     pub fn locate(&self, path: &[&str]) -> Option<Position> {
         self.key(path).or_else(|| self.value(path))
+    }
+
+    /// Whether the value at `path` is a YAML null.
+    pub fn is_null(&self, path: &[&str]) -> bool {
+        self.nulls.contains(&owned(path))
     }
 
     /// The keys of the mapping at `path`, in document order, duplicates included.
@@ -133,9 +140,13 @@ impl MarkedEventReceiver for Collector {
             column: mark.col() + 1,
         };
         match event {
-            Event::Scalar(ref text, ..) => {
+            Event::Scalar(ref text, style, ..) => {
                 if let Some(path) = self.start_node(Some(text), position) {
                     self.record_value(&path, position);
+                    let plain = style == TScalarStyle::Plain;
+                    if plain && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
+                        self.map.nulls.insert(path);
+                    }
                 }
             }
             Event::Alias(_) => {
@@ -200,7 +211,7 @@ mod tests {
             map.locate(&["users", "Bob@acme.com", "roles", "1"]),
             Some(Position {
                 line: 5,
-                column: 17
+                column: 18
             })
         );
     }

@@ -184,7 +184,8 @@ impl Sandbox {
         serde_json::to_value(&self.shared.lock_state().accesses).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Every request received so far, in order (the newest 100,000 at most).
+    /// Every request received so far, in the order they were answered (the newest
+    /// 100,000 at most).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).iter().cloned().collect()
     }

@@ -520,21 +520,22 @@ fn parse_bulk_body(
                 id
             }
         };
+        // `None`: unreadable, so whether a level is needed is unknown too.
         let destroy = match item.get("_destroy") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(flag)) => *flag,
+            None | Some(Value::Null) => Some(false),
+            Some(Value::Bool(flag)) => Some(*flag),
             Some(other) => {
                 complain("_destroy", format!("{other} is not a boolean"));
-                false
+                None
             }
         };
         let level = match (destroy, item.get("access_level")) {
-            (true, _) => None,
-            (false, None | Some(Value::Null)) => {
+            (Some(true) | None, _) => None,
+            (Some(false), None | Some(Value::Null)) => {
                 complain("access_level", "can't be blank".into());
                 None
             }
-            (false, Some(value)) => {
+            (Some(false), Some(value)) => {
                 let level = writable_level(value);
                 if level.is_none() {
                     complain(
@@ -555,7 +556,7 @@ fn parse_bulk_body(
             );
             continue;
         }
-        if destroy || level.is_some() {
+        if destroy == Some(true) || level.is_some() {
             changes.push(RowChange {
                 resource_type,
                 resource_id,

@@ -1,0 +1,348 @@
+//! How close plan and apply sit to the limits the API sets. Run with
+//! `cargo bench --bench apply_at_the_limit` (`BENCH_QUICK=1` for small sizes only).
+//!
+//! For each account size it generates an account in the sandbox (in-process, on
+//! loopback), runs the real binary, counts the requests the sandbox received and times
+//! the run, then prints: size, requests sent, the lower bound on requests, time, the
+//! lower bound on time, and their ratio. The time bound of a rate-limited run is
+//! (requests - L) x W / L for a limit of L per W: the first L requests fit in the first
+//! window, every further one waits for a slot.
+
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mailtrap_access::api::{Endpoint, ReadClient, RetryPolicy, Timeouts};
+use mailtrap_access::rate::RateLimit;
+use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
+
+const TOKEN: &str = "bench-token";
+const ACCOUNT: u64 = 1111111;
+const PROJECTS: usize = 10;
+const INBOXES_PER_PROJECT: usize = 4;
+
+/// An account of `users` users with `rows` viewer rows each, on a tree of 10 projects
+/// with 4 inboxes each.
+fn account(users: usize, rows: usize) -> SandboxState {
+    let mut projects = Vec::new();
+    for p in 0..PROJECTS {
+        let inboxes: Vec<String> = (0..INBOXES_PER_PROJECT)
+            .map(|i| {
+                format!(
+                    r#"{{"id":{},"name":"Inbox {i}","type":"inbox","access_level":100,"resources":[]}}"#,
+                    inbox_id(p * INBOXES_PER_PROJECT + i)
+                )
+            })
+            .collect();
+        projects.push(format!(
+            r#"{{"id":{},"name":"Project {p}","type":"project","access_level":100,"resources":[{}]}}"#,
+            3_000_000 + p,
+            inboxes.join(",")
+        ));
+    }
+    let mut accesses = Vec::with_capacity(users + 1);
+    accesses.push(format!(
+        r#"{{"id":1,"specifier_type":"User","resources":[{{"resource_type":"account","resource_id":{ACCOUNT},"access_level":1000}}],"specifier":{{"id":1,"email":"owner@bench.io","name":"Owner","two_factor_authentication_enabled":true}}}}"#
+    ));
+    for u in 0..users {
+        let mut row_list: Vec<String> = (0..rows)
+            .map(|r| {
+                format!(
+                    r#"{{"resource_type":"inbox","resource_id":{},"access_level":10}}"#,
+                    inbox_id((u + r) % (PROJECTS * INBOXES_PER_PROJECT))
+                )
+            })
+            .collect();
+        if u == 0 {
+            // Someone must stay account admin, or the last-admin rail would object.
+            row_list.push(format!(
+                r#"{{"resource_type":"account","resource_id":{ACCOUNT},"access_level":100}}"#
+            ));
+        }
+        accesses.push(format!(
+            r#"{{"id":{},"specifier_type":"User","resources":[{}],"specifier":{{"id":{},"email":"{}","name":"User {u}","two_factor_authentication_enabled":false}}}}"#,
+            10_000_000 + u,
+            row_list.join(","),
+            100 + u,
+            email(u)
+        ));
+    }
+    let json = format!(
+        r#"{{"account_id":{ACCOUNT},"resources":[{{"id":{ACCOUNT},"name":"Bench","type":"account","access_level":100,"resources":[{}]}}],"accesses":[{}]}}"#,
+        projects.join(","),
+        accesses.join(",")
+    );
+    SandboxState::from_json(&json).expect("the generated account is valid")
+}
+
+fn inbox_id(n: usize) -> usize {
+    4_000_000 + n
+}
+
+fn email(u: usize) -> String {
+    format!("user{u}@bench.io")
+}
+
+fn inbox_name(n: usize) -> String {
+    format!(
+        "Project {}/Inbox {}",
+        n / INBOXES_PER_PROJECT,
+        n % INBOXES_PER_PROJECT
+    )
+}
+
+/// The desired file: the same rows, except that each user's first inbox becomes admin,
+/// so every user needs exactly one bulk PUT.
+fn desired(users: usize, rows: usize) -> String {
+    let mut text = format!("version: 1\naccount_id: {ACCOUNT}\nusers:\n");
+    for u in 0..users {
+        let _ = writeln!(text, "  {}:", email(u));
+        if u == 0 {
+            text.push_str("    account: admin\n");
+        }
+        text.push_str("    inboxes:\n");
+        for r in 0..rows {
+            let level = if r == 0 { "admin" } else { "viewer" };
+            let _ = writeln!(
+                text,
+                "      \"{}\": {level}",
+                inbox_name((u + r) % (PROJECTS * INBOXES_PER_PROJECT))
+            );
+        }
+    }
+    text
+}
+
+fn start(state: SandboxState, rate_limit: RateLimit) -> BlockingSandbox {
+    let mut config = SandboxConfig::new(state, TOKEN);
+    config.rate_limit = rate_limit;
+    BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).expect("sandbox starts")
+}
+
+/// Run the binary; returns its wall time.
+fn run(sandbox: &BlockingSandbox, args: &[&str]) -> Duration {
+    let begin = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_mailtrap-access"))
+        .args(args)
+        .env("MAILTRAP_API_URL", sandbox.base_url())
+        .env("MAILTRAP_API_TOKEN", TOKEN)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    let elapsed = begin.elapsed();
+    assert!(
+        output.status.code() == Some(0) || output.status.code() == Some(2),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    elapsed
+}
+
+/// Peak resident memory of any child so far, in bytes.
+fn children_peak_rss() -> u64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage.ru_maxrss as u64 * 1024
+    }
+}
+
+struct Row {
+    case: String,
+    requests: usize,
+    request_bound: usize,
+    time: Duration,
+    time_bound: Duration,
+    rate_limited: usize,
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "| case | requests | lower bound | 429s | time (s) | time bound (s) | ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for row in rows {
+        let ratio = if row.time_bound.is_zero() {
+            "-".to_string()
+        } else {
+            format!(
+                "{:.2}",
+                row.time.as_secs_f64() / row.time_bound.as_secs_f64()
+            )
+        };
+        println!(
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {ratio} |",
+            row.case,
+            row.requests,
+            row.request_bound,
+            row.rate_limited,
+            row.time.as_secs_f64(),
+            row.time_bound.as_secs_f64()
+        );
+    }
+}
+
+fn rate_bound(requests: usize, limit: RateLimit) -> Duration {
+    let beyond_first_window = requests.saturating_sub(limit.requests as usize);
+    limit
+        .window
+        .mul_f64(beyond_first_window as f64 / f64::from(limit.requests))
+}
+
+fn plan_and_apply(users: usize, rows: &mut Vec<Row>) {
+    let limit = RateLimit::MAILTRAP;
+    let sandbox = start(account(users, 3), limit);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("desired.yaml");
+    std::fs::write(&file, desired(users, 3)).unwrap();
+    let file = file.to_str().unwrap();
+
+    let time = run(&sandbox, &["plan", "-f", file]);
+    let requests = sandbox.requests();
+    rows.push(Row {
+        case: format!("plan, {users} users"),
+        requests: requests.len(),
+        request_bound: 2,
+        time,
+        time_bound: Duration::ZERO,
+        rate_limited: requests.iter().filter(|r| r.status == 429).count(),
+    });
+    sandbox.clear_requests();
+
+    let time = run(
+        &sandbox,
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--allow-mass-removal",
+        ],
+    );
+    let requests = sandbox.requests();
+    let bound = 2 + users + 2;
+    rows.push(Row {
+        case: format!("apply, {users} users changed"),
+        requests: requests.len(),
+        request_bound: bound,
+        time,
+        time_bound: rate_bound(bound, limit),
+        rate_limited: requests.iter().filter(|r| r.status == 429).count(),
+    });
+}
+
+/// Local work of plan on a big account: the two reads with decoding, against
+/// everything after them (resolve, diff, render), in-process.
+fn local_work(users: usize, rows_per_user: usize) {
+    let state = account(users, rows_per_user);
+    let sandbox = start(
+        state,
+        RateLimit {
+            requests: 1_000_000,
+            window: Duration::from_secs(1),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("desired.yaml");
+    std::fs::write(&file, desired(users, rows_per_user)).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let reader = ReadClient::new(Endpoint {
+        base_url: sandbox.base_url(),
+        account_id: ACCOUNT,
+        token: mailtrap_access::api::ApiToken::new(TOKEN).unwrap(),
+        timeouts: Timeouts::default(),
+        rate_limit: RateLimit::MAILTRAP,
+        retry: RetryPolicy::default(),
+    })
+    .unwrap();
+
+    // Bytes of the two responses, for the memory bound.
+    let response_bytes: usize = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let mut total = 0;
+        for path in ["account_accesses", "permissions/resources"] {
+            let url = format!("{}/api/accounts/{ACCOUNT}/{path}", sandbox.base_url());
+            total += client
+                .get(url)
+                .header("Api-Token", TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .len();
+        }
+        total
+    });
+
+    let begin = Instant::now();
+    let live = runtime.block_on(reader.live_state()).unwrap();
+    let fetched = begin.elapsed();
+    let loaded = mailtrap_access::config::load(&file).unwrap();
+    let desired = mailtrap_access::resolve::resolve(&loaded, &live.resources).unwrap();
+    let plan = mailtrap_access::diff::plan(ACCOUNT, &desired, &live);
+    let mut rendered = Vec::new();
+    mailtrap_access::render::plan_text(&plan, &mut rendered, Default::default()).unwrap();
+    let total = begin.elapsed();
+    let local = total - fetched;
+
+    let before = children_peak_rss();
+    run(&sandbox, &["plan", "-f", file.to_str().unwrap()]);
+    let peak = children_peak_rss().max(before);
+
+    println!(
+        "\nplan on {users} users x {rows_per_user} rows: responses {:.1} MB; fetch+decode {:.0} ms; \
+         local work {:.0} ms ({:.0}% of the total, bound 20%); peak RSS of the binary {:.1} MB ({:.1}x the responses, bound 3x)",
+        response_bytes as f64 / 1e6,
+        fetched.as_secs_f64() * 1e3,
+        local.as_secs_f64() * 1e3,
+        100.0 * local.as_secs_f64() / total.as_secs_f64(),
+        peak as f64 / 1e6,
+        peak as f64 / response_bytes as f64,
+    );
+    assert!(plan.changes.len() == users);
+}
+
+fn validate_time(users: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("desired.yaml");
+    std::fs::write(&file, desired(users, 5)).unwrap();
+    let mut best = Duration::MAX;
+    for _ in 0..7 {
+        let begin = Instant::now();
+        let status = Command::new(env!("CARGO_BIN_EXE_mailtrap-access"))
+            .args(["validate", "-f", file.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.success());
+        best = best.min(begin.elapsed());
+    }
+    let loaded_begin = Instant::now();
+    mailtrap_access::config::load(&file).unwrap();
+    println!(
+        "validate of a {users}-user file: {:.1} ms for the whole process (best of 7), {:.1} ms in the loader (bound 20 ms)",
+        best.as_secs_f64() * 1e3,
+        loaded_begin.elapsed().as_secs_f64() * 1e3
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let quick = std::env::var_os("BENCH_QUICK").is_some();
+    let sizes: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1000] };
+    let mut rows = Vec::new();
+    for &users in sizes {
+        eprintln!("running plan and apply on {users} users...");
+        plan_and_apply(users, &mut rows);
+    }
+    println!();
+    print_table(&rows);
+    if quick {
+        local_work(1_000, 20);
+    } else {
+        local_work(10_000, 20);
+    }
+    validate_time(1_000);
+}

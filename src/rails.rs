@@ -1,0 +1,324 @@
+//! Safety rails, checked on a finished plan before anything is sent: a plan that looks
+//! like a mistake (mass removal, an empty file or an empty listing, an account left
+//! without an admin) is refused unless the user says otherwise. Pure.
+
+use std::fmt;
+
+use crate::config::DesiredFile;
+use crate::diff::expected_after;
+use crate::model::{LiveState, ResourceType, SpecifierKind};
+use crate::plan::{Change, Plan, RowOp};
+
+/// The share of managed rows or accesses above which a removal is "mass".
+const MASS_REMOVAL_PERCENT: usize = 25;
+/// Below this many rows or accesses, percentages mean little and the rail stays quiet.
+const MASS_REMOVAL_MINIMUM: usize = 10;
+/// Account admins other than the owner that a plan may not drop below.
+pub const DEFAULT_MIN_ACCOUNT_ADMINS: u32 = 1;
+
+/// A reason to refuse the plan, with the numbers and the way to override it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    MassRowRemoval {
+        destroyed: usize,
+        managed: usize,
+    },
+    MassAccessRemoval {
+        removed: usize,
+        accesses: usize,
+    },
+    EmptyDesiredFile,
+    EmptyLiveListing,
+    TooFewAccountAdmins {
+        before: usize,
+        after: usize,
+        minimum: u32,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::MassRowRemoval { destroyed, managed } => write!(
+                f,
+                "mass-removal rail: the plan destroys {destroyed} of {managed} managed rows (more than {MASS_REMOVAL_PERCENT}%); pass --allow-mass-removal if that is intended"
+            ),
+            Refusal::MassAccessRemoval { removed, accesses } => write!(
+                f,
+                "mass-removal rail: the plan removes {removed} of {accesses} accesses (more than {MASS_REMOVAL_PERCENT}%); pass --allow-mass-removal if that is intended"
+            ),
+            Refusal::EmptyDesiredFile => f.write_str(
+                "empty-file rail: the desired file lists no users and no API tokens; pass --allow-mass-removal if that is intended",
+            ),
+            Refusal::EmptyLiveListing => f.write_str(
+                "empty-account rail: the account listing is empty, which usually means a wrong account or token; pass --allow-mass-removal if that is intended",
+            ),
+            Refusal::TooFewAccountAdmins { before, after, minimum } => write!(
+                f,
+                "admin rail: the plan leaves {after} account admins besides the owner (now {before}, minimum {minimum}); keep an admin in the file, or set `min_account_admins: 0` in it"
+            ),
+        }
+    }
+}
+
+/// Every rail `plan` breaks. `allow_mass_removal` lifts the removal and emptiness rails.
+pub fn check(
+    plan: &Plan,
+    live: &LiveState,
+    file: &DesiredFile,
+    allow_mass_removal: bool,
+) -> Vec<Refusal> {
+    let mut refusals = Vec::new();
+    if !allow_mass_removal {
+        if file.users.is_empty() && file.api_tokens.is_empty() {
+            refusals.push(Refusal::EmptyDesiredFile);
+        }
+        if live.accesses.is_empty() {
+            refusals.push(Refusal::EmptyLiveListing);
+        }
+        let managed = live
+            .accesses
+            .iter()
+            .flat_map(|access| &access.rows)
+            .filter(|row| row.managed_level().is_some())
+            .count();
+        let accesses = live
+            .accesses
+            .iter()
+            .filter(|access| access.identity().is_some() && !access.is_owner())
+            .count();
+        let (mut destroyed, mut removed) = (0, 0);
+        for change in plan.changes.values() {
+            match change {
+                Change::Permissions(ops) => {
+                    destroyed += ops
+                        .iter()
+                        .filter(|op| matches!(op, RowOp::Destroy { .. }))
+                        .count();
+                }
+                Change::Remove { rows } => {
+                    removed += 1;
+                    destroyed += rows
+                        .iter()
+                        .filter(|row| {
+                            row.resource.key.kind.is_managed() && matches!(row.level, 100 | 10)
+                        })
+                        .count();
+                }
+            }
+        }
+        if managed >= MASS_REMOVAL_MINIMUM && destroyed * 100 > managed * MASS_REMOVAL_PERCENT {
+            refusals.push(Refusal::MassRowRemoval { destroyed, managed });
+        }
+        if accesses >= MASS_REMOVAL_MINIMUM && removed * 100 > accesses * MASS_REMOVAL_PERCENT {
+            refusals.push(Refusal::MassAccessRemoval { removed, accesses });
+        }
+    }
+
+    let minimum = file
+        .min_account_admins
+        .unwrap_or(DEFAULT_MIN_ACCOUNT_ADMINS);
+    let before = account_admins(live);
+    let after = account_admins(&expected_after(plan, live));
+    // Refuse the plan that takes the account below the minimum, not an account that was
+    // already below it and that the plan leaves as it was.
+    if (after as u64) < u64::from(minimum) && after < before {
+        refusals.push(Refusal::TooFewAccountAdmins {
+            before,
+            after,
+            minimum,
+        });
+    }
+    refusals
+}
+
+/// Users, other than the owner, holding admin on the account itself. Pending invites
+/// cannot administer anything yet, so they do not count.
+fn account_admins(state: &LiveState) -> usize {
+    state
+        .accesses
+        .iter()
+        .filter(|access| access.kind == SpecifierKind::User && !access.is_owner())
+        .filter(|access| {
+            access
+                .rows
+                .iter()
+                .any(|row| row.resource.kind == ResourceType::Account && row.level == 100)
+        })
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::{Grants, UnmanagedPolicy};
+    use crate::diff;
+    use crate::model::{Access, Identity, Level, ResourceKey, Row};
+    use crate::resolve::{Desired, DesiredPrincipal};
+
+    fn user(id: u64, rows: &[(ResourceType, u64, u32)]) -> Access {
+        Access {
+            id,
+            kind: SpecifierKind::User,
+            email: Some(format!("user{id}@x.io")),
+            name: None,
+            rows: rows
+                .iter()
+                .map(|(kind, rid, level)| Row {
+                    resource: ResourceKey::new(kind.clone(), *rid),
+                    level: *level,
+                })
+                .collect(),
+        }
+    }
+
+    fn file(users: &[u64], min_account_admins: Option<u32>) -> DesiredFile {
+        DesiredFile {
+            version: 1,
+            account_id: None,
+            min_account_admins,
+            unmanaged: UnmanagedPolicy::Remove,
+            roles: BTreeMap::new(),
+            users: users
+                .iter()
+                .map(|id| (format!("user{id}@x.io"), Grants::default()))
+                .collect(),
+            api_tokens: BTreeMap::new(),
+        }
+    }
+
+    /// A user id and the rows the file gives them.
+    type Kept = (u64, Vec<(ResourceType, u64, Level)>);
+
+    /// Everyone in `keep` keeps exactly `rows`; everyone else is absent (removed).
+    fn desired(keep: &[Kept]) -> Desired {
+        Desired {
+            unmanaged: UnmanagedPolicy::Remove,
+            principals: keep
+                .iter()
+                .map(|(id, rows)| {
+                    (
+                        Identity::Person(format!("user{id}@x.io")),
+                        DesiredPrincipal {
+                            label: format!("user{id}@x.io"),
+                            rows: rows
+                                .iter()
+                                .map(|(kind, rid, level)| {
+                                    (ResourceKey::new(kind.clone(), *rid), *level)
+                                })
+                                .collect(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn refusals(
+        live: &LiveState,
+        desired: &Desired,
+        file: &DesiredFile,
+        allow: bool,
+    ) -> Vec<Refusal> {
+        check(&diff::plan(1, desired, live), live, file, allow)
+    }
+
+    fn project_viewers(count: u64) -> LiveState {
+        let mut accesses = vec![user(1, &[(ResourceType::Account, 1, 100)])];
+        accesses.extend((2..2 + count).map(|id| user(id, &[(ResourceType::Project, 7, 10)])));
+        LiveState {
+            resources: vec![],
+            accesses,
+        }
+    }
+
+    #[test]
+    fn removing_more_than_a_quarter_of_many_accesses_is_refused_unless_allowed() {
+        let live = project_viewers(11); // 12 accesses, 12 managed rows
+        let keep: Vec<_> = (1..=8)
+            .map(|id| {
+                let rows = if id == 1 {
+                    vec![(ResourceType::Account, 1, Level::Admin)]
+                } else {
+                    vec![(ResourceType::Project, 7, Level::Viewer)]
+                };
+                (id, rows)
+            })
+            .collect();
+        let ids: Vec<u64> = keep.iter().map(|(id, _)| *id).collect();
+        let found = refusals(&live, &desired(&keep), &file(&ids, None), false);
+        assert_eq!(
+            found,
+            [
+                Refusal::MassRowRemoval {
+                    destroyed: 4,
+                    managed: 12
+                },
+                Refusal::MassAccessRemoval {
+                    removed: 4,
+                    accesses: 12
+                }
+            ]
+        );
+        assert!(found[1].to_string().contains("removes 4 of 12 accesses"));
+        assert!(found[1].to_string().contains("--allow-mass-removal"));
+        assert!(refusals(&live, &desired(&keep), &file(&ids, None), true).is_empty());
+
+        // A quarter exactly is not "more than 25%".
+        let keep: Vec<_> = keep
+            .into_iter()
+            .chain([(9, vec![(ResourceType::Project, 7, Level::Viewer)])])
+            .collect();
+        let ids: Vec<u64> = keep.iter().map(|(id, _)| *id).collect();
+        assert!(refusals(&live, &desired(&keep), &file(&ids, None), false).is_empty());
+    }
+
+    #[test]
+    fn small_accounts_do_not_trip_the_percentage() {
+        let live = project_viewers(3);
+        let keep = vec![(1, vec![(ResourceType::Account, 1, Level::Admin)])];
+        assert!(refusals(&live, &desired(&keep), &file(&[1], None), false).is_empty());
+    }
+
+    #[test]
+    fn empty_file_and_empty_listing_are_refused_unless_allowed() {
+        let live = project_viewers(1);
+        let found = refusals(&live, &desired(&[]), &file(&[], Some(0)), false);
+        assert!(found.contains(&Refusal::EmptyDesiredFile), "{found:?}");
+        let empty = LiveState::default();
+        let found = refusals(&empty, &desired(&[]), &file(&[1], Some(0)), false);
+        assert_eq!(found, [Refusal::EmptyLiveListing]);
+        assert!(refusals(&empty, &desired(&[]), &file(&[], Some(0)), true).is_empty());
+    }
+
+    #[test]
+    fn the_last_account_admin_is_kept_unless_the_file_allows_none() {
+        let live = project_viewers(2);
+        // user1 loses account admin and becomes a project viewer.
+        let keep = vec![(1, vec![(ResourceType::Project, 7, Level::Viewer)])];
+        let found = refusals(&live, &desired(&keep), &file(&[1], None), true);
+        assert_eq!(
+            found,
+            [Refusal::TooFewAccountAdmins {
+                before: 1,
+                after: 0,
+                minimum: 1
+            }]
+        );
+        assert!(found[0].to_string().contains("min_account_admins: 0"));
+        assert!(refusals(&live, &desired(&keep), &file(&[1], Some(0)), true).is_empty());
+    }
+
+    #[test]
+    fn an_account_already_without_admins_is_not_blocked() {
+        let mut live = project_viewers(2);
+        live.accesses.remove(0);
+        let keep = vec![
+            (2, vec![(ResourceType::Project, 7, Level::Admin)]),
+            (3, vec![]),
+        ];
+        assert!(refusals(&live, &desired(&keep), &file(&[2, 3], None), false).is_empty());
+    }
+}
