@@ -34,6 +34,22 @@ pub async fn execute(
     plan: &Plan,
     writer: &WriteClient,
     concurrency: usize,
+    progress: impl FnMut(&OperationResult),
+) -> Vec<OperationResult> {
+    let requests = plan
+        .requests()
+        .map(|(access, request)| (access.clone(), request))
+        .collect();
+    execute_requests(requests, writer, concurrency, progress).await
+}
+
+/// Send `requests` (those of a plan, or of a saved plan), started in order with at most
+/// `concurrency` in flight, reporting each result to `progress` as it arrives. Results
+/// come back in the order given.
+pub async fn execute_requests(
+    requests: Vec<(AccessRef, Request)>,
+    writer: &WriteClient,
+    concurrency: usize,
     mut progress: impl FnMut(&OperationResult),
 ) -> Vec<OperationResult> {
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
@@ -46,10 +62,6 @@ pub async fn execute(
             results[index] = Some(result);
         }
     };
-    let requests: Vec<(AccessRef, Request)> = plan
-        .requests()
-        .map(|(access, request)| (access.clone(), request))
-        .collect();
     results.resize_with(requests.len(), || None);
     for (index, (access, request)) in requests.iter().cloned().enumerate() {
         let slot = Arc::clone(&slots)

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::sandbox::SandboxArgs;
 use crate::rate::RateLimit;
@@ -105,10 +105,50 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0: none, 1: error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Also save the plan, with a fingerprint of the file and the live state, for `apply PLAN`.
+    #[arg(long, value_name = "PLAN_FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+/// How `plan` writes the plan on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// For people on a terminal (colored there).
+    Text,
+    /// Versioned, for programs (`format_version` 1; see the README).
+    Json,
+    /// For a pull-request comment: summary, one table per access, under 60,000 characters.
+    Markdown,
+    /// A unified diff of the account as YAML: live, then as it will be after apply.
+    Diff,
+}
+
+/// When to color output.
+#[derive(Debug, Args)]
+pub struct ColorArgs {
+    /// Color: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved by `plan --out`: send exactly its requests, if the account has not
+    /// changed since (instead of planning from -f FILE).
+    #[arg(value_name = "PLAN_FILE", conflicts_with = "file")]
+    pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub file: FileArgs,
     #[command(flatten)]
@@ -123,6 +163,8 @@ pub struct ApplyArgs {
     /// Requests in flight at once (the rate limit still applies).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! mailtrap-access: Mailtrap account access as code.
 
+pub mod annotations;
 pub mod api;
 pub mod apply;
 pub mod cli;
@@ -14,3 +15,4 @@ pub mod rate;
 pub mod render;
 pub mod resolve;
 pub mod sandbox;
+pub mod saved_plan;

@@ -1,8 +1,19 @@
 //! Renderers: a plan (or an apply report) in, text on a `Write` out. The only code
 //! besides `main.rs` that produces user-facing output; it never touches the network or
-//! the file system.
+//! the file system. The text format is here; the other plan formats (`--format json`,
+//! `markdown`, `diff`), saved plans and apply's progress line are in the submodules.
+
+pub mod diff;
+pub mod json;
+pub mod markdown;
+pub mod progress;
+pub mod saved;
 
 use std::io::{self, Write};
+
+pub use diff::plan_diff;
+pub use json::plan_json;
+pub use markdown::plan_markdown;
 
 use crate::apply::{Completion, OperationResult};
 use crate::model::level_code_name;
@@ -37,6 +48,18 @@ impl Style {
     fn bold(&self, text: &str) -> String {
         self.paint("1", text)
     }
+    fn cyan(&self, text: &str) -> String {
+        self.paint("36", text)
+    }
+}
+
+/// The plan's warnings alone, one line each, for formats whose stdout has no room for
+/// them (`--format diff` prints them on stderr).
+pub fn plan_warnings(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
+    for warning in &plan.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    Ok(())
 }
 
 /// The human-readable plan: per access its operations and the exact request, what is

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use mailtrap_access::api::{decode_accesses, decode_resources};
 use mailtrap_access::model::LiveState;
+use mailtrap_access::plan::Plan;
 use mailtrap_access::render::{plan_text, Style};
 use mailtrap_access::{config, diff, resolve};
 
@@ -30,8 +31,9 @@ fn live_state(path: &Path, is_seed: bool) -> LiveState {
     }
 }
 
-/// What a user sees for a fixture: the rendered plan, or the error messages.
-fn outcome(case: &Path) -> String {
+/// The plan of a fixture with the live state it was computed from, or the error
+/// messages a user sees.
+fn planned(case: &Path) -> Result<(Plan, LiveState), String> {
     let live_path = case.with_extension("live.json");
     let live = if live_path.exists() {
         live_state(&live_path, false)
@@ -42,20 +44,38 @@ fn outcome(case: &Path) -> String {
     let text = std::fs::read_to_string(case).unwrap();
     let loaded = match config::parse(&name, &text) {
         Ok(loaded) => loaded,
-        Err(err) => return format!("error:\n{err}\n"),
+        Err(err) => return Err(format!("error:\n{err}\n")),
     };
     match resolve::resolve(&loaded, &live.resources) {
-        Ok(desired) => {
-            let plan = diff::plan(1111111, &desired, &live);
+        Ok(desired) => Ok((diff::plan(1111111, &desired, &live), live)),
+        Err(problems) => {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            Err(format!("error:\n{}\n", lines.join("\n")))
+        }
+    }
+}
+
+/// What a user sees for a fixture: the rendered plan, or the error messages.
+fn outcome(case: &Path) -> String {
+    match planned(case) {
+        Ok((plan, _)) => {
             let mut out = Vec::new();
             plan_text(&plan, &mut out, Style::default()).unwrap();
             String::from_utf8(out).unwrap()
         }
-        Err(problems) => {
-            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            format!("error:\n{}\n", lines.join("\n"))
-        }
+        Err(errors) => errors,
     }
+}
+
+/// The fixtures that plan (rather than fail), with their plan and live state.
+fn plans() -> Vec<(String, Plan, LiveState)> {
+    cases()
+        .into_iter()
+        .filter_map(|case| {
+            let name = case.file_stem().unwrap().to_string_lossy().to_string();
+            planned(&case).ok().map(|(plan, live)| (name, plan, live))
+        })
+        .collect()
 }
 
 fn cases() -> Vec<PathBuf> {
@@ -85,5 +105,54 @@ fn no_secret_reaches_the_plan() {
             !outcome(&case).contains("SECRET-SHOULD-NEVER-APPEAR"),
             "{case:?}"
         );
+    }
+}
+
+#[test]
+fn every_fixture_as_json_is_snapshotted() {
+    let plans = plans();
+    assert!(plans.len() >= 10, "fixtures went missing");
+    for (name, plan, _) in plans {
+        let mut out = Vec::new();
+        mailtrap_access::render::plan_json(&plan, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // It is JSON, and its requests are exactly the plan's.
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let requests: Vec<serde_json::Value> = plan
+            .requests()
+            .map(|(_, request)| serde_json::to_value(request).unwrap())
+            .collect();
+        let shown: Vec<serde_json::Value> = value["accesses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|access| access["request"].clone())
+            .collect();
+        assert_eq!(shown, requests, "{name}");
+        assert_eq!(value["changes"], !plan.is_empty(), "{name}");
+        insta::assert_snapshot!(format!("json__{name}"), text);
+    }
+}
+
+#[test]
+fn every_fixture_as_markdown_is_snapshotted() {
+    for (name, plan, _) in plans() {
+        let mut out = Vec::new();
+        mailtrap_access::render::plan_markdown(&plan, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("<!-- mailtrap-access-plan -->\n"),
+            "{name}"
+        );
+        insta::assert_snapshot!(format!("markdown__{name}"), text);
+    }
+}
+
+#[test]
+fn every_fixture_as_diff_is_snapshotted_and_empty_exactly_when_the_plan_is() {
+    for (name, plan, live) in plans() {
+        let text = mailtrap_access::render::diff::unified_diff(&plan, &live, "desired.yaml");
+        assert_eq!(text.is_empty(), plan.is_empty(), "{name}:\n{text}");
+        insta::assert_snapshot!(format!("diff__{name}"), text);
     }
 }

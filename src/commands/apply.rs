@@ -7,12 +7,17 @@ use anyhow::{bail, Context};
 
 use crate::api::WriteClient;
 use crate::cli::ApplyArgs;
+use crate::render::progress::Progress;
+use crate::render::Style;
 use crate::{apply, rails, render};
 
 use super::plan::fetch_and_plan;
 use super::{connect, load_file, stdout_style, Outcome};
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
+    if let Some(saved) = &args.plan {
+        return super::apply_saved::run(&args, saved).await;
+    }
     let loaded = load_file(&args.file.file)?;
     let interactive = std::io::stdin().is_terminal();
     if !args.auto_approve && !interactive {
@@ -23,7 +28,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     let target = connect(&args.connection, loaded.file.account_id).await?;
     let writer = WriteClient::new(target.endpoint)?;
     let reader = writer.reader();
-    let style = stdout_style();
+    let style = stdout_style(args.color.color);
 
     let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
     let mut stdout = std::io::stdout();
@@ -44,12 +49,13 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     }
 
     writeln!(stdout)?;
+    let mut reporter = Reporter::start(plan.changes.len(), style);
     let concurrency = args.concurrency as usize;
     let results = apply::execute(&plan, &writer, concurrency, |result| {
-        // A closed stdout must not stop the remaining requests.
-        let _ = render::apply_result(result, &mut std::io::stdout().lock(), style);
+        reporter.report(result)
     })
     .await;
+    reporter.finish();
 
     let (replanned, _) = fetch_and_plan(&reader, &loaded)
         .await
@@ -79,7 +85,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Ask on the terminal; only `yes` goes ahead.
-fn confirmed(account_id: u64) -> anyhow::Result<bool> {
+pub(super) fn confirmed(account_id: u64) -> anyhow::Result<bool> {
     let mut stdout = std::io::stdout();
     write!(
         stdout,
@@ -89,4 +95,34 @@ fn confirmed(account_id: u64) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
+}
+
+/// Shows apply as it goes: each result line on stdout as it arrives and, when stderr is a
+/// terminal, a `[n/N]` progress line there. Output errors are ignored: a closed stdout
+/// must not stop the remaining requests.
+pub(super) struct Reporter {
+    progress: Progress,
+    style: Style,
+}
+
+impl Reporter {
+    pub(super) fn start(total: usize, style: Style) -> Reporter {
+        let progress = Progress::new(total, std::io::stderr().is_terminal());
+        let _ = progress.draw(&mut std::io::stderr().lock());
+        Reporter { progress, style }
+    }
+
+    pub(super) fn report(&mut self, result: &apply::OperationResult) {
+        let mut err = std::io::stderr().lock();
+        let _ = self.progress.clear(&mut err);
+        let mut out = std::io::stdout().lock();
+        let _ = render::apply_result(result, &mut out, self.style);
+        let _ = out.flush();
+        self.progress.advance();
+        let _ = self.progress.draw(&mut err);
+    }
+
+    pub(super) fn finish(&self) {
+        let _ = self.progress.clear(&mut std::io::stderr().lock());
+    }
 }

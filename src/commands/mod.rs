@@ -2,6 +2,7 @@
 //! the API is called, renderers write to stdout, and errors get their context.
 
 mod apply;
+mod apply_saved;
 mod export;
 mod plan;
 pub mod sandbox;
@@ -12,7 +13,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::api::{ApiError, ApiToken, Endpoint, RetryPolicy, Timeouts};
-use crate::cli::{Cli, Command, ConnectionArgs};
+use crate::cli::{Cli, ColorWhen, Command, ConnectionArgs};
 use crate::config::{self, LoadedFile};
 use crate::render::Style;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxState};
@@ -53,6 +54,21 @@ pub fn describe_error(err: &anyhow::Error) -> String {
     format!("{err:#}")
 }
 
+/// Everything to print on stderr for an error: `error: ` lines and, when running in
+/// GitHub Actions (`GITHUB_ACTIONS=true`), a `::error file=,line=,col=::` annotation for
+/// each problem in the desired-state file (the runner reads workflow commands on stderr
+/// too, which keeps stdout clean for `--format markdown > plan.md`).
+pub fn error_lines(err: &anyhow::Error) -> Vec<String> {
+    let mut lines: Vec<String> = describe_error(err)
+        .lines()
+        .map(|line| format!("error: {line}"))
+        .collect();
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true") {
+        lines.extend(crate::annotations::github_annotations(err));
+    }
+    lines
+}
+
 /// One thread is plenty: the work is waiting on the network, and concurrency comes from
 /// requests in flight, not from threads.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -74,11 +90,21 @@ fn validate(path: &Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Colors only on a terminal, and never when `NO_COLOR` is set.
-fn stdout_style() -> Style {
+/// The style of stdout for `--color`.
+fn stdout_style(when: ColorWhen) -> Style {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     Style {
-        color: std::io::stdout().is_terminal() && !no_color,
+        color: color_enabled(when, std::io::stdout().is_terminal(), no_color),
+    }
+}
+
+/// `always` and `never` mean what they say; `auto` colors only a terminal, and only when
+/// `NO_COLOR` is unset (or empty, as no-color.org specifies).
+pub fn color_enabled(when: ColorWhen, is_terminal: bool, no_color: bool) -> bool {
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => is_terminal && !no_color,
     }
 }
 
@@ -149,5 +175,19 @@ fn read_token(token_file: Option<&Path>) -> anyhow::Result<ApiToken> {
     match std::env::var("MAILTRAP_API_TOKEN") {
         Ok(token) if !token.trim().is_empty() => Ok(ApiToken::new(token)?),
         _ => Err(ApiError::MissingToken.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_follows_the_flag_the_terminal_and_no_color() {
+        assert!(color_enabled(ColorWhen::Auto, true, false));
+        assert!(!color_enabled(ColorWhen::Auto, false, false));
+        assert!(!color_enabled(ColorWhen::Auto, true, true));
+        assert!(color_enabled(ColorWhen::Always, false, true));
+        assert!(!color_enabled(ColorWhen::Never, true, false));
     }
 }

@@ -1,0 +1,77 @@
+//! The plan as a unified diff of YAML (`plan --format diff`), for reviewers who think in
+//! the file. Both sides go through the exporter (`export::export` + `export::to_yaml`), so
+//! names, ordering and layout are the same:
+//!
+//! - `live`: the account as it is, exported;
+//! - `desired`: the account as it will be once apply has run, that is the live state with
+//!   the plan applied to it ([`diff::expected_after`]), exported the same way.
+//!
+//! So the diff shows exactly what the plan changes, and it is empty exactly when the plan
+//! is: people in the file but not in the account, rows this tool does not manage and the
+//! owner look the same on both sides, as they will after apply (the plan's warnings say
+//! why). The one thing the export cannot show apart is a person holding both a user and
+//! an invite access; if the plan changes only the one not shown, a comment says so, so
+//! the diff is still never empty when the plan is not.
+
+use std::io::{self, Write};
+
+use similar::TextDiff;
+
+use crate::model::LiveState;
+use crate::plan::Plan;
+use crate::{diff, export};
+
+use super::Style;
+
+/// `plan --format diff`. `desired_name` names the desired file in the `+++` header.
+pub fn plan_diff(
+    plan: &Plan,
+    live: &LiveState,
+    desired_name: &str,
+    out: &mut impl Write,
+    style: Style,
+) -> io::Result<()> {
+    let text = unified_diff(plan, live, desired_name);
+    for line in text.lines() {
+        let line = if line.starts_with("+++") || line.starts_with("---") {
+            style.bold(line)
+        } else if line.starts_with('+') {
+            style.green(line)
+        } else if line.starts_with('-') {
+            style.red(line)
+        } else if line.starts_with("@@") {
+            style.cyan(line)
+        } else {
+            line.to_string()
+        };
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// The diff as plain text; empty when the plan is.
+pub fn unified_diff(plan: &Plan, live: &LiveState, desired_name: &str) -> String {
+    let before = export::to_yaml(&export::export(plan.account_id, live));
+    let after = export::to_yaml(&export::export(
+        plan.account_id,
+        &diff::expected_after(plan, live),
+    ));
+    let live_name = format!("live account {}", plan.account_id);
+    let desired_name = format!("{desired_name} (as the account will be after apply)");
+    let mut text = TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&live_name, &desired_name)
+        .to_string();
+    if text.is_empty() && !plan.is_empty() {
+        text = format!(
+            "--- {live_name}\n+++ {desired_name}\n# The plan changes {} that this YAML view cannot show (a person with both a user and an invite access); see `plan --format text`.\n",
+            plan.changes
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    text
+}

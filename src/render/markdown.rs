@@ -1,0 +1,301 @@
+//! The plan as Markdown for a pull-request comment (`plan --format markdown`): a hidden
+//! marker on the first line (so a CI step finds and updates its own comment), the summary,
+//! a prominent warning when anything is destroyed or removed, one table per changed
+//! access, and the long detail collapsed. Always under [`MAX_CHARS`]: whole sections are
+//! cut, and a note says what was left out.
+
+use std::io::{self, Write};
+
+use crate::model::level_code_name;
+use crate::plan::{Change, LeftAloneReason, Plan, Request, RowOp};
+
+/// The first line of every comment; CI steps search for it.
+pub const MARKER: &str = "<!-- mailtrap-access-plan -->";
+
+/// GitHub refuses comments over 65,536 characters; stay well under.
+pub const MAX_CHARS: usize = 60_000;
+
+/// Room kept for the note that says what was cut.
+const NOTE_RESERVE: usize = 600;
+
+/// `plan --format markdown`.
+pub fn plan_markdown(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
+    out.write_all(markdown(plan, MAX_CHARS).as_bytes())
+}
+
+/// The comment, at most `limit` characters (for any limit above [`NOTE_RESERVE`] plus
+/// the head's few hundred).
+pub fn markdown(plan: &Plan, limit: usize) -> String {
+    // Sections in document order; `None` once cut.
+    let head = head(plan);
+    let mut warnings = warnings(plan);
+    let mut accesses: Vec<Option<String>> = plan
+        .changes
+        .iter()
+        .map(|(access, change)| Some(access_section(&access.to_string(), change)))
+        .collect();
+    let mut left_alone = left_alone(plan);
+    let mut requests = requests(plan);
+
+    let length = |section: &Option<String>| section.as_ref().map_or(0, |s| s.chars().count());
+    let mut total = head.chars().count()
+        + length(&warnings)
+        + accesses.iter().map(length).sum::<usize>()
+        + length(&left_alone)
+        + length(&requests);
+    let mut cut = Vec::new();
+    if total > limit {
+        // Cut whole sections until the rest and the note fit: the request bodies first,
+        // then the left-alone list, then accesses from the last, then the warnings, and
+        // the first access last of all. The head always stays.
+        let budget = limit.saturating_sub(NOTE_RESERVE);
+        if requests.is_some() {
+            total -= length(&requests);
+            requests = None;
+            cut.push(format!(
+                "the request bodies of the {} changed {}",
+                plan.changes.len(),
+                plural(plan.changes.len(), "access", "accesses")
+            ));
+        }
+        if total > budget && left_alone.is_some() {
+            total -= length(&left_alone);
+            left_alone = None;
+            cut.push(format!(
+                "the list of {} {} left alone",
+                plan.left_alone.len(),
+                plural(plan.left_alone.len(), "item", "items")
+            ));
+        }
+        let mut dropped = 0;
+        for section in accesses.iter_mut().skip(1).rev() {
+            if total <= budget {
+                break;
+            }
+            total -= length(section);
+            *section = None;
+            dropped += 1;
+        }
+        if total > budget && warnings.is_some() {
+            total -= length(&warnings);
+            warnings = None;
+            cut.push(format!(
+                "the {} {}",
+                plan.warnings.len(),
+                plural(plan.warnings.len(), "warning", "warnings")
+            ));
+        }
+        if total > budget {
+            if let Some(first) = accesses.first_mut() {
+                total -= length(first);
+                *first = None;
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            let shown = accesses.len() - dropped;
+            cut.push(format!(
+                "{dropped} of {} changed accesses (the first {shown} in alphabetical order are shown)",
+                accesses.len()
+            ));
+        }
+    }
+
+    let mut text = head;
+    for section in std::iter::once(warnings)
+        .chain(accesses)
+        .chain([left_alone, requests])
+        .flatten()
+    {
+        text.push_str(&section);
+    }
+    if !cut.is_empty() {
+        text.push_str(&format!(
+            "\n> [!NOTE]\n> Shortened to stay under {limit} characters. Left out: {}. \
+             Run `mailtrap-access plan` (or `--format json`) for the whole plan.\n",
+            cut.join("; ")
+        ));
+    }
+    debug_assert!(cut.is_empty() || total <= limit.saturating_sub(NOTE_RESERVE));
+    text
+}
+
+fn head(plan: &Plan) -> String {
+    let mut text = format!(
+        "{MARKER}\n### mailtrap-access plan for account {}\n\n",
+        plan.account_id
+    );
+    let summary = plan.summary();
+    if plan.is_empty() {
+        text.push_str("**No changes.** The account matches the desired state.\n");
+    } else {
+        text.push_str(&format!("**Plan: {summary}.**\n"));
+    }
+    if summary.destroy > 0 || summary.remove > 0 {
+        let mut what = Vec::new();
+        if summary.destroy > 0 {
+            what.push(format!(
+                "destroys {} permission {}",
+                summary.destroy,
+                plural(summary.destroy, "row", "rows")
+            ));
+        }
+        if summary.remove > 0 {
+            what.push(format!(
+                "removes {} {}",
+                summary.remove,
+                plural(summary.remove, "access", "accesses")
+            ));
+        }
+        text.push_str(&format!(
+            "\n> [!WARNING]\n> This plan {}. Check below that this is intended before merging.\n",
+            what.join(" and ")
+        ));
+    }
+    text
+}
+
+fn warnings(plan: &Plan) -> Option<String> {
+    if plan.warnings.is_empty() {
+        return None;
+    }
+    let mut text = String::from("\n#### Warnings\n\n");
+    for warning in &plan.warnings {
+        text.push_str(&format!("- {}\n", inline(&warning.to_string())));
+    }
+    Some(text)
+}
+
+fn access_section(access: &str, change: &Change) -> String {
+    let mut text = format!("\n#### {}\n\n", inline(access));
+    text.push_str("| operation | resource | id | from | to |\n| --- | --- | --- | --- | --- |\n");
+    let row = |operation: &str, resource: &crate::plan::ResourceRef, from: &str, to: &str| {
+        let name = match &resource.name {
+            Some(name) => format!(
+                "{} {}",
+                crate::resolve::noun(&resource.key.kind),
+                cell(name)
+            ),
+            None => crate::resolve::noun(&resource.key.kind).to_string(),
+        };
+        format!(
+            "| {operation} | {name} | {} | {from} | {to} |\n",
+            resource.key.id
+        )
+    };
+    match change {
+        Change::Permissions(ops) => {
+            for op in ops {
+                text.push_str(&match op {
+                    RowOp::Create { resource, to } => row("create", resource, "", to.name()),
+                    RowOp::Update { resource, from, to } => {
+                        row("update", resource, from.name(), to.name())
+                    }
+                    RowOp::Destroy { resource, from } => {
+                        row("**destroy**", resource, from.name(), "")
+                    }
+                });
+            }
+        }
+        Change::Remove { rows } => {
+            for held in rows {
+                text.push_str(&row(
+                    "**remove**",
+                    &held.resource,
+                    &inline(&level_code_name(held.level)),
+                    "",
+                ));
+            }
+            if rows.is_empty() {
+                text.push_str("| **remove** | the whole access (it holds no rows) | | | |\n");
+            }
+        }
+    }
+    text
+}
+
+fn left_alone(plan: &Plan) -> Option<String> {
+    if plan.left_alone.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "\n<details><summary>Left alone ({})</summary>\n\n",
+        plan.left_alone.len()
+    );
+    let mut not_in_file = Vec::new();
+    for item in &plan.left_alone {
+        if item.reason == LeftAloneReason::NotInFile {
+            not_in_file.push(inline(&item.access.label));
+        } else {
+            text.push_str(&format!(
+                "- {}: {}\n",
+                inline(&item.access.to_string()),
+                inline(&item.reason.to_string())
+            ));
+        }
+    }
+    if !not_in_file.is_empty() {
+        text.push_str(&format!(
+            "- {} {} not in the file (unmanaged: ignore): {}\n",
+            not_in_file.len(),
+            plural(not_in_file.len(), "access", "accesses"),
+            not_in_file.join(", ")
+        ));
+    }
+    text.push_str("\n</details>\n");
+    Some(text)
+}
+
+fn requests(plan: &Plan) -> Option<String> {
+    if plan.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "\n<details><summary>Requests apply will send ({})</summary>\n\n```\n",
+        plan.changes.len()
+    );
+    for (_, request) in plan.requests() {
+        match &request {
+            Request::BulkUpdate { path, body } => {
+                let body = serde_json::to_string(body).expect("a body always serializes");
+                text.push_str(&format!("PUT {path}\n{body}\n"));
+            }
+            Request::DeleteAccess { path } => text.push_str(&format!("DELETE {path}\n")),
+        }
+    }
+    text.push_str("```\n\n</details>\n");
+    Some(text)
+}
+
+fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// Text from the account or the file, made inert in Markdown: no HTML, no emphasis, no
+/// links, no line breaks.
+fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A table cell: inline text, quoted as the text format quotes names.
+fn cell(text: &str) -> String {
+    format!("\"{}\"", inline(text))
+}

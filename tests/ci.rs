@@ -1,0 +1,555 @@
+//! The binary in the ways pipelines use it, against the sandbox: the plan formats, colors,
+//! saved plans (apply sends exactly what was saved, and refuses when the account changed),
+//! exit codes that never say "changes" for an error, GitHub annotations, and apply's
+//! progress line on a terminal only.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const DEMO: &str = "examples/mailtrap-access.yaml";
+
+/// The writes the sandbox received, by path (apply sends them concurrently).
+fn sent(sandbox: &mailtrap_access::sandbox::BlockingSandbox) -> Vec<Value> {
+    let mut sent: Vec<Value> = writes(&sandbox.requests())
+        .into_iter()
+        .map(|r| {
+            let mut request = json!({"method": r.method, "path": r.path});
+            if let Some(body) = &r.body {
+                request["body"] = body.clone();
+            }
+            request
+        })
+        .collect();
+    sent.sort_by_key(|request| request["path"].to_string());
+    sent
+}
+
+/// The requests of a JSON plan, by path.
+fn requests_of(plan: &Value) -> Vec<Value> {
+    let mut requests: Vec<Value> = plan["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|access| access["request"].clone())
+        .collect();
+    requests.sort_by_key(|request| request["path"].to_string());
+    requests
+}
+
+#[test]
+fn json_plan_holds_exactly_the_requests_apply_sends() {
+    let sandbox = demo_sandbox();
+    let output = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", DEMO, "--format", "json"],
+    );
+    assert_exit(&output, 0);
+    let plan: Value = serde_json::from_str(&stdout(&output)).expect("stdout is JSON only");
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["changes"], true);
+    assert_eq!(
+        plan["summary"],
+        json!({"create": 2, "update": 1, "destroy": 1, "remove": 0})
+    );
+    let kinds: Vec<&str> = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["not_in_account", "token_not_listed"]);
+
+    let apply = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", DEMO, "--auto-approve"],
+    );
+    assert_exit(&apply, 0);
+    assert_eq!(sent(&sandbox), requests_of(&plan));
+}
+
+#[test]
+fn markdown_plan_starts_with_the_marker() {
+    let sandbox = demo_sandbox();
+    let output = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", DEMO, "--format", "markdown"],
+    );
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("<!-- mailtrap-access-plan -->\n"),
+        "{text}"
+    );
+    assert!(text.contains("> [!WARNING]"), "{text}");
+    assert!(text.contains("| update | project \"Frontend\" | 3301002 | viewer | admin |"));
+}
+
+#[test]
+fn diff_plan_shows_the_yaml_change_and_nothing_when_converged() {
+    let sandbox = demo_sandbox();
+    let output = run_against(
+        &sandbox.base_url(),
+        &[
+            "plan",
+            "-f",
+            DEMO,
+            "--format",
+            "diff",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_exit(&output, 2);
+    let text = stdout(&output);
+    assert!(text.starts_with("--- live account 1111111\n+++ examples/mailtrap-access.yaml"));
+    for line in [
+        "-      Frontend/Staging: viewer",
+        "+      Backend/Staging: admin",
+        "-      Frontend: viewer",
+        "+      Frontend: admin",
+        "+    email_campaigns: viewer",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line:?} missing in:\n{text}"
+        );
+    }
+    // Warnings go to stderr, so stdout stays a diff.
+    assert!(stderr(&output).contains("warning: zoe@acme.com is not in the account"));
+
+    let apply = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", DEMO, "--auto-approve"],
+    );
+    assert_exit(&apply, 0);
+    let output = run_against(
+        &sandbox.base_url(),
+        &[
+            "plan",
+            "-f",
+            DEMO,
+            "--format",
+            "diff",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn color_follows_the_flag_and_no_color() {
+    let sandbox = demo_sandbox();
+    // The helper sets NO_COLOR=1 and gives no terminal.
+    let plain = run_against(&sandbox.base_url(), &["plan", "-f", DEMO]);
+    assert!(!stdout(&plain).contains('\x1b'));
+    let auto = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", DEMO, "--color", "auto"],
+    );
+    assert!(!stdout(&auto).contains('\x1b'));
+    let always = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", DEMO, "--color", "always"],
+    );
+    assert!(stdout(&always).contains("\x1b[32m+ inbox \"Backend/Staging\""));
+    let never = command(&["plan", "-f", DEMO, "--color", "never"])
+        .env_remove("NO_COLOR")
+        .env("MAILTRAP_API_URL", sandbox.base_url())
+        .env("MAILTRAP_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!stdout(&never).contains('\x1b'));
+    let apply = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", DEMO, "--auto-approve", "--color", "always"],
+    );
+    assert_exit(&apply, 0);
+    assert!(stdout(&apply).contains("\x1b[32m✓\x1b[0m bob@acme.com"));
+}
+
+#[test]
+fn saved_plan_is_applied_exactly_and_is_private() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    let output = run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--out", saved]);
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("Plan: 2 to create"),
+        "the plan still prints"
+    );
+    assert!(stderr(&output).contains(&format!("Saved the plan to {saved}")));
+    let text = std::fs::read_to_string(saved).unwrap();
+    assert!(!text.contains(TOKEN));
+    let plan: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(plan["fingerprint"]["algorithm"], "sha256");
+    assert_eq!(plan["fingerprint"]["desired_file"]["path"], DEMO);
+    assert_eq!(
+        plan["fingerprint"]["desired_file"]["sha256"],
+        mailtrap_access::saved_plan::sha256_hex(&std::fs::read(DEMO).unwrap())
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(saved).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    sandbox.clear_requests();
+    let output = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains(
+            "Apply complete: 3 requests sent; read back: every change of the saved plan is in place."
+        ),
+        "{}",
+        stdout(&output)
+    );
+    // Two reads, exactly the saved requests, two reads back.
+    assert_eq!(sent(&sandbox), requests_of(&plan));
+    assert_eq!(sandbox.requests().len(), 7);
+
+    // The saved plan, now converged against, is stale: refused, nothing sent.
+    sandbox.clear_requests();
+    let again = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
+    assert_exit(&again, 1);
+    assert!(sent(&sandbox).is_empty());
+}
+
+#[test]
+fn saved_plan_is_refused_when_the_account_changed_and_nothing_is_sent() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    assert_exit(
+        &run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--out", saved]),
+        0,
+    );
+
+    // Someone changes carol's access in between.
+    let other = write_file(
+        dir.path(),
+        "carol.yaml",
+        "version: 1\naccount_id: 1111111\nusers:\n  carol@acme.com: {projects: {Backend: viewer}}\n",
+    );
+    assert_exit(
+        &run_against(
+            &sandbox.base_url(),
+            &["apply", "-f", &other, "--auto-approve"],
+        ),
+        0,
+    );
+    let before = sandbox.accesses_json();
+    sandbox.clear_requests();
+
+    let output = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(
+        err.contains("the account changed since")
+            && err.contains("nothing was sent")
+            && err.contains("access 5190004 (carol@acme.com) changed")
+            && err.contains("Run plan again"),
+        "{err}"
+    );
+    assert!(!err.contains("bob@acme.com"), "only what changed: {err}");
+    assert!(sent(&sandbox).is_empty());
+    assert_eq!(sandbox.accesses_json(), before);
+}
+
+#[test]
+fn saved_plan_usage_errors() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    assert_exit(
+        &run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--out", saved]),
+        0,
+    );
+    sandbox.clear_requests();
+
+    // A saved plan and -f together: a usage error, exit 1.
+    let both = run_against(
+        &sandbox.base_url(),
+        &["apply", "--auto-approve", "-f", DEMO, saved],
+    );
+    assert_exit(&both, 1);
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
+
+    // Another account than the plan's.
+    let other = run_against(
+        &sandbox.base_url(),
+        &["apply", "--auto-approve", "--account-id", "2222222", saved],
+    );
+    assert_exit(&other, 1);
+    assert!(
+        stderr(&other)
+            .contains("was planned for account 1111111, but apply targets account 2222222"),
+        "{}",
+        stderr(&other)
+    );
+
+    // A desired-state file where a saved plan belongs.
+    let yaml = run_against(&sandbox.base_url(), &["apply", "--auto-approve", DEMO]);
+    assert_exit(&yaml, 1);
+    assert!(
+        stderr(&yaml).contains("is not a saved plan"),
+        "{}",
+        stderr(&yaml)
+    );
+
+    // Without a terminal and without --auto-approve: refused before reading anything.
+    let unapproved = run_against(&sandbox.base_url(), &["apply", saved]);
+    assert_exit(&unapproved, 1);
+    assert!(stderr(&unapproved).contains("--auto-approve"));
+    assert!(sandbox.requests().is_empty());
+}
+
+#[test]
+fn errors_never_exit_two_with_detailed_exitcode() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = write_file(
+        dir.path(),
+        "unknown.yaml",
+        "version: 1\naccount_id: 1111111\nusers:\n  bob@acme.com: {projects: {Backnd: admin}}\n",
+    );
+    let broken = write_file(dir.path(), "broken.yaml", "version: [\n");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = format!("http://127.0.0.1:{port}");
+    let url = sandbox.base_url();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        (url.as_str(), vec!["-f", &unknown]),
+        (url.as_str(), vec!["-f", &broken]),
+        (url.as_str(), vec!["-f", "missing.yaml"]),
+        (unreachable.as_str(), vec!["-f", DEMO, "--retries", "0"]),
+        // The plan has changes, but saving it fails: an error, not "changes".
+        (
+            url.as_str(),
+            vec!["-f", DEMO, "--out", "/nonexistent/dir/plan.json"],
+        ),
+        // A usage error (clap's own code would be 2).
+        (url.as_str(), vec!["-f", DEMO, "--format", "yaml"]),
+    ];
+    for (url, extra) in cases {
+        for format in ["text", "json", "markdown", "diff"] {
+            let mut args = vec!["plan", "--detailed-exitcode", "--format", format];
+            args.extend(&extra);
+            let output = run_against(url, &args);
+            assert_exit(&output, 1);
+        }
+    }
+    let help = command(&["plan", "--help"]).output().unwrap();
+    assert_exit(&help, 0);
+}
+
+#[test]
+fn github_annotations_only_under_github_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "bad.yaml",
+        "version: 1\nusers:\n  bob@acme.com:\n    roles: [dev]\n  Bob@acme.com: {}\n",
+    );
+    let plain = command(&["validate", "-f", &file]).output().unwrap();
+    assert_exit(&plain, 1);
+    assert!(!stderr(&plain).contains("::error"));
+
+    let annotated = command(&["validate", "-f", &file])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_exit(&annotated, 1);
+    let err = stderr(&annotated);
+    let annotations: Vec<&str> = err.lines().filter(|l| l.starts_with("::error ")).collect();
+    assert_eq!(
+        annotations,
+        [
+            format!("::error file={file},line=4,col=13::unknown role \"dev\" for \"bob@acme.com\"; no roles are defined"),
+            format!("::error file={file},line=5,col=3::duplicate user \"Bob@acme.com\": already listed as \"bob@acme.com\" on line 3 (emails are case-insensitive)"),
+        ]
+    );
+    // The human lines are still there, and stdout stays clean.
+    assert!(err.contains("error: "));
+    assert_eq!(stdout(&annotated), "");
+
+    // Errors found against the account (name resolution) too.
+    let sandbox = demo_sandbox();
+    let names = write_file(
+        dir.path(),
+        "names.yaml",
+        "version: 1\naccount_id: 1111111\nusers:\n  bob@acme.com:\n    projects: {Backnd: admin}\n",
+    );
+    let output = command(&["plan", "-f", &names, "--format", "markdown"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("MAILTRAP_API_URL", sandbox.base_url())
+        .env("MAILTRAP_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains(&format!(
+            "::error file={names},line=5,col=16::unknown project \"Backnd\"; did you mean \"Backend\""
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(stdout(&output), "");
+
+    // Errors outside the file get no annotation.
+    let token = command(&["plan", "-f", DEMO])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_exit(&token, 1);
+    assert!(!stderr(&token).contains("::error"));
+}
+
+#[test]
+fn no_progress_line_without_a_terminal() {
+    let sandbox = demo_sandbox();
+    let output = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", DEMO, "--auto-approve"],
+    );
+    assert_exit(&output, 0);
+    let err = stderr(&output);
+    assert!(!err.contains("[1/3]") && !err.contains('\r'), "{err:?}");
+}
+
+/// On a terminal (a pseudo-terminal made by util-linux `script`), apply shows `[n/N]`.
+#[test]
+fn progress_line_on_a_terminal() {
+    let available = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let sandbox = demo_sandbox();
+    let binary = env!("CARGO_BIN_EXE_mailtrap-access");
+    let line = format!("{binary} apply -f {DEMO} --auto-approve --color never");
+    let output = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("MAILTRAP_API_URL", sandbox.base_url())
+        .env("MAILTRAP_API_TOKEN", TOKEN)
+        .env_remove("MAILTRAP_ACCOUNT_ID")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    for step in [
+        "[0/3] requests sent, 3 to go",
+        "[1/3] request sent, 2 to go",
+        "[3/3] requests sent, 0 to go",
+    ] {
+        assert!(screen.contains(step), "{step:?} missing in {screen:?}");
+    }
+    // The line is cleared before each result line, and at the end.
+    assert!(screen.contains("\r\x1b[2K✓ bob@acme.com"), "{screen:?}");
+    assert!(screen.contains("Apply complete"), "{screen:?}");
+}
+
+#[test]
+fn saved_plan_keeps_the_safety_rails() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    // Lists nobody under `unmanaged: remove`: the empty-file and mass-removal rails
+    // (which --allow-mass-removal lifts) and, unless allowed, the admin rail (which it
+    // does not).
+    let empty = write_file(
+        dir.path(),
+        "empty.yaml",
+        "version: 1\naccount_id: 1111111\nunmanaged: remove\n",
+    );
+    let empty_no_admins = write_file(
+        dir.path(),
+        "empty-no-admins.yaml",
+        "version: 1\naccount_id: 1111111\nunmanaged: remove\nmin_account_admins: 0\n",
+    );
+    let save = |file: &str, name: &str| {
+        let path = dir.path().join(name).to_str().unwrap().to_string();
+        assert_exit(
+            &run_against(&sandbox.base_url(), &["plan", "-f", file, "--out", &path]),
+            0,
+        );
+        let saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        (path, saved)
+    };
+    let (admins, saved) = save(&empty, "admins.json");
+    let rails: Vec<(&str, bool)> = saved["rails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rail| {
+            (
+                rail["rail"].as_str().unwrap(),
+                rail["overridable"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rails,
+        [
+            ("empty_desired_file", true),
+            ("mass_row_removal", true),
+            ("too_few_account_admins", false)
+        ]
+    );
+    let (overridable, _) = save(&empty_no_admins, "overridable.json");
+    sandbox.clear_requests();
+
+    let refused = run_against(
+        &sandbox.base_url(),
+        &["apply", "--auto-approve", "--allow-mass-removal", &admins],
+    );
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused).contains("admin rail"),
+        "{}",
+        stderr(&refused)
+    );
+    let refused = run_against(
+        &sandbox.base_url(),
+        &["apply", "--auto-approve", &overridable],
+    );
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused).contains("refusing to apply; nothing was sent")
+            && stderr(&refused).contains("empty-file rail"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(sent(&sandbox).is_empty());
+
+    let allowed = run_against(
+        &sandbox.base_url(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--allow-mass-removal",
+            &overridable,
+        ],
+    );
+    assert_exit(&allowed, 0);
+    assert!(sent(&sandbox)
+        .iter()
+        .all(|request| request["method"] == "DELETE"));
+    assert!(!sent(&sandbox).is_empty());
+}
