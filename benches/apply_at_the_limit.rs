@@ -248,6 +248,51 @@ fn plan_and_apply(users: usize, rows: &mut Vec<Row>) {
     });
 }
 
+/// Apply when every request takes `latency` and the rate limit does not bind: the bound
+/// is requests x latency / concurrency.
+fn latency_bound(users: usize, latency: Duration, concurrency: u32, rows: &mut Vec<Row>) {
+    let unbound = RateLimit {
+        requests: 1_000_000,
+        window: Duration::from_secs(10),
+    };
+    let mut config = SandboxConfig::new(account(users, 3), TOKEN);
+    config.rate_limit = unbound;
+    config.faults.latency = latency;
+    let sandbox =
+        BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("desired.yaml");
+    std::fs::write(&file, desired(users, 3)).unwrap();
+    let concurrency_flag = concurrency.to_string();
+    let time = run(
+        &sandbox,
+        &[
+            "apply",
+            "-f",
+            file.to_str().unwrap(),
+            "--auto-approve",
+            "--allow-mass-removal",
+            "--rate-limit",
+            "1000000/10s",
+            "--concurrency",
+            &concurrency_flag,
+        ],
+    );
+    let requests = sandbox.requests();
+    let bound = 2 + users + 2;
+    rows.push(Row {
+        case: format!(
+            "apply, {users} users, {} ms latency, concurrency {concurrency}",
+            latency.as_millis()
+        ),
+        requests: requests.len(),
+        request_bound: bound,
+        time,
+        time_bound: latency.mul_f64(bound as f64 / f64::from(concurrency)),
+        rate_limited: requests.iter().filter(|r| r.status == 429).count(),
+    });
+}
+
 /// Local work of plan on a big account: the two reads with decoding, against
 /// everything after them (resolve, diff, render), in-process.
 fn local_work(users: usize, rows_per_user: usize) {
@@ -372,6 +417,15 @@ fn main() {
         }
         eprintln!("running plan and apply on {users} users...");
         plan_and_apply(users, &mut rows);
+    }
+    if !only_local {
+        eprintln!("running apply with 50 ms latency...");
+        latency_bound(
+            if quick { 50 } else { 400 },
+            Duration::from_millis(50),
+            8,
+            &mut rows,
+        );
     }
     println!();
     print_table(&rows);

@@ -405,3 +405,43 @@ fn pacing_at_the_limit_meets_no_429() {
     assert_eq!(requests.len(), 7);
     assert!(requests.iter().all(|r| r.status == 200), "{requests:#?}");
 }
+
+#[test]
+fn a_delete_answered_404_counts_as_done() {
+    use mailtrap_access::api::{ApiToken, Endpoint, RetryPolicy, Timeouts, WriteClient};
+    use mailtrap_access::apply::{execute_requests, Completion};
+    use mailtrap_access::model::SpecifierKind;
+    use mailtrap_access::plan::{AccessRef, Request};
+
+    let sandbox = demo_sandbox();
+    let writer = WriteClient::new(Endpoint {
+        base_url: sandbox.base_url(),
+        account_id: 1111111,
+        token: ApiToken::new(TOKEN).unwrap(),
+        timeouts: Timeouts::default(),
+        rate_limit: Default::default(),
+        retry: RetryPolicy::default(),
+    })
+    .unwrap();
+    let erin = AccessRef {
+        label: "erin@acme.com".into(),
+        kind: SpecifierKind::Invite,
+        id: 5190007,
+    };
+    let delete = Request::DeleteAccess {
+        path: "/api/accounts/1111111/account_accesses/5190007".into(),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The second DELETE meets a 404: the access is gone, which is what was wanted.
+    for expected in [Completion::Done, Completion::AlreadyGone] {
+        let results = runtime.block_on(execute_requests(
+            vec![(erin.clone(), delete.clone())],
+            &writer,
+            1,
+            |_| {},
+        ));
+        assert_eq!(results[0].outcome.as_ref().unwrap(), &expected);
+    }
+    let statuses: Vec<u16> = sandbox.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 404]);
+}

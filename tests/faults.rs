@@ -726,3 +726,24 @@ fn the_sandbox_command_takes_the_fault_flags() {
         assert!(stdout(&output).is_empty(), "{flags:?} started serving");
     }
 }
+
+#[test]
+fn a_slow_answer_times_out_with_a_clear_message() {
+    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+    config.faults.latency = std::time::Duration::from_millis(1500);
+    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let output = run_against(
+        &sandbox.base_url(),
+        &[
+            "plan",
+            "-f",
+            "examples/mailtrap-access.yaml",
+            "--timeout",
+            "300ms",
+            "--retries",
+            "0",
+        ],
+    );
+    assert_exit(&output, 1);
+    assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
+}
