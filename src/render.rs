@@ -194,6 +194,23 @@ pub fn apply_result(
     }
 }
 
+/// Accesses the API acknowledged but did not change, one line each, after a blank line.
+fn write_unconfirmed(
+    unconfirmed: &[&AccessRef],
+    out: &mut impl Write,
+    style: Style,
+) -> io::Result<()> {
+    writeln!(out)?;
+    for access in unconfirmed {
+        writeln!(
+            out,
+            "{} {access}: the API answered success, but reading back shows the change was not made",
+            style.red("✗")
+        )?;
+    }
+    Ok(())
+}
+
 /// The verdict after the read-back.
 pub fn apply_summary(
     results: &[OperationResult],
@@ -206,14 +223,7 @@ pub fn apply_summary(
         .iter()
         .filter(|result| result.outcome.is_err())
         .count();
-    writeln!(out)?;
-    for access in unconfirmed {
-        writeln!(
-            out,
-            "{} {access}: the API answered success, but reading back shows the change was not made",
-            style.red("✗")
-        )?;
-    }
+    write_unconfirmed(unconfirmed, out, style)?;
     if failed == 0 && unconfirmed.is_empty() && replanned.is_empty() {
         writeln!(
             out,

@@ -352,16 +352,9 @@ fn schema_command_matches_the_committed_schema() {
 
 #[test]
 fn apply_waits_out_429_and_converges() {
-    use mailtrap_access::rate::RateLimit;
-    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
     // The sandbox allows 3 requests per second; the client believes in 150/10s, so it
     // meets 429s and must wait them out (Retry-After) rather than fail.
-    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
-    config.rate_limit = RateLimit {
-        requests: 3,
-        window: std::time::Duration::from_secs(1),
-    };
-    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let sandbox = demo_sandbox_limited(3, std::time::Duration::from_secs(1));
     let output = run_against(
         &sandbox.base_url(),
         &["apply", "-f", DEMO, "--auto-approve"],
@@ -381,14 +374,7 @@ fn apply_waits_out_429_and_converges() {
 
 #[test]
 fn pacing_at_the_limit_meets_no_429() {
-    use mailtrap_access::rate::RateLimit;
-    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
-    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
-    config.rate_limit = RateLimit {
-        requests: 3,
-        window: std::time::Duration::from_secs(1),
-    };
-    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let sandbox = demo_sandbox_limited(3, std::time::Duration::from_secs(1));
     let output = run_against(
         &sandbox.base_url(),
         &[

@@ -4,8 +4,6 @@
 mod common;
 
 use common::*;
-use mailtrap_access::rate::RateLimit;
-use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
 
 const DEMO: &str = "examples/mailtrap-access.yaml";
 
@@ -146,12 +144,7 @@ fn missing_file() {
 
 #[test]
 fn rate_limited_is_429() {
-    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
-    config.rate_limit = RateLimit {
-        requests: 1,
-        window: std::time::Duration::from_secs(60),
-    };
-    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let sandbox = demo_sandbox_limited(1, std::time::Duration::from_secs(60));
     let output = run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--retries", "0"]);
     assert_clean_failure(
         &output,

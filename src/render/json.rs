@@ -25,30 +25,11 @@ pub struct PlanReport {
     pub account_id: u64,
     /// Whether apply would send anything.
     pub changes: bool,
-    pub summary: SummaryView,
+    pub summary: Summary,
     /// One entry per access apply sends a request for, in plan order.
     pub accesses: Vec<AccessChangeView>,
     pub left_alone: Vec<LeftAloneView>,
     pub warnings: Vec<WarningView>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SummaryView {
-    pub create: usize,
-    pub update: usize,
-    pub destroy: usize,
-    pub remove: usize,
-}
-
-impl From<Summary> for SummaryView {
-    fn from(summary: Summary) -> Self {
-        SummaryView {
-            create: summary.create,
-            update: summary.update,
-            destroy: summary.destroy,
-            remove: summary.remove,
-        }
-    }
 }
 
 /// Who holds an access: `type` is the API's specifier type; persons carry `email`,
@@ -247,7 +228,7 @@ impl PlanReport {
             format_version: JSON_FORMAT_VERSION,
             account_id: plan.account_id,
             changes: !plan.is_empty(),
-            summary: plan.summary().into(),
+            summary: plan.summary(),
             accesses,
             left_alone: plan.left_alone.iter().map(left_alone).collect(),
             warnings: plan.warnings.iter().map(warning).collect(),

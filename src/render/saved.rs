@@ -80,22 +80,10 @@ pub fn saved_plan_text(
     if requests.is_empty() {
         writeln!(out, "{}", style.green("No changes in the saved plan."))
     } else {
-        let summary = &plan.summary;
         writeln!(
             out,
             "{}",
-            style.bold(&format!(
-                "Saved plan: {} to create, {} to update, {} to destroy, {} {} to remove.",
-                summary.create,
-                summary.update,
-                summary.destroy,
-                summary.remove,
-                if summary.remove == 1 {
-                    "access"
-                } else {
-                    "accesses"
-                }
-            ))
+            style.bold(&format!("Saved plan: {}.", plan.summary))
         )
     }
 }
@@ -108,14 +96,7 @@ pub fn saved_apply_summary(
     style: Style,
 ) -> io::Result<()> {
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
-    writeln!(out)?;
-    for access in unconfirmed {
-        writeln!(
-            out,
-            "{} {access}: the API answered success, but reading back shows the change was not made",
-            style.red("✗")
-        )?;
-    }
+    super::write_unconfirmed(unconfirmed, out, style)?;
     if failed == 0 && unconfirmed.is_empty() {
         writeln!(
             out,

@@ -21,6 +21,13 @@ pub fn demo_sandbox() -> BlockingSandbox {
     .expect("sandbox starts")
 }
 
+/// The demo account behind a rate limit of `requests` per `window`.
+pub fn demo_sandbox_limited(requests: u32, window: std::time::Duration) -> BlockingSandbox {
+    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+    config.rate_limit = mailtrap_access::rate::RateLimit { requests, window };
+    BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).expect("sandbox starts")
+}
+
 /// The binary with no inherited MAILTRAP_* settings and no terminal.
 pub fn command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mailtrap-access"));
