@@ -34,6 +34,8 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
         name: names.get(key).map(|name| name.to_string()),
     };
 
+    // Collected, then built into the map in one pass from a sorted run.
+    let mut changes: Vec<(AccessRef, Change)> = Vec::new();
     let mut present: BTreeSet<Identity> = BTreeSet::new();
     for access in &live.accesses {
         let Some(identity) = access.identity() else {
@@ -61,7 +63,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
                 }
                 let ops = row_ops(access, &wanted.rows, &access_ref, &resource_ref, &mut plan);
                 if !ops.is_empty() {
-                    plan.changes.insert(access_ref, Change::Permissions(ops));
+                    changes.push((access_ref, Change::Permissions(ops)));
                 }
             }
             None => {
@@ -84,7 +86,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
                         })
                         .collect();
                     rows.sort();
-                    plan.changes.insert(access_ref, Change::Remove { rows });
+                    changes.push((access_ref, Change::Remove { rows }));
                     continue;
                 };
                 plan.left_alone.push(LeftAlone {
@@ -106,6 +108,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
             Identity::Token(name) => Warning::TokenNotListed { name: name.clone() },
         });
     }
+    plan.changes = changes.into_iter().collect();
     plan.left_alone.sort();
     plan.warnings.sort();
     plan
@@ -113,6 +116,9 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
 
 /// The row operations that give `access` exactly the rows `wanted`, leaving alone (and
 /// recording in `plan`) every row of a type or level the tool does not manage.
+///
+/// One merge pass over two sorted lists: big accounts hold hundreds of thousands of
+/// rows, and building maps per access cost more than everything else in `plan`.
 fn row_ops(
     access: &Access,
     wanted: &RowSet,
@@ -120,33 +126,42 @@ fn row_ops(
     resource_ref: &impl Fn(&ResourceKey) -> ResourceRef,
     plan: &mut Plan,
 ) -> Vec<RowOp> {
-    let mut managed: BTreeMap<&ResourceKey, Level> = BTreeMap::new();
-    let mut unmanaged: BTreeMap<&ResourceKey, u32> = BTreeMap::new();
+    let mut managed: Vec<(&ResourceKey, Level)> = Vec::with_capacity(access.rows.len());
+    let mut unmanaged: Vec<(&ResourceKey, u32)> = Vec::new();
     for row in &access.rows {
         match row.managed_level() {
-            Some(level) => {
-                managed.insert(&row.resource, level);
-            }
-            None => {
-                unmanaged.insert(&row.resource, row.level);
-            }
+            Some(level) => managed.push((&row.resource, level)),
+            None => unmanaged.push((&row.resource, row.level)),
         }
     }
+    sorted_last_wins(&mut managed);
+    sorted_last_wins(&mut unmanaged);
 
     let mut ops = Vec::new();
+    let mut held = managed.into_iter().peekable();
     for (key, &to) in wanted {
-        if let Some(&current) = unmanaged.get(key) {
+        // Held rows before this key are not wanted at all.
+        while let Some((held_key, from)) = held.next_if(|(held_key, _)| *held_key < key) {
+            ops.push(RowOp::Destroy {
+                resource: resource_ref(held_key),
+                from,
+            });
+        }
+        let current = held
+            .next_if(|(held_key, _)| *held_key == key)
+            .map(|(_, from)| from);
+        if let Ok(found) = unmanaged.binary_search_by(|(other, _)| (*other).cmp(key)) {
             plan.warnings.push(Warning::LevelNotManaged {
                 access: access_ref.clone(),
                 resource: resource_ref(key),
-                current,
+                current: unmanaged[found].1,
                 wanted: to,
             });
             continue;
         }
-        match managed.get(key) {
-            Some(&from) if from == to => {}
-            Some(&from) => ops.push(RowOp::Update {
+        match current {
+            Some(from) if from == to => {}
+            Some(from) => ops.push(RowOp::Update {
                 resource: resource_ref(key),
                 from,
                 to,
@@ -157,17 +172,14 @@ fn row_ops(
             }),
         }
     }
-    for (key, &from) in &managed {
-        if !wanted.contains_key(*key) {
-            ops.push(RowOp::Destroy {
-                resource: resource_ref(key),
-                from,
-            });
-        }
+    for (held_key, from) in held {
+        ops.push(RowOp::Destroy {
+            resource: resource_ref(held_key),
+            from,
+        });
     }
-    ops.sort_by(|a, b| a.resource().key.cmp(&b.resource().key));
 
-    for (key, &level) in &unmanaged {
+    for (key, level) in unmanaged {
         plan.left_alone.push(LeftAlone {
             access: access_ref.clone(),
             reason: LeftAloneReason::UnmanagedRow {
@@ -177,6 +189,15 @@ fn row_ops(
         });
     }
     ops
+}
+
+/// Sort rows by resource and keep one per resource: the last one read, as a map would.
+fn sorted_last_wins<V>(rows: &mut Vec<(&ResourceKey, V)>) {
+    // A stable sort keeps repeats in reading order; reversing makes the last one first,
+    // which is the one `dedup_by` keeps.
+    rows.reverse();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    rows.dedup_by(|later, first| later.0 == first.0);
 }
 
 /// What the live state becomes once `plan` is executed as the API documents it: the
@@ -209,4 +230,21 @@ pub fn expected_after(plan: &Plan, live: &LiveState) -> LiveState {
         access.rows.sort();
     }
     after
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ResourceType;
+
+    #[test]
+    fn rows_read_twice_keep_the_last_reading_as_a_map_would() {
+        let (a, b) = (
+            ResourceKey::new(ResourceType::Inbox, 2),
+            ResourceKey::new(ResourceType::Inbox, 1),
+        );
+        let mut rows = vec![(&a, 10), (&b, 100), (&a, 100), (&b, 10), (&a, 1)];
+        sorted_last_wins(&mut rows);
+        assert_eq!(rows, vec![(&b, 10), (&a, 1)]);
+    }
 }

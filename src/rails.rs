@@ -2,11 +2,11 @@
 //! like a mistake (mass removal, an empty file or an empty listing, an account left
 //! without an admin) is refused unless the user says otherwise. Pure.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::config::DesiredFile;
-use crate::diff::expected_after;
-use crate::model::{LiveState, ResourceType, SpecifierKind};
+use crate::model::{Access, Level, LiveState, ResourceKey, ResourceType, SpecifierKind};
 use crate::plan::{Change, Plan, RowOp};
 
 /// The share of managed rows or accesses above which a removal is "mass".
@@ -118,8 +118,25 @@ pub fn check(
     let minimum = file
         .min_account_admins
         .unwrap_or(DEFAULT_MIN_ACCOUNT_ADMINS);
-    let before = account_admins(live);
-    let after = account_admins(&expected_after(plan, live));
+    let changes: HashMap<u64, &Change> = plan
+        .changes
+        .iter()
+        .map(|(target, change)| (target.id, change))
+        .collect();
+    let (mut before, mut after) = (0, 0);
+    for access in live
+        .accesses
+        .iter()
+        .filter(|access| counts_as_admin(access))
+    {
+        let now = is_account_admin(access.rows.iter().map(|row| (&row.resource, row.level)));
+        before += usize::from(now);
+        after += usize::from(match changes.get(&access.id) {
+            None => now,
+            Some(Change::Remove { .. }) => false,
+            Some(Change::Permissions(ops)) => admin_after(access, ops),
+        });
+    }
     // Refuse the plan that takes the account below the minimum, not an account that was
     // already below it and that the plan leaves as it was.
     if (after as u64) < u64::from(minimum) && after < before {
@@ -132,20 +149,34 @@ pub fn check(
     refusals
 }
 
-/// Users, other than the owner, holding admin on the account itself. Pending invites
-/// cannot administer anything yet, so they do not count.
-fn account_admins(state: &LiveState) -> usize {
-    state
-        .accesses
+/// Users other than the owner: pending invites cannot administer anything yet, so they
+/// do not count.
+fn counts_as_admin(access: &Access) -> bool {
+    access.kind == SpecifierKind::User && !access.is_owner()
+}
+
+/// Whether rows give admin on the account itself.
+fn is_account_admin<'a>(mut rows: impl Iterator<Item = (&'a ResourceKey, u32)>) -> bool {
+    rows.any(|(key, level)| key.kind == ResourceType::Account && level == Level::Admin.code())
+}
+
+/// Whether `access` is an account admin once `ops` are applied: its rows on resources
+/// the ops do not touch, and what the ops create or update. This is what
+/// [`crate::diff::expected_after`] computes for one access, without copying the account.
+fn admin_after(access: &Access, ops: &[RowOp]) -> bool {
+    let touched = |key: &ResourceKey| ops.iter().any(|op| &op.resource().key == key);
+    let kept = access
+        .rows
         .iter()
-        .filter(|access| access.kind == SpecifierKind::User && !access.is_owner())
-        .filter(|access| {
-            access
-                .rows
-                .iter()
-                .any(|row| row.resource.kind == ResourceType::Account && row.level == 100)
-        })
-        .count()
+        .filter(|row| !touched(&row.resource))
+        .map(|row| (&row.resource, row.level));
+    let written = ops.iter().filter_map(|op| match op {
+        RowOp::Create { resource, to } | RowOp::Update { resource, to, .. } => {
+            Some((&resource.key, to.code()))
+        }
+        RowOp::Destroy { .. } => None,
+    });
+    is_account_admin(kept.chain(written))
 }
 
 #[cfg(test)]

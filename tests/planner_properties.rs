@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use mailtrap_access::config::UnmanagedPolicy;
+use mailtrap_access::config::{DesiredFile, Entries, UnmanagedPolicy};
 use mailtrap_access::diff::{expected_after, plan};
 use mailtrap_access::model::{
     Access, Identity, Level, LiveState, Resource, ResourceKey, ResourceType, Row, SpecifierKind,
 };
 use mailtrap_access::plan::{Change, Request};
+use mailtrap_access::rails::{self, Refusal};
 use mailtrap_access::resolve::{Desired, DesiredPrincipal, RowSet};
 use proptest::prelude::*;
 
@@ -33,9 +34,9 @@ fn keys() -> Vec<ResourceKey> {
 
 fn unmanaged_keys() -> Vec<ResourceKey> {
     vec![
-        ResourceKey::new(ResourceType::Other("organization".into()), 70),
+        ResourceKey::new(ResourceType::from_api("organization"), 70),
         ResourceKey::new(
-            ResourceType::Other("email_template_permission_scope".into()),
+            ResourceType::from_api("email_template_permission_scope"),
             ACCOUNT,
         ),
     ]
@@ -149,6 +150,37 @@ fn desired() -> impl Strategy<Value = Desired> {
     })
 }
 
+/// Users other than the owner holding admin on the account, counted on a whole state:
+/// the reference the admin rail, which counts without building that state, must agree with.
+fn account_admins(state: &LiveState) -> usize {
+    state
+        .accesses
+        .iter()
+        .filter(|access| access.kind == SpecifierKind::User && !access.is_owner())
+        .filter(|access| {
+            access
+                .rows
+                .iter()
+                .any(|row| row.resource.kind == ResourceType::Account && row.level == 100)
+        })
+        .count()
+}
+
+fn file_with_minimum(min_account_admins: u32) -> DesiredFile {
+    DesiredFile {
+        version: 1,
+        account_id: Some(ACCOUNT),
+        min_account_admins: Some(min_account_admins),
+        unmanaged: UnmanagedPolicy::Ignore,
+        roles: Entries::default(),
+        users: PEOPLE
+            .iter()
+            .map(|email| (email.to_string(), Default::default()))
+            .collect(),
+        api_tokens: Entries::default(),
+    }
+}
+
 fn is_managed_row(row: &Row) -> bool {
     row.managed_level().is_some()
 }
@@ -223,6 +255,24 @@ proptest! {
             }
         }
         prop_assert_eq!(planned.requests().count(), planned.changes.len());
+    }
+
+    #[test]
+    fn the_admin_rail_counts_what_executing_the_plan_leaves(
+        live in live(),
+        desired in desired(),
+        minimum in 0u32..4,
+    ) {
+        let planned = plan(ACCOUNT, &desired, &live);
+        let before = account_admins(&live);
+        let after = account_admins(&expected_after(&planned, &live));
+        let refused: Vec<Refusal> = rails::check(&planned, &live, &file_with_minimum(minimum), true);
+        let expected = if (after as u64) < u64::from(minimum) && after < before {
+            vec![Refusal::TooFewAccountAdmins { before, after, minimum }]
+        } else {
+            Vec::new()
+        };
+        prop_assert_eq!(refused, expected);
     }
 
     #[test]

@@ -263,13 +263,11 @@ impl Transport {
             .get(reqwest::header::LOCATION)
             .and_then(|value| value.to_str().ok())
             .map(str::to_string);
-        let bytes = response
-            .bytes()
+        let bytes = read_body(response)
             .await
             .map_err(|err| self.transport_error(request.clone(), &err))?;
         if status.is_success() {
-            // Takes over the buffer without copying it.
-            return Ok(bytes.into());
+            return Ok(bytes);
         }
         let detail = self.redact(&error_detail(&bytes));
         Err(match status {
@@ -319,6 +317,25 @@ impl Transport {
     async fn get(&self, path: &str) -> Result<Vec<u8>, ApiError> {
         self.send(Method::GET, path, None).await
     }
+}
+
+/// The most a body's announced length may reserve up front; a bigger body still reads
+/// in full, growing as it comes.
+const MAX_RESERVED_BODY: u64 = 64 * 1024 * 1024;
+
+/// The whole body, copied chunk by chunk into one buffer of the announced size. Letting
+/// the client collect the chunks and join them holds a big listing twice (15 MB for
+/// 10,000 users), since the chunks stay alive until the join is done.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let announced = response
+        .content_length()
+        .unwrap_or(0)
+        .min(MAX_RESERVED_BODY);
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Decode the body of `GET .../account_accesses`. Pure, for tests and fuzzing.

@@ -78,19 +78,23 @@ pub(crate) fn accesses(entries: Vec<AccessWire>) -> Result<Vec<Access>, String> 
                     entry.id
                 ));
             }
+            let mut rows: Vec<Row> = entry
+                .resources
+                .into_iter()
+                .map(|row| Row {
+                    resource: ResourceKey::new(row.resource_type, row.resource_id),
+                    level: row.access_level,
+                })
+                .collect();
+            // Decoding grew the list by doubling (the body does not say how many rows
+            // follow); across a big account the slack is as large as the rows themselves.
+            rows.shrink_to_fit();
             Ok(Access {
                 id: entry.id,
                 kind,
                 email: entry.specifier.email,
                 name: entry.specifier.name,
-                rows: entry
-                    .resources
-                    .into_iter()
-                    .map(|row| Row {
-                        resource: ResourceKey::new(row.resource_type, row.resource_id),
-                        level: row.access_level,
-                    })
-                    .collect(),
+                rows,
             })
         })
         .collect()

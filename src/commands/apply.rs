@@ -12,7 +12,7 @@ use crate::render::Style;
 use crate::{apply, rails, render};
 
 use super::plan::fetch_and_plan;
-use super::{connect, load_file, stdout_style, Outcome};
+use super::{buffered_stdout, connect, load_file, stdout_style, Outcome};
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     if let Some(saved) = &args.plan {
@@ -32,7 +32,11 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
 
     let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
     let mut stdout = std::io::stdout();
-    render::plan_text(&plan, &mut stdout.lock(), style)?;
+    {
+        let mut buffered = buffered_stdout();
+        render::plan_text(&plan, &mut buffered, style)?;
+        buffered.flush()?;
+    }
     if plan.is_empty() {
         return Ok(Outcome::Success);
     }
@@ -61,13 +65,9 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         .await
         .context("the changes were sent, but reading the account back failed; run plan to check")?;
     let unconfirmed = apply::unconfirmed(&results, &replanned);
-    render::apply_summary(
-        &results,
-        &unconfirmed,
-        &replanned,
-        &mut stdout.lock(),
-        style,
-    )?;
+    let mut buffered = buffered_stdout();
+    render::apply_summary(&results, &unconfirmed, &replanned, &mut buffered, style)?;
+    buffered.flush()?;
 
     let failed = results
         .iter()

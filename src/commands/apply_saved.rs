@@ -14,7 +14,7 @@ use crate::saved_plan::{self, SavedPlan, SavedPlanError};
 use crate::{apply, render};
 
 use super::apply::{confirmed, Reporter};
-use super::{connect, stdout_style, Outcome};
+use super::{buffered_stdout, connect, stdout_style, Outcome};
 
 pub(super) async fn run(args: &ApplyArgs, path: &Path) -> anyhow::Result<Outcome> {
     if !args.auto_approve && !std::io::stdin().is_terminal() {
@@ -50,7 +50,11 @@ pub(super) async fn run(args: &ApplyArgs, path: &Path) -> anyhow::Result<Outcome
     saved.check_live(&display, &live)?;
 
     let mut stdout = std::io::stdout();
-    render::saved::saved_plan_text(&saved, &requests, &display, &mut stdout.lock(), style)?;
+    {
+        let mut buffered = buffered_stdout();
+        render::saved::saved_plan_text(&saved, &requests, &display, &mut buffered, style)?;
+        buffered.flush()?;
+    }
     if requests.is_empty() {
         return Ok(Outcome::Success);
     }
@@ -85,7 +89,9 @@ pub(super) async fn run(args: &ApplyArgs, path: &Path) -> anyhow::Result<Outcome
         .await
         .context("the changes were sent, but reading the account back failed; run plan to check")?;
     let unconfirmed = saved_plan::unconfirmed(&results, &after);
-    render::saved::saved_apply_summary(&results, &unconfirmed, &mut stdout.lock(), style)?;
+    let mut buffered = buffered_stdout();
+    render::saved::saved_apply_summary(&results, &unconfirmed, &mut buffered, style)?;
+    buffered.flush()?;
 
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     if failed > 0 || !unconfirmed.is_empty() {

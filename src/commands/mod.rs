@@ -90,6 +90,12 @@ fn validate(path: &Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// Stdout for a whole rendering: a big plan is tens of thousands of lines, and the
+/// standard handle would make a system call for each one. Callers flush it.
+fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
+}
+
 /// The style of stdout for `--color`.
 fn stdout_style(when: ColorWhen) -> Style {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());

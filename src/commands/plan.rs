@@ -13,7 +13,7 @@ use crate::plan::Plan;
 use crate::saved_plan::SavedPlan;
 use crate::{diff, rails, render, resolve};
 
-use super::{connect, stdout_style, Outcome};
+use super::{buffered_stdout, connect, stdout_style, Outcome};
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let bytes = config::read(&args.file.file)?;
@@ -30,7 +30,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
             .with_context(|| format!("cannot save the plan to {}", path.display()))?;
         render::saved::saved_notice(path, &mut std::io::stderr().lock())?;
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = buffered_stdout();
     match args.format {
         PlanFormat::Text => render::plan_text(&plan, &mut stdout, stdout_style(args.color.color))?,
         PlanFormat::Json => render::plan_json(&plan, &mut stdout)?,
