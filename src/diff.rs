@@ -139,7 +139,7 @@ fn row_ops(
 
     let mut ops = Vec::new();
     let mut held = managed.into_iter().peekable();
-    for (key, &to) in wanted {
+    for (key, to) in wanted.iter() {
         // Held rows before this key are not wanted at all.
         while let Some((held_key, from)) = held.next_if(|(held_key, _)| *held_key < key) {
             ops.push(RowOp::Destroy {
@@ -178,6 +178,8 @@ fn row_ops(
             from,
         });
     }
+    // Most accesses change a row or two; a plan may hold ten thousand of them.
+    ops.shrink_to_fit();
 
     for (key, level) in unmanaged {
         plan.left_alone.push(LeftAlone {

@@ -115,6 +115,7 @@ fn live() -> impl Strategy<Value = LiveState> {
 
 fn row_set() -> impl Strategy<Value = RowSet> {
     proptest::collection::btree_map(proptest::sample::select(keys()), level(), 0..6)
+        .prop_map(|rows| rows.into_iter().collect())
 }
 
 fn desired() -> impl Strategy<Value = Desired> {
