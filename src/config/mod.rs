@@ -195,17 +195,22 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedFile, ConfigError> 
             ),
         }])
     })?;
-    parse(&display_path, &text)
+    parse_owned(&display_path, text)
 }
 
 /// Parse and validate `text`, reporting errors against `display_path`.
 pub fn parse(display_path: &str, text: &str) -> Result<LoadedFile, ConfigError> {
-    let file: DesiredFile = serde_yaml::from_str(text)
-        .map_err(|err| ConfigError::Invalid(vec![syntax_diagnostic(display_path, text, &err)]))?;
+    parse_owned(display_path, text.to_string())
+}
+
+/// [`parse`], keeping `text` itself (for locating problems) rather than a copy.
+fn parse_owned(display_path: &str, text: String) -> Result<LoadedFile, ConfigError> {
+    let file: DesiredFile = serde_yaml::from_str(&text)
+        .map_err(|err| ConfigError::Invalid(vec![syntax_diagnostic(display_path, &text, &err)]))?;
     let loaded = LoadedFile {
         display_path: display_path.to_string(),
         file,
-        text: text.to_string(),
+        text,
         source: std::sync::OnceLock::new(),
     };
     let problems = validate(&loaded);
@@ -367,19 +372,21 @@ fn check_grant_keys(
     ];
     for (section, entries) in sections {
         for name in entries.keys() {
-            let path: Vec<&str> = at.iter().copied().chain([section, name.as_str()]).collect();
+            // Built only for a problem: a big file holds tens of thousands of keys.
+            let path =
+                || -> Vec<&str> { at.iter().copied().chain([section, name.as_str()]).collect() };
             if let Some(id) = name.strip_prefix(ID_PREFIX) {
                 if id.trim().parse::<u64>().is_err() {
                     problems.push(loaded.diagnostic(
-                        &path,
+                        &path(),
                         format!("{name:?} is not a resource id: write id:NNN with a number"),
                     ));
                 }
             } else if name.trim().is_empty() {
-                problems.push(loaded.diagnostic(&path, format!("empty name in {section}")));
+                problems.push(loaded.diagnostic(&path(), format!("empty name in {section}")));
             } else if section == "inboxes" && !name.contains('/') {
                 problems.push(loaded.diagnostic(
-                    &path,
+                    &path(),
                     format!("inbox {name:?} must be written Project/Inbox (or id:NNN): inbox names repeat across projects"),
                 ));
             }
