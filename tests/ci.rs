@@ -87,6 +87,46 @@ fn markdown_plan_starts_with_the_marker() {
 }
 
 #[test]
+fn markdown_plan_tells_reviewers_what_apply_will_refuse() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    // Lists nobody under `unmanaged: remove`: three rails, none lifted by `plan`.
+    let empty = write_file(
+        dir.path(),
+        "empty.yaml",
+        "version: 1\naccount_id: 1111111\nunmanaged: remove\n",
+    );
+    let output = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", &empty, "--format", "markdown"],
+    );
+    // Planning a plan apply would refuse is not an error: the comment says so.
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    let caution = text
+        .split_once("> [!CAUTION]\n> `apply` will refuse this plan:\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no caution in {text}"));
+    for rail in ["empty-file rail", "mass-removal rail", "admin rail"] {
+        assert!(
+            caution.contains(&format!("> - {rail}: ")),
+            "{rail} missing:\n{text}"
+        );
+    }
+    assert!(sent(&sandbox).is_empty());
+
+    let output = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", DEMO, "--format", "markdown"],
+    );
+    assert!(
+        !stdout(&output).contains("[!CAUTION]"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
 fn diff_plan_shows_the_yaml_change_and_nothing_when_converged() {
     let sandbox = demo_sandbox();
     let output = run_against(

@@ -10,6 +10,7 @@ use mailtrap_access::model::{
 use mailtrap_access::plan::{
     AccessRef, Change, HeldRow, LeftAlone, LeftAloneReason, Plan, ResourceRef, RowOp, Warning,
 };
+use mailtrap_access::rails::Refusal;
 use mailtrap_access::render::markdown::{markdown, MARKER, MAX_CHARS};
 use mailtrap_access::saved_plan::{SavedPlan, SavedPlanError};
 
@@ -94,7 +95,7 @@ fn count(text: &str, needle: &str) -> usize {
 #[test]
 fn a_small_plan_is_whole() {
     let plan = huge_plan(8, 3);
-    let text = markdown(&plan, MAX_CHARS);
+    let text = markdown(&plan, &[], MAX_CHARS);
     assert!(text.starts_with(&format!("{MARKER}\n")));
     assert_eq!(count(&text, "\n#### person"), 8);
     assert!(text.contains("<details><summary>Requests apply will send (8)</summary>"));
@@ -105,7 +106,7 @@ fn a_small_plan_is_whole() {
 #[test]
 fn a_huge_plan_is_cut_to_the_limit_with_a_note_saying_what_is_missing() {
     let plan = huge_plan(2_000, 5_000);
-    let text = markdown(&plan, MAX_CHARS);
+    let text = markdown(&plan, &[], MAX_CHARS);
     let length = text.chars().count();
     assert!(length <= MAX_CHARS, "{length} characters");
     assert!(length > MAX_CHARS / 2, "cut far more than needed: {length}");
@@ -143,7 +144,7 @@ fn a_huge_plan_is_cut_to_the_limit_with_a_note_saying_what_is_missing() {
 fn any_limit_is_respected() {
     let plan = huge_plan(300, 300);
     for limit in [2_000, 5_000, 10_000, 30_000, 60_000] {
-        let text = markdown(&plan, limit);
+        let text = markdown(&plan, &[], limit);
         assert!(text.chars().count() <= limit, "limit {limit}");
         assert!(text.contains("[!NOTE]"), "limit {limit}");
     }
@@ -153,10 +154,43 @@ fn any_limit_is_respected() {
 fn only_what_does_not_fit_is_cut() {
     // The left-alone list alone is huge; the changes fit once it is gone.
     let plan = huge_plan(5, 20_000);
-    let text = markdown(&plan, MAX_CHARS);
+    let text = markdown(&plan, &[], MAX_CHARS);
     assert!(text.chars().count() <= MAX_CHARS);
     assert_eq!(count(&text, "\n#### person"), 5);
     assert!(text.contains("Left out: the request bodies of the 5 changed accesses; the list of 20000 items left alone."));
+}
+
+#[test]
+fn the_rails_apply_will_refuse_by_head_the_comment_and_survive_any_cut() {
+    let refusals = [
+        Refusal::MassAccessRemoval {
+            removed: 500,
+            accesses: 2_500,
+        },
+        Refusal::TooFewAccountAdmins {
+            before: 2,
+            after: 0,
+            minimum: 1,
+        },
+    ];
+    let plan = huge_plan(2_000, 5_000);
+    for limit in [5_000, MAX_CHARS] {
+        let text = markdown(&plan, &refusals, limit);
+        assert!(text.chars().count() <= limit, "limit {limit}");
+        assert!(
+            text.contains("> [!CAUTION]\n> `apply` will refuse this plan:\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("> - mass-removal rail: the plan removes 500 of 2500 accesses"),
+            "{text}"
+        );
+        assert!(
+            text.contains("> - admin rail: the plan leaves 0 account admins besides the owner"),
+            "{text}"
+        );
+    }
+    assert!(!markdown(&plan, &[], MAX_CHARS).contains("[!CAUTION]"));
 }
 
 #[test]
@@ -166,9 +200,9 @@ fn no_warning_callout_without_destroy_or_remove() {
         unreachable!()
     };
     ops.retain(|op| !matches!(op, RowOp::Destroy { .. }));
-    let text = markdown(&plan, MAX_CHARS);
+    let text = markdown(&plan, &[], MAX_CHARS);
     assert!(!text.contains("[!WARNING]"), "{text}");
-    let text = markdown(&huge_plan(1, 0), MAX_CHARS);
+    let text = markdown(&huge_plan(1, 0), &[], MAX_CHARS);
     assert!(text.contains("[!WARNING]"), "{text}");
 }
 
@@ -192,7 +226,7 @@ fn names_from_the_account_cannot_break_the_markdown() {
         left_alone: vec![],
         warnings: vec![],
     };
-    let text = markdown(&plan, MAX_CHARS);
+    let text = markdown(&plan, &[], MAX_CHARS);
     assert!(
         !text.contains("<script>") && !text.contains("<b>"),
         "{text}"

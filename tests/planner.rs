@@ -138,7 +138,7 @@ fn every_fixture_as_json_is_snapshotted() {
 fn every_fixture_as_markdown_is_snapshotted() {
     for (name, plan, _) in plans() {
         let mut out = Vec::new();
-        mailtrap_access::render::plan_markdown(&plan, &mut out).unwrap();
+        mailtrap_access::render::plan_markdown(&plan, &[], &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with("<!-- mailtrap-access-plan -->\n"),

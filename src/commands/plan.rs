@@ -21,8 +21,9 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let target = connect(&args.connection, loaded.file.account_id).await?;
     let reader = ReadClient::new(target.endpoint)?;
     let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
+    // Checked without overrides: what `apply` will refuse unless told otherwise.
+    let refusals = rails::check(&plan, &live, &loaded.file, false);
     if let Some(path) = &args.out {
-        let refusals = rails::check(&plan, &live, &loaded.file, false);
         let saved = SavedPlan::new(&plan, &refusals, &loaded.display_path, &bytes, &live);
         let mut text = Vec::new();
         render::json::write_json(&saved, &mut text)?;
@@ -34,7 +35,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     match args.format {
         PlanFormat::Text => render::plan_text(&plan, &mut stdout, stdout_style(args.color.color))?,
         PlanFormat::Json => render::plan_json(&plan, &mut stdout)?,
-        PlanFormat::Markdown => render::plan_markdown(&plan, &mut stdout)?,
+        PlanFormat::Markdown => render::plan_markdown(&plan, &refusals, &mut stdout)?,
         PlanFormat::Diff => {
             render::plan_diff(
                 &plan,
@@ -48,7 +49,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     }
     stdout.flush()?;
     // Reviewers should learn on the pull request, not at merge, that apply will refuse.
-    for refusal in rails::check(&plan, &live, &loaded.file, false) {
+    for refusal in &refusals {
         eprintln!("warning: apply will refuse this plan without an override: {refusal}");
     }
     Ok(if args.detailed_exitcode && !plan.is_empty() {

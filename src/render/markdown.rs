@@ -1,13 +1,15 @@
 //! The plan as Markdown for a pull-request comment (`plan --format markdown`): a hidden
 //! marker on the first line (so a CI step finds and updates its own comment), the summary,
-//! a prominent warning when anything is destroyed or removed, one table per changed
-//! access, and the long detail collapsed. Always under [`MAX_CHARS`]: whole sections are
+//! the safety rails apply will refuse it by (reviewers should learn that on the pull
+//! request, not at merge), a prominent warning when anything is destroyed or removed, one
+//! table per changed access, and the long detail collapsed. Always under [`MAX_CHARS`]: whole sections are
 //! cut, and a note says what was left out.
 
 use std::io::{self, Write};
 
 use crate::model::level_code_name;
 use crate::plan::{Change, LeftAloneReason, Plan, Request, RowOp};
+use crate::rails::Refusal;
 
 /// The first line of every comment; CI steps search for it.
 pub const MARKER: &str = "<!-- mailtrap-access-plan -->";
@@ -18,16 +20,16 @@ pub const MAX_CHARS: usize = 60_000;
 /// Room kept for the note that says what was cut.
 const NOTE_RESERVE: usize = 600;
 
-/// `plan --format markdown`.
-pub fn plan_markdown(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
-    out.write_all(markdown(plan, MAX_CHARS).as_bytes())
+/// `plan --format markdown`; `refusals` are the rails the plan breaks.
+pub fn plan_markdown(plan: &Plan, refusals: &[Refusal], out: &mut impl Write) -> io::Result<()> {
+    out.write_all(markdown(plan, refusals, MAX_CHARS).as_bytes())
 }
 
 /// The comment, at most `limit` characters (for any limit above [`NOTE_RESERVE`] plus
 /// the head's few hundred).
-pub fn markdown(plan: &Plan, limit: usize) -> String {
+pub fn markdown(plan: &Plan, refusals: &[Refusal], limit: usize) -> String {
     // Sections in document order; `None` once cut.
-    let head = head(plan);
+    let head = head(plan, refusals);
     let mut warnings = warnings(plan);
     let mut accesses: Vec<Option<String>> = plan
         .changes
@@ -120,7 +122,7 @@ pub fn markdown(plan: &Plan, limit: usize) -> String {
     text
 }
 
-fn head(plan: &Plan) -> String {
+fn head(plan: &Plan, refusals: &[Refusal]) -> String {
     let mut text = format!(
         "{MARKER}\n### mailtrap-access plan for account {}\n\n",
         plan.account_id
@@ -151,6 +153,12 @@ fn head(plan: &Plan) -> String {
             "\n> [!WARNING]\n> This plan {}. Check below that this is intended before merging.\n",
             what.join(" and ")
         ));
+    }
+    if !refusals.is_empty() {
+        text.push_str("\n> [!CAUTION]\n> `apply` will refuse this plan:\n");
+        for refusal in refusals {
+            text.push_str(&format!("> - {}\n", inline(&refusal.to_string())));
+        }
     }
     text
 }
