@@ -195,6 +195,9 @@ fn row_ops(
 
 /// Sort rows by resource and keep one per resource: the last one read, as a map would.
 fn sorted_last_wins<V>(rows: &mut Vec<(&ResourceKey, V)>) {
+    if rows.is_sorted_by(|a, b| a.0 < b.0) {
+        return; // Already sorted without repeats, as a listing often is.
+    }
     // A stable sort keeps repeats in reading order; reversing makes the last one first,
     // which is the one `dedup_by` keeps.
     rows.reverse();
@@ -248,5 +251,8 @@ mod tests {
         let mut rows = vec![(&a, 10), (&b, 100), (&a, 100), (&b, 10), (&a, 1)];
         sorted_last_wins(&mut rows);
         assert_eq!(rows, vec![(&b, 10), (&a, 1)]);
+        let mut sorted = vec![(&b, 100), (&a, 10)];
+        sorted_last_wins(&mut sorted);
+        assert_eq!(sorted, vec![(&b, 100), (&a, 10)]);
     }
 }

@@ -127,7 +127,7 @@ pub fn check(
     for access in live
         .accesses
         .iter()
-        .filter(|access| counts_as_admin(access))
+        .filter(|access| may_count_as_admin(access))
     {
         let now = is_account_admin(access.rows.iter().map(|row| (&row.resource, row.level)));
         before += usize::from(now);
@@ -149,9 +149,9 @@ pub fn check(
     refusals
 }
 
-/// Users other than the owner: pending invites cannot administer anything yet, so they
-/// do not count.
-fn counts_as_admin(access: &Access) -> bool {
+/// Only users other than the owner count as admins: pending invites cannot administer
+/// anything yet.
+fn may_count_as_admin(access: &Access) -> bool {
     access.kind == SpecifierKind::User && !access.is_owner()
 }
 

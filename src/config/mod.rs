@@ -259,13 +259,18 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
         });
     }
 
-    let case_collision = file.users.len()
-        != file
-            .users
+    // Two emails equal but for case: one of them changes when lower-cased. Only those
+    // few are lower-cased and compared, not every email of a big file.
+    let case_collision = {
+        let mut lowered = BTreeSet::new();
+        file.users
             .keys()
-            .map(|email| email.to_lowercase())
-            .collect::<BTreeSet<_>>()
-            .len();
+            .filter(|email| email.chars().any(|c| c.to_lowercase().ne([c])))
+            .any(|email| {
+                let lower = email.to_lowercase();
+                file.users.contains_key(&lower) || !lowered.insert(lower)
+            })
+    };
     if case_collision || !file.users.repeated().is_empty() {
         // Only now is the source map needed: it keeps every key in order, repeats too.
         let mut seen: BTreeMap<String, (String, Position)> = BTreeMap::new();
@@ -413,4 +418,32 @@ pub fn json_schema() -> String {
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serializes");
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse("f.yaml", text) {
+            Ok(_) => Vec::new(),
+            Err(err) => err.diagnostics().iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn emails_equal_but_for_case_are_duplicates_whichever_is_lower_case() {
+        let head = "version: 1\nusers:\n";
+        let both_mixed = format!("{head}  Bob@acme.com: {{}}\n  BOB@acme.com: {{}}\n");
+        assert_eq!(
+            problems(&both_mixed),
+            ["f.yaml:4:3: duplicate user \"BOB@acme.com\": already listed as \"Bob@acme.com\" on line 3 (emails are case-insensitive)"]
+        );
+        let one_lower = format!("{head}  BOB@acme.com: {{}}\n  bob@acme.com: {{}}\n");
+        assert_eq!(problems(&one_lower).len(), 1, "{:?}", problems(&one_lower));
+        let distinct = format!(
+            "{head}  Bob@acme.com: {{}}\n  alice@acme.com: {{}}\n  ALICE@other.com: {{}}\n"
+        );
+        assert!(problems(&distinct).is_empty(), "{:?}", problems(&distinct));
+    }
 }
