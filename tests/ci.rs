@@ -10,6 +10,10 @@ use serde_json::{json, Value};
 
 const DEMO: &str = "examples/mailtrap-access.yaml";
 
+/// A desired file listing nobody under `unmanaged: remove`: against the demo account it
+/// breaks the empty-file, mass-removal and admin rails.
+const LISTS_NOBODY: &str = "version: 1\naccount_id: 1111111\nunmanaged: remove\n";
+
 /// The writes the sandbox received, by path (apply sends them concurrently).
 fn sent(sandbox: &mailtrap_access::sandbox::BlockingSandbox) -> Vec<Value> {
     let mut sent: Vec<Value> = writes(&sandbox.requests())
@@ -90,12 +94,8 @@ fn markdown_plan_starts_with_the_marker() {
 fn markdown_plan_tells_reviewers_what_apply_will_refuse() {
     let sandbox = demo_sandbox();
     let dir = tempfile::tempdir().unwrap();
-    // Lists nobody under `unmanaged: remove`: three rails, none lifted by `plan`.
-    let empty = write_file(
-        dir.path(),
-        "empty.yaml",
-        "version: 1\naccount_id: 1111111\nunmanaged: remove\n",
-    );
+    // Three rails, none lifted by `plan`.
+    let empty = write_file(dir.path(), "empty.yaml", LISTS_NOBODY);
     let output = run_against(
         &sandbox.base_url(),
         &["plan", "-f", &empty, "--format", "markdown"],
@@ -510,14 +510,9 @@ fn progress_line_on_a_terminal() {
 fn saved_plan_keeps_the_safety_rails() {
     let sandbox = demo_sandbox();
     let dir = tempfile::tempdir().unwrap();
-    // Lists nobody under `unmanaged: remove`: the empty-file and mass-removal rails
-    // (which --allow-mass-removal lifts) and, unless allowed, the admin rail (which it
-    // does not).
-    let empty = write_file(
-        dir.path(),
-        "empty.yaml",
-        "version: 1\naccount_id: 1111111\nunmanaged: remove\n",
-    );
+    // The empty-file and mass-removal rails (which --allow-mass-removal lifts) and,
+    // unless allowed, the admin rail (which it does not).
+    let empty = write_file(dir.path(), "empty.yaml", LISTS_NOBODY);
     let empty_no_admins = write_file(
         dir.path(),
         "empty-no-admins.yaml",
