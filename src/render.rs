@@ -224,24 +224,83 @@ pub fn apply_summary(
         .filter(|result| result.outcome.is_err())
         .count();
     write_unconfirmed(unconfirmed, out, style)?;
-    if failed == 0 && unconfirmed.is_empty() && replanned.is_empty() {
-        writeln!(
-            out,
-            "{}",
-            style.green(&format!(
-                "Apply complete: {} requests sent; read back: the account matches the desired state.",
-                results.len()
-            ))
-        )
+    let verdict = if failed == 0 && unconfirmed.is_empty() && replanned.is_empty() {
+        Ok(format!(
+            "Apply complete: {} requests sent; read back: the account matches the desired state.",
+            results.len()
+        ))
     } else {
-        writeln!(
-            out,
-            "{}",
-            style.red(&format!(
-                "Apply incomplete: {failed} of {} requests failed; read back: {}.",
-                results.len(),
-                replanned.summary()
-            ))
-        )
+        Err(format!(
+            "Apply incomplete: {failed} of {} requests failed; read back: {}.",
+            results.len(),
+            replanned.summary()
+        ))
+    };
+    write_verdict(verdict, out, style)
+}
+
+/// The last line of an apply: green when it completed, red when it did not.
+fn write_verdict(
+    verdict: Result<String, String>,
+    out: &mut impl Write,
+    style: Style,
+) -> io::Result<()> {
+    match verdict {
+        Ok(line) => writeln!(out, "{}", style.green(&line)),
+        Err(line) => writeln!(out, "{}", style.red(&line)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ApiError;
+    use crate::apply::{Completion, OperationResult};
+    use crate::model::SpecifierKind;
+
+    fn result(outcome: Result<Completion, ApiError>) -> OperationResult {
+        OperationResult {
+            access: AccessRef {
+                label: "bob@acme.com".to_string(),
+                kind: SpecifierKind::User,
+                id: 4001,
+            },
+            request: Request::DeleteAccess {
+                path: "/api/accounts/1111111/account_accesses/4001".to_string(),
+            },
+            outcome,
+        }
+    }
+
+    fn summary(results: &[OperationResult]) -> String {
+        let converged = Plan {
+            account_id: 1111111,
+            changes: Default::default(),
+            left_alone: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let mut out = Vec::new();
+        apply_summary(results, &[], &converged, &mut out, Style::default()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_last_line_says_whether_apply_completed() {
+        let failed = result(Err(ApiError::Server {
+            request: "DELETE /api/accounts/1111111/account_accesses/4001".to_string(),
+            status: 500,
+            detail: "Internal Server Error".to_string(),
+        }));
+        let text = summary(&[failed]);
+        assert!(
+            text.ends_with(
+                "Apply incomplete: 1 of 1 requests failed; read back: 0 to create, 0 to update, 0 to destroy, 0 accesses to remove.\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            summary(&[result(Ok(Completion::Done))]),
+            "\nApply complete: 1 requests sent; read back: the account matches the desired state.\n"
+        );
     }
 }

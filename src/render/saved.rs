@@ -97,24 +97,17 @@ pub fn saved_apply_summary(
 ) -> io::Result<()> {
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     super::write_unconfirmed(unconfirmed, out, style)?;
-    if failed == 0 && unconfirmed.is_empty() {
-        writeln!(
-            out,
-            "{}",
-            style.green(&format!(
-                "Apply complete: {} requests sent; read back: every change of the saved plan is in place.",
-                results.len()
-            ))
-        )
+    let verdict = if failed == 0 && unconfirmed.is_empty() {
+        Ok(format!(
+            "Apply complete: {} requests sent; read back: every change of the saved plan is in place.",
+            results.len()
+        ))
     } else {
-        writeln!(
-            out,
-            "{}",
-            style.red(&format!(
-                "Apply incomplete: {failed} of {} requests failed, {} acknowledged but not performed.",
-                results.len(),
-                unconfirmed.len()
-            ))
-        )
-    }
+        Err(format!(
+            "Apply incomplete: {failed} of {} requests failed, {} acknowledged but not performed.",
+            results.len(),
+            unconfirmed.len()
+        ))
+    };
+    super::write_verdict(verdict, out, style)
 }
