@@ -4,6 +4,7 @@
 
 pub mod entries;
 pub mod source_map;
+mod yaml_subset;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -205,8 +206,12 @@ pub fn parse(display_path: &str, text: &str) -> Result<LoadedFile, ConfigError> 
 
 /// [`parse`], keeping `text` itself (for locating problems) rather than a copy.
 fn parse_owned(display_path: &str, text: String) -> Result<LoadedFile, ConfigError> {
-    let file: DesiredFile = serde_yaml::from_str(&text)
-        .map_err(|err| ConfigError::Invalid(vec![syntax_diagnostic(display_path, &text, &err)]))?;
+    let file = match yaml_subset::parse(&text) {
+        Some(file) => file,
+        None => serde_yaml::from_str(&text).map_err(|err| {
+            ConfigError::Invalid(vec![syntax_diagnostic(display_path, &text, &err)])
+        })?,
+    };
     let loaded = LoadedFile {
         display_path: display_path.to_string(),
         file,
@@ -265,7 +270,7 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
         let mut lowered = BTreeSet::new();
         file.users
             .keys()
-            .filter(|email| email.chars().any(|c| c.to_lowercase().ne([c])))
+            .filter(|email| changes_when_lowercased(email))
             .any(|email| {
                 let lower = email.to_lowercase();
                 file.users.contains_key(&lower) || !lowered.insert(lower)
@@ -396,6 +401,14 @@ fn check_grant_keys(
                 ));
             }
         }
+    }
+}
+
+fn changes_when_lowercased(text: &str) -> bool {
+    if text.is_ascii() {
+        text.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        text.chars().any(|c| c.to_lowercase().ne([c]))
     }
 }
 
