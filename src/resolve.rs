@@ -10,9 +10,75 @@ use crate::model::{Identity, Level, Resource, ResourceKey, ResourceType};
 
 /// The explicit rows one listed access should hold: one level per resource, sorted by
 /// resource. A sorted list rather than a map: ten thousand people with twenty rows each
-/// are compared against the account in one merge pass, and fit in half the memory.
+/// are compared against the account in one merge pass. A wanted row is always on a
+/// type the tool manages, so it is stored in 16 bytes rather than a key's 32: the rows
+/// are resolved while the account listing arrives, and are held beside it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RowSet(Vec<(ResourceKey, Level)>);
+pub struct RowSet(Vec<WantedRow>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WantedRow {
+    kind: ManagedType,
+    id: u64,
+    level: Level,
+}
+
+impl WantedRow {
+    fn key(&self) -> ResourceKey {
+        ResourceKey::new(self.kind.resource_type(), self.id)
+    }
+
+    fn cmp_key(&self, kind: ManagedType, id: u64) -> std::cmp::Ordering {
+        (self.kind, self.id).cmp(&(kind, id))
+    }
+}
+
+/// The resource types a desired-state file can grant, in [`ResourceType`]'s order (a
+/// unit test holds them to it), so that rows sort as their keys do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum ManagedType {
+    Account,
+    Billing,
+    Project,
+    Inbox,
+    SendingDomain,
+    EmailCampaigns,
+}
+
+impl ManagedType {
+    #[cfg(test)]
+    const ALL: [ManagedType; 6] = [
+        ManagedType::Account,
+        ManagedType::Billing,
+        ManagedType::Project,
+        ManagedType::Inbox,
+        ManagedType::SendingDomain,
+        ManagedType::EmailCampaigns,
+    ];
+
+    fn of(kind: &ResourceType) -> Option<ManagedType> {
+        Some(match kind {
+            ResourceType::Account => ManagedType::Account,
+            ResourceType::Billing => ManagedType::Billing,
+            ResourceType::Project => ManagedType::Project,
+            ResourceType::Inbox => ManagedType::Inbox,
+            ResourceType::SendingDomain => ManagedType::SendingDomain,
+            ResourceType::EmailCampaigns => ManagedType::EmailCampaigns,
+            ResourceType::Other(_) => return None,
+        })
+    }
+
+    fn resource_type(self) -> ResourceType {
+        match self {
+            ManagedType::Account => ResourceType::Account,
+            ManagedType::Billing => ResourceType::Billing,
+            ManagedType::Project => ResourceType::Project,
+            ManagedType::Inbox => ResourceType::Inbox,
+            ManagedType::SendingDomain => ResourceType::SendingDomain,
+            ManagedType::EmailCampaigns => ResourceType::EmailCampaigns,
+        }
+    }
+}
 
 impl RowSet {
     pub fn new() -> RowSet {
@@ -24,17 +90,32 @@ impl RowSet {
     }
 
     /// Rows in resource order.
-    pub fn iter(&self) -> impl Iterator<Item = (&ResourceKey, Level)> {
-        self.0.iter().map(|(key, level)| (key, *level))
+    pub fn iter(&self) -> impl Iterator<Item = (ResourceKey, Level)> + '_ {
+        self.0.iter().map(|row| (row.key(), row.level))
     }
 
     /// Want `level` on `key`; on a resource already granted, the higher level wins (roles
     /// and direct grants overlap).
+    ///
+    /// # Panics
+    /// On a type the tool does not manage: resolving a file never yields one.
     pub fn grant(&mut self, key: ResourceKey, level: Level) {
-        match self.0.binary_search_by(|(held, _)| held.cmp(&key)) {
-            Ok(at) => self.0[at].1 = self.0[at].1.max(level),
-            Err(at) => self.0.insert(at, (key, level)),
+        let kind = ManagedType::of(&key.kind).expect("a wanted row is on a managed type");
+        match self.0.binary_search_by(|held| held.cmp_key(kind, key.id)) {
+            Ok(at) => self.0[at].level = self.0[at].level.max(level),
+            Err(at) => self.0.insert(
+                at,
+                WantedRow {
+                    kind,
+                    id: key.id,
+                    level,
+                },
+            ),
         }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
     }
 }
 
@@ -111,7 +192,7 @@ pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, V
             );
             // A grant added to a copied role doubled the list's capacity; ten thousand
             // people would carry that slack through the whole plan.
-            rows.0.shrink_to_fit();
+            rows.shrink_to_fit();
             let identity = if section == "users" {
                 Identity::Person(who.to_lowercase())
             } else {
@@ -341,6 +422,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn wanted_rows_sort_as_their_keys_and_take_16_bytes() {
+        for a in ManagedType::ALL {
+            assert_eq!(ManagedType::of(&a.resource_type()), Some(a));
+            for b in ManagedType::ALL {
+                let keys = (a.resource_type(), b.resource_type());
+                assert_eq!(a.cmp(&b), keys.0.cmp(&keys.1), "{a:?} {b:?}");
+            }
+        }
+        assert_eq!(
+            ManagedType::of(&ResourceType::from_api("organization")),
+            None
+        );
+        assert_eq!(std::mem::size_of::<WantedRow>(), 16);
+    }
+
+    #[test]
     fn a_row_set_is_sorted_and_the_higher_level_wins() {
         let inbox = |id| ResourceKey::new(ResourceType::Inbox, id);
         let rows: RowSet = [
@@ -352,13 +449,13 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let listed: Vec<(&ResourceKey, Level)> = rows.iter().collect();
+        let listed: Vec<(ResourceKey, Level)> = rows.iter().collect();
         assert_eq!(
             listed,
             vec![
-                (&inbox(1), Level::Admin),
-                (&inbox(2), Level::Viewer),
-                (&inbox(3), Level::Admin)
+                (inbox(1), Level::Admin),
+                (inbox(2), Level::Viewer),
+                (inbox(3), Level::Admin)
             ]
         );
     }

@@ -213,8 +213,8 @@ proptest! {
                     let expected: BTreeMap<ResourceKey, u32> = wanted
                         .rows
                         .iter()
-                        .filter(|(key, _)| !held.contains(key))
-                        .map(|(key, level)| (key.clone(), level.code()))
+                        .filter(|(key, _)| !held.contains(&key))
+                        .map(|(key, level)| (key, level.code()))
                         .collect();
                     let actual: BTreeMap<ResourceKey, u32> = access
                         .rows

@@ -433,21 +433,42 @@ impl ReadClient {
 
     /// Both reads, concurrently: the account's accesses and its resource tree.
     pub async fn live_state(&self) -> Result<LiveState, ApiError> {
+        Ok(self.live_state_with(|_| ()).await?.0)
+    }
+
+    /// Both reads, running `on_resources` on the resource tree as soon as it is in,
+    /// while the far longer access listing is still on its way: a plan resolves the
+    /// file's names in that wait. Errors come in the order [`live_state`] gives them:
+    /// the listing's first.
+    ///
+    /// [`live_state`]: ReadClient::live_state
+    pub async fn live_state_with<T>(
+        &self,
+        on_resources: impl FnOnce(&[Resource]) -> T,
+    ) -> Result<(LiveState, T), ApiError> {
         let account = self.transport.account_id;
         let accesses_path = format!("/api/accounts/{account}/account_accesses");
         let resources_path = format!("/api/accounts/{account}/permissions/resources");
-        let (accesses, resources) = tokio::join!(
-            self.transport.get(&accesses_path),
-            self.transport.get(&resources_path),
-        );
         let decode_error = |path: &str| {
             let request = format!("GET {path}");
             move |detail| ApiError::Decode { request, detail }
         };
-        Ok(LiveState {
-            accesses: decode_accesses(&accesses?).map_err(decode_error(&accesses_path))?,
-            resources: decode_resources(&resources?).map_err(decode_error(&resources_path))?,
-        })
+        let resources = async {
+            let body = self.transport.get(&resources_path).await?;
+            let resources = decode_resources(&body).map_err(decode_error(&resources_path))?;
+            let result = on_resources(&resources);
+            Ok::<_, ApiError>((resources, result))
+        };
+        let (accesses, resources) = tokio::join!(self.transport.get(&accesses_path), resources);
+        let accesses = decode_accesses(&accesses?).map_err(decode_error(&accesses_path))?;
+        let (resources, result) = resources?;
+        Ok((
+            LiveState {
+                accesses,
+                resources,
+            },
+            result,
+        ))
     }
 }
 

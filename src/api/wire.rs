@@ -11,7 +11,18 @@ pub(crate) struct AccessWire {
     id: u64,
     specifier_type: String,
     specifier: SpecifierWire,
+    #[serde(deserialize_with = "rows_to_size")]
     resources: Vec<RowWire>,
+}
+
+/// Rows, shrunk to size as soon as each access is decoded. The list grows by doubling
+/// (the body does not say how many rows follow), and across a big account the slack is
+/// as large as the rows themselves: shrunk only after the whole listing, it would all
+/// be held at once, beside the body, at the process's peak of memory.
+fn rows_to_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<RowWire>, D::Error> {
+    let mut rows = Vec::<RowWire>::deserialize(deserializer)?;
+    rows.shrink_to_fit();
+    Ok(rows)
 }
 
 #[derive(Deserialize)]
@@ -78,7 +89,7 @@ pub(crate) fn accesses(entries: Vec<AccessWire>) -> Result<Vec<Access>, String> 
                     entry.id
                 ));
             }
-            let mut rows: Vec<Row> = entry
+            let rows: Vec<Row> = entry
                 .resources
                 .into_iter()
                 .map(|row| Row {
@@ -86,9 +97,6 @@ pub(crate) fn accesses(entries: Vec<AccessWire>) -> Result<Vec<Access>, String> 
                     level: row.access_level,
                 })
                 .collect();
-            // Decoding grew the list by doubling (the body does not say how many rows
-            // follow); across a big account the slack is as large as the rows themselves.
-            rows.shrink_to_fit();
             Ok(Access {
                 id: entry.id,
                 kind,

@@ -16,15 +16,20 @@ use crate::{diff, rails, render, resolve};
 use super::{buffered_stdout, connect, stdout_style, Outcome};
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
-    let bytes = config::read(&args.file.file)?;
-    let loaded = config::from_bytes(&args.file.file, &bytes)?;
+    let loaded = config::load(&args.file.file)?;
     let target = connect(&args.connection, loaded.file.account_id).await?;
     let reader = ReadClient::new(target.endpoint)?;
     let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
     // Checked without overrides: what `apply` will refuse unless told otherwise.
     let refusals = rails::check(&plan, &live, &loaded.file, false);
     if let Some(path) = &args.out {
-        let saved = SavedPlan::new(&plan, &refusals, &loaded.display_path, &bytes, &live);
+        let saved = SavedPlan::new(
+            &plan,
+            &refusals,
+            &loaded.display_path,
+            loaded.text().as_bytes(),
+            &live,
+        );
         let mut text = Vec::new();
         render::json::write_json(&saved, &mut text)?;
         write_private(path, &text)
@@ -87,19 +92,12 @@ pub(super) async fn fetch_and_plan(
     reader: &ReadClient,
     loaded: &LoadedFile,
 ) -> anyhow::Result<(Plan, LiveState)> {
-    let live = reader
-        .live_state()
+    // The file's names are resolved while the account listing is still arriving.
+    let (live, desired) = reader
+        .live_state_with(|resources| resolve::resolve(loaded, resources))
         .await
         .context("cannot read the live account")?;
-    let plan = plan_against(reader.account_id(), loaded, &live)?;
+    let desired = desired.map_err(ConfigError::Invalid)?;
+    let plan = diff::plan(reader.account_id(), &desired, &live);
     Ok((plan, live))
-}
-
-pub(super) fn plan_against(
-    account_id: u64,
-    loaded: &LoadedFile,
-    live: &LiveState,
-) -> anyhow::Result<Plan> {
-    let desired = resolve::resolve(loaded, &live.resources).map_err(ConfigError::Invalid)?;
-    Ok(diff::plan(account_id, &desired, live))
 }

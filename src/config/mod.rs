@@ -154,6 +154,11 @@ pub struct LoadedFile {
 }
 
 impl LoadedFile {
+    /// The file's text as read (a saved plan fingerprints it).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Where everything is in the file.
     pub fn source(&self) -> &SourceMap {
         self.source.get_or_init(|| SourceMap::build(&self.text))
@@ -171,22 +176,12 @@ impl LoadedFile {
 
 /// Read, parse and validate the file at `path`.
 pub fn load(path: &Path) -> Result<LoadedFile, ConfigError> {
-    from_bytes(path, &read(path)?)
-}
-
-/// The bytes of the file at `path` (for callers that also fingerprint them).
-pub fn read(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|source| ConfigError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })
-}
-
-/// Parse and validate `bytes`, read from `path`.
-pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedFile, ConfigError> {
-    let text = bytes.to_vec();
+    })?;
     let display_path = path.display().to_string();
-    let text = String::from_utf8(text).map_err(|err| {
+    let text = String::from_utf8(bytes).map_err(|err| {
         ConfigError::Invalid(vec![Diagnostic {
             file: display_path.clone(),
             position: None,
