@@ -9,6 +9,7 @@ pub mod markdown;
 pub mod progress;
 pub mod saved;
 
+use std::fmt;
 use std::io::{self, Write};
 
 pub use diff::plan_diff;
@@ -26,30 +27,49 @@ pub struct Style {
 }
 
 impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
+    /// `text`, in color when colors are on. Written straight into the output: a plan
+    /// for ten thousand people has fifty thousand lines, each built once.
+    fn paint<T: fmt::Display>(&self, code: &'static str, text: T) -> Painted<T> {
+        Painted {
+            code: self.color.then_some(code),
+            text,
         }
     }
-    fn green(&self, text: &str) -> String {
+    fn plain<T: fmt::Display>(&self, text: T) -> Painted<T> {
+        Painted { code: None, text }
+    }
+    fn green<T: fmt::Display>(&self, text: T) -> Painted<T> {
         self.paint("32", text)
     }
-    fn yellow(&self, text: &str) -> String {
+    fn yellow<T: fmt::Display>(&self, text: T) -> Painted<T> {
         self.paint("33", text)
     }
-    fn red(&self, text: &str) -> String {
+    fn red<T: fmt::Display>(&self, text: T) -> Painted<T> {
         self.paint("31", text)
     }
-    fn dim(&self, text: &str) -> String {
+    fn dim<T: fmt::Display>(&self, text: T) -> Painted<T> {
         self.paint("2", text)
     }
-    fn bold(&self, text: &str) -> String {
+    fn bold<T: fmt::Display>(&self, text: T) -> Painted<T> {
         self.paint("1", text)
     }
-    fn cyan(&self, text: &str) -> String {
+    fn cyan<T: fmt::Display>(&self, text: T) -> Painted<T> {
         self.paint("36", text)
+    }
+}
+
+/// Text with an ANSI color code around it, or none.
+struct Painted<T> {
+    code: Option<&'static str>,
+    text: T,
+}
+
+impl<T: fmt::Display> fmt::Display for Painted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "\x1b[{code}m{}\x1b[0m", self.text),
+            None => write!(f, "{}", self.text),
+        }
     }
 }
 
@@ -78,16 +98,24 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
                 for op in ops {
                     let line = match op {
                         RowOp::Create { resource, to } => {
-                            style.green(&format!("+ {resource}: {to}"))
+                            writeln!(
+                                out,
+                                "    {}",
+                                style.green(format_args!("+ {resource}: {to}"))
+                            )
                         }
-                        RowOp::Update { resource, from, to } => {
-                            style.yellow(&format!("~ {resource}: {from} → {to}"))
-                        }
-                        RowOp::Destroy { resource, from } => {
-                            style.red(&format!("- {resource}: {from} (destroy)"))
-                        }
+                        RowOp::Update { resource, from, to } => writeln!(
+                            out,
+                            "    {}",
+                            style.yellow(format_args!("~ {resource}: {from} → {to}"))
+                        ),
+                        RowOp::Destroy { resource, from } => writeln!(
+                            out,
+                            "    {}",
+                            style.red(format_args!("- {resource}: {from} (destroy)"))
+                        ),
                     };
-                    writeln!(out, "    {line}")?;
+                    line?;
                 }
             }
             Change::Remove { rows } => {
@@ -135,12 +163,18 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
 fn write_request(out: &mut impl Write, request: &Request, style: Style) -> io::Result<()> {
     match request {
         Request::BulkUpdate { path, body } => {
-            let body = serde_json::to_string(body).map_err(io::Error::other)?;
-            writeln!(out, "    {}", style.dim(&format!("PUT {path}")))?;
-            writeln!(out, "    {}", style.dim(&body))
+            writeln!(out, "    {}", style.dim(format_args!("PUT {path}")))?;
+            // The body exactly as apply serializes it, straight into the output.
+            let (open, close) = match style.color {
+                true => ("\x1b[2m", "\x1b[0m"),
+                false => ("", ""),
+            };
+            write!(out, "    {open}")?;
+            serde_json::to_writer(&mut *out, body).map_err(io::Error::other)?;
+            writeln!(out, "{close}")
         }
         Request::DeleteAccess { path } => {
-            writeln!(out, "    {}", style.dim(&format!("DELETE {path}")))
+            writeln!(out, "    {}", style.dim(format_args!("DELETE {path}")))
         }
     }
 }

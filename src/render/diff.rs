@@ -42,7 +42,7 @@ pub fn plan_diff(
         } else if line.starts_with("@@") {
             style.cyan(line)
         } else {
-            line.to_string()
+            style.plain(line)
         };
         writeln!(out, "{line}")?;
     }

@@ -63,14 +63,14 @@ pub fn saved_plan_text(
                 level.as_ref().map(ToString::to_string).unwrap_or_default()
             };
             let line = match op.operation.as_str() {
-                "create" => style.green(&format!("+ {resource}: {}", level(&op.to))),
-                "update" => style.yellow(&format!(
+                "create" => style.green(format!("+ {resource}: {}", level(&op.to))),
+                "update" => style.yellow(format!(
                     "~ {resource}: {} → {}",
                     level(&op.from),
                     level(&op.to)
                 )),
-                "destroy" => style.red(&format!("- {resource}: {} (destroy)", level(&op.from))),
-                _ => style.red(&format!("- {resource}: {}", level(&op.from))),
+                "destroy" => style.red(format!("- {resource}: {} (destroy)", level(&op.from))),
+                _ => style.red(format!("- {resource}: {}", level(&op.from))),
             };
             writeln!(out, "    {line}")?;
         }
