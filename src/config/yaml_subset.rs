@@ -890,6 +890,25 @@ mod tests {
     }
 
     #[test]
+    fn the_malformed_corpus_and_the_fixtures_read_alike_or_go_to_serde_yaml() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let mut files = 0;
+        for dir in ["corpus/desired", "fixtures/plan"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue; // the corpus holds a file that is not UTF-8
+                };
+                files += 1;
+                if let Some(fast) = parse(&text) {
+                    assert_eq!(serde_yaml_reads(&text), Some(fast), "{}", path.display());
+                }
+            }
+        }
+        assert!(files > 40, "{files}");
+    }
+
+    #[test]
     fn what_the_subset_leaves_to_serde_yaml() {
         for text in [
             "version: 1\nusers: &u {}\n",                // anchor
