@@ -83,6 +83,8 @@ struct Scalar<'a> {
     plain: bool,
 }
 
+const MAX_BLOCK_INDENT: usize = 64;
+
 struct Parser<'a> {
     lines: Vec<Line<'a>>,
     next: usize,
@@ -95,6 +97,10 @@ impl<'a> Parser<'a> {
 
     /// The block mapping whose keys sit at column `indent`.
     fn block_map(&mut self, indent: usize) -> Option<Node<'a>> {
+        // A desired file nests four levels deep; the bound keeps the stack small.
+        if indent > MAX_BLOCK_INDENT {
+            return None;
+        }
         let mut entries = Vec::new();
         while let Some(line) = self.peek() {
             if line.indent < indent {
