@@ -18,65 +18,19 @@ pub struct RowSet(Vec<WantedRow>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct WantedRow {
-    kind: ManagedType,
+    /// [`ResourceType::managed_code`]: codes sort as the types do.
+    kind: u8,
     id: u64,
     level: Level,
 }
 
 impl WantedRow {
     fn key(&self) -> ResourceKey {
-        ResourceKey::new(self.kind.resource_type(), self.id)
+        ResourceKey::new(ResourceType::from_managed_code(self.kind), self.id)
     }
 
-    fn cmp_key(&self, kind: ManagedType, id: u64) -> std::cmp::Ordering {
+    fn cmp_key(&self, kind: u8, id: u64) -> std::cmp::Ordering {
         (self.kind, self.id).cmp(&(kind, id))
-    }
-}
-
-/// The resource types a desired-state file can grant, in [`ResourceType`]'s order (a
-/// unit test holds them to it), so that rows sort as their keys do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum ManagedType {
-    Account,
-    Billing,
-    Project,
-    Inbox,
-    SendingDomain,
-    EmailCampaigns,
-}
-
-impl ManagedType {
-    #[cfg(test)]
-    const ALL: [ManagedType; 6] = [
-        ManagedType::Account,
-        ManagedType::Billing,
-        ManagedType::Project,
-        ManagedType::Inbox,
-        ManagedType::SendingDomain,
-        ManagedType::EmailCampaigns,
-    ];
-
-    fn of(kind: &ResourceType) -> Option<ManagedType> {
-        Some(match kind {
-            ResourceType::Account => ManagedType::Account,
-            ResourceType::Billing => ManagedType::Billing,
-            ResourceType::Project => ManagedType::Project,
-            ResourceType::Inbox => ManagedType::Inbox,
-            ResourceType::SendingDomain => ManagedType::SendingDomain,
-            ResourceType::EmailCampaigns => ManagedType::EmailCampaigns,
-            ResourceType::Other(_) => return None,
-        })
-    }
-
-    fn resource_type(self) -> ResourceType {
-        match self {
-            ManagedType::Account => ResourceType::Account,
-            ManagedType::Billing => ResourceType::Billing,
-            ManagedType::Project => ResourceType::Project,
-            ManagedType::Inbox => ResourceType::Inbox,
-            ManagedType::SendingDomain => ResourceType::SendingDomain,
-            ManagedType::EmailCampaigns => ResourceType::EmailCampaigns,
-        }
     }
 }
 
@@ -100,7 +54,10 @@ impl RowSet {
     /// # Panics
     /// On a type the tool does not manage: resolving a file never yields one.
     pub fn grant(&mut self, key: ResourceKey, level: Level) {
-        let kind = ManagedType::of(&key.kind).expect("a wanted row is on a managed type");
+        let kind = key
+            .kind
+            .managed_code()
+            .expect("a wanted row is on a managed type");
         match self.0.binary_search_by(|held| held.cmp_key(kind, key.id)) {
             Ok(at) => self.0[at].level = self.0[at].level.max(level),
             Err(at) => self.0.insert(
@@ -422,18 +379,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wanted_rows_sort_as_their_keys_and_take_16_bytes() {
-        for a in ManagedType::ALL {
-            assert_eq!(ManagedType::of(&a.resource_type()), Some(a));
-            for b in ManagedType::ALL {
-                let keys = (a.resource_type(), b.resource_type());
-                assert_eq!(a.cmp(&b), keys.0.cmp(&keys.1), "{a:?} {b:?}");
-            }
-        }
-        assert_eq!(
-            ManagedType::of(&ResourceType::from_api("organization")),
-            None
-        );
+    fn wanted_rows_take_16_bytes() {
         assert_eq!(std::mem::size_of::<WantedRow>(), 16);
     }
 
