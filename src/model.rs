@@ -322,6 +322,26 @@ mod tests {
     }
 
     #[test]
+    fn has_identity_agrees_with_identity() {
+        for kind in ["User", "Invite", "ApiToken", "Robot"] {
+            for (email, name) in [(None, None), (Some("A@x.io"), None), (None, Some("ci"))] {
+                let access = Access {
+                    id: 1,
+                    kind: SpecifierKind::from_api(kind),
+                    email: email.map(str::to_string),
+                    name: name.map(str::to_string),
+                    rows: Vec::new(),
+                };
+                assert_eq!(
+                    access.has_identity(),
+                    access.identity().is_some(),
+                    "{access:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn keys_and_rows_stay_small() {
         // A big account holds hundreds of thousands of rows, each decoded, resolved and
         // compared: their size is the tool's memory footprint.

@@ -120,6 +120,36 @@ fn unknown_names_point_at_the_line_and_send_nothing() {
     assert!(writes(&sandbox.requests()).is_empty());
 }
 
+/// Names are resolved while the listing is still arriving; when the listing then fails,
+/// that failure is the error, as it was when resolve ran after both reads.
+#[test]
+fn a_failed_listing_is_reported_before_unknown_names() {
+    let account: serde_json::Value =
+        serde_json::from_str(include_str!("../examples/sandbox-account.json")).unwrap();
+    let tree = account["resources"].to_string();
+    let (url, seen) = canned_server_by_path(move |path| {
+        if path.ends_with("/permissions/resources") {
+            http_response("200 OK", "application/json", &tree)
+        } else {
+            http_response(
+                "502 Bad Gateway",
+                "text/html",
+                "<html><title>502 Bad Gateway</title></html>",
+            )
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "names.yaml",
+        "version: 1\naccount_id: 1111111\nusers:\n  bob@acme.com:\n    projects: {Backnd: admin}\n",
+    );
+    let output = run_against(&url, &["plan", "-f", &file, "--retries", "0"]);
+    assert_clean_failure(&output, &["502 from the server"]);
+    assert!(!stderr(&output).contains("Backnd"), "{}", stderr(&output));
+    assert_eq!(*seen.lock().unwrap(), ["GET", "GET"]);
+}
+
 #[test]
 fn malformed_yaml_points_at_the_line_and_reads_nothing() {
     let sandbox = demo_sandbox();

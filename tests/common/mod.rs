@@ -84,6 +84,13 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> String {
 /// shapes the sandbox never produces (HTML pages, truncated bodies). Returns its URL
 /// and a counter of the requests it saw, by method.
 pub fn canned_server(response: Vec<u8>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    canned_server_by_path(move |_| response.clone())
+}
+
+/// A server that answers each request with `respond(path)`; records the methods seen.
+pub fn canned_server_by_path(
+    respond: impl Fn(&str) -> Vec<u8> + Send + 'static,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -94,9 +101,11 @@ pub fn canned_server(response: Vec<u8>) -> (String, std::sync::Arc<std::sync::Mu
             let mut buffer = [0u8; 8192];
             let n = stream.read(&mut buffer).unwrap_or(0);
             let head = String::from_utf8_lossy(&buffer[..n]);
-            let method = head.split_whitespace().next().unwrap_or("").to_string();
+            let mut words = head.split_whitespace();
+            let method = words.next().unwrap_or("").to_string();
+            let path = words.next().unwrap_or("").to_string();
             log.lock().unwrap().push(method);
-            let _ = stream.write_all(&response);
+            let _ = stream.write_all(&respond(&path));
         }
     });
     (url, seen)
