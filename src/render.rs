@@ -48,7 +48,23 @@ impl Style {
         self.paint("31", text)
     }
     fn dim<T: fmt::Display>(&self, text: T) -> Painted<T> {
-        self.paint("2", text)
+        self.paint(DIM, text)
+    }
+
+    /// What `write` writes, in color when colors are on: for output serialized straight
+    /// into `out` rather than formatted.
+    fn paint_with<W: Write>(
+        &self,
+        code: &str,
+        out: &mut W,
+        write: impl FnOnce(&mut W) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if !self.color {
+            return write(out);
+        }
+        write!(out, "\x1b[{code}m")?;
+        write(out)?;
+        write!(out, "{RESET}")
     }
     fn bold<T: fmt::Display>(&self, text: T) -> Painted<T> {
         self.paint("1", text)
@@ -57,6 +73,9 @@ impl Style {
         self.paint("36", text)
     }
 }
+
+const DIM: &str = "2";
+const RESET: &str = "\x1b[0m";
 
 /// Text with an ANSI color code around it, or none.
 struct Painted<T> {
@@ -67,7 +86,7 @@ struct Painted<T> {
 impl<T: fmt::Display> fmt::Display for Painted<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.code {
-            Some(code) => write!(f, "\x1b[{code}m{}\x1b[0m", self.text),
+            Some(code) => write!(f, "\x1b[{code}m{}{RESET}", self.text),
             None => write!(f, "{}", self.text),
         }
     }
@@ -165,13 +184,11 @@ fn write_request(out: &mut impl Write, request: &Request, style: Style) -> io::R
         Request::BulkUpdate { path, body } => {
             writeln!(out, "    {}", style.dim(format_args!("PUT {path}")))?;
             // The body exactly as apply serializes it, straight into the output.
-            let (open, close) = match style.color {
-                true => ("\x1b[2m", "\x1b[0m"),
-                false => ("", ""),
-            };
-            write!(out, "    {open}")?;
-            serde_json::to_writer(&mut *out, body).map_err(io::Error::other)?;
-            writeln!(out, "{close}")
+            write!(out, "    ")?;
+            style.paint_with(DIM, out, |out| {
+                serde_json::to_writer(&mut *out, body).map_err(io::Error::other)
+            })?;
+            writeln!(out)
         }
         Request::DeleteAccess { path } => {
             writeln!(out, "    {}", style.dim(format_args!("DELETE {path}")))
@@ -290,6 +307,7 @@ mod tests {
     use super::*;
     use crate::api::ApiError;
     use crate::apply::{Completion, OperationResult};
+
     use crate::model::SpecifierKind;
 
     fn result(outcome: Result<Completion, ApiError>) -> OperationResult {

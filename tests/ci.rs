@@ -194,6 +194,7 @@ fn color_follows_the_flag_and_no_color() {
         &["plan", "-f", DEMO, "--color", "always"],
     );
     assert!(stdout(&always).contains("\x1b[32m+ inbox \"Backend/Staging\""));
+    assert!(stdout(&always).contains("    \x1b[2m{\"permissions\":["));
     let never = command(&["plan", "-f", DEMO, "--color", "never"])
         .env_remove("NO_COLOR")
         .env("MAILTRAP_API_URL", sandbox.base_url())
