@@ -3,6 +3,7 @@
 //! the live account; turning names into resources is `resolve`'s job.
 
 pub mod entries;
+pub mod name_map;
 pub mod source_map;
 mod yaml_subset;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Level;
 pub use entries::Entries;
+pub use name_map::NameMap;
 pub use source_map::{Position, SourceMap};
 
 /// The only file format version this tool reads and writes.
@@ -86,14 +88,14 @@ pub struct Grants {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_campaigns: Option<Level>,
     /// Projects by name (or `id:NNN`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub projects: BTreeMap<String, Level>,
+    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
+    pub projects: NameMap<Level>,
     /// Inboxes by `Project/Inbox` (or `id:NNN`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub inboxes: BTreeMap<String, Level>,
+    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
+    pub inboxes: NameMap<Level>,
     /// Sending domains by domain name (or `id:NNN`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sending_domains: BTreeMap<String, Level>,
+    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
+    pub sending_domains: NameMap<Level>,
 }
 
 /// One problem in a desired-state file, with where it is.

@@ -471,6 +471,12 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
     ) -> Result<Option<T::Value>, GiveUp> {
         self.0.next().map(|item| seed.deserialize(item)).transpose()
     }
+
+    /// The exact count, so that a list is allocated at its size: a role list of one
+    /// name per user would otherwise take room for four, ten thousand times over.
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
 }
 
 struct Entries<'n, 'de> {
@@ -494,6 +500,10 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, GiveUp> {
         seed.deserialize(self.value.take().ok_or(GiveUp)?)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
     }
 }
 
