@@ -346,11 +346,12 @@ fn local_work(users: usize, rows_per_user: usize) {
 
     // Best of five for every figure: the machine is shared, and the minimum is the
     // cost of the work itself. Each round times the two reads alone, then the plan as
-    // the binary runs it: load, the reads with resolve run in their wait, diff, rails,
-    // render; and resolve once more alone, for the breakdown.
+    // the binary runs it: load, the reads with resolve run in their wait and the diff
+    // run beside the decode, rails, render; and resolve and diff once more alone, for
+    // the breakdown.
     const PHASES: [&str; 5] = ["load", "resolve", "diff", "rails", "render"];
     let mut fetch_best = Duration::MAX;
-    let mut fetch_resolving_best = Duration::MAX;
+    let mut fetch_planning_best = Duration::MAX;
     let mut phase_best = [Duration::MAX; PHASES.len()];
     for _ in 0..5 {
         let begin = Instant::now();
@@ -365,23 +366,19 @@ fn local_work(users: usize, rows_per_user: usize) {
         };
         let loaded = mailtrap_access::config::load(&file).unwrap();
         let load = lap();
-        let (live, desired) =
-            runtime
-                .block_on(reader.live_state_with(|resources| {
-                    mailtrap_access::resolve::resolve(&loaded, resources)
-                }))
-                .unwrap();
-        let desired = desired.unwrap();
-        fetch_resolving_best = fetch_resolving_best.min(lap());
-        let plan = mailtrap_access::diff::plan(ACCOUNT, &desired, &live);
-        let diff = lap();
+        let (plan, live) = runtime
+            .block_on(mailtrap_access::commands::fetch_and_plan(&reader, &loaded))
+            .unwrap();
+        fetch_planning_best = fetch_planning_best.min(lap());
         let refusals = mailtrap_access::rails::check(&plan, &live, &loaded.file, false);
         let rails = lap();
         let mut rendered = Vec::new();
         mailtrap_access::render::plan_text(&plan, &mut rendered, Default::default()).unwrap();
         let render = lap();
-        drop(mailtrap_access::resolve::resolve(&loaded, &live.resources).unwrap());
+        let desired = mailtrap_access::resolve::resolve(&loaded, &live.resources).unwrap();
         let resolve = lap();
+        assert_eq!(mailtrap_access::diff::plan(ACCOUNT, &desired, &live), plan);
+        let diff = lap();
         assert!(refusals.is_empty(), "{refusals:?}");
         assert!(plan.changes.len() == users);
         for (best, time) in phase_best
@@ -397,25 +394,28 @@ fn local_work(users: usize, rows_per_user: usize) {
         .zip(phase_best)
         .map(|(name, time)| format!("{name} {:.1} ms", ms(time)))
         .collect();
-    println!("local work by phase (best of 5): {}", phases.join(", "));
-    // Resolve runs while the listing is on its way: it costs only what it adds to the
-    // reads. Loading the file must finish before the first request (a broken file reads
-    // nothing), so it cannot hide there.
-    let resolve_added = fetch_resolving_best.saturating_sub(fetch_best);
-    let [load, _, diff, rails, render] = phase_best;
-    let after_fetch = diff + rails + render;
-    let local = load + resolve_added + after_fetch;
+    println!(
+        "local work by phase, each alone (best of 5): {}",
+        phases.join(", ")
+    );
+    // Resolve runs while the listing is on its way, and the diff beside its decode:
+    // they cost only what they add to the reads. Loading the file must finish before
+    // the first request (a broken file reads nothing), so it cannot hide there.
+    let planning_added = fetch_planning_best.saturating_sub(fetch_best);
+    let [load, _, _, rails, render] = phase_best;
+    let after_fetch = planning_added + rails + render;
+    let local = load + after_fetch;
     let share = |part: Duration| 100.0 * ms(part) / ms(fetch_best + part);
 
     let peak = peak_rss(&sandbox, &["plan", "-f", file.to_str().unwrap()]).unwrap_or(0);
 
     println!(
         "\nplan on {users} users x {rows_per_user} rows: responses {:.1} MB; fetch+decode {:.0} ms \
-         ({:.0} ms with resolve in its wait); local work {:.0} ms ({:.0}% of the total, bound 20%), \
+         ({:.0} ms with resolve and diff beside it); local work {:.0} ms ({:.0}% of the total, bound 20%), \
          of which after the fetch {:.0} ms ({:.0}%); peak RSS of the binary {:.1} MB ({:.2}x the responses, bound 3x)",
         response_bytes as f64 / 1e6,
         ms(fetch_best),
-        ms(fetch_resolving_best),
+        ms(fetch_planning_best),
         ms(local),
         share(local),
         ms(after_fetch),

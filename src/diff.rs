@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::UnmanagedPolicy;
-use crate::model::{Access, Identity, Level, LiveState, ResourceKey, Row};
+use crate::model::{Access, Identity, Level, LiveState, Resource, ResourceKey, Row};
 use crate::plan::{
     AccessRef, Change, HeldRow, LeftAlone, LeftAloneReason, Plan, ResourceRef, RowOp, Warning,
 };
@@ -18,38 +18,67 @@ use crate::resolve::{Desired, RowSet};
 
 /// Compute the plan that makes `live` match `desired` for account `account_id`.
 pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
-    let mut plan = Plan {
-        account_id,
-        changes: BTreeMap::new(),
-        left_alone: Vec::new(),
-        warnings: Vec::new(),
-    };
-    let names: BTreeMap<&ResourceKey, &str> = live
-        .resources
-        .iter()
-        .map(|resource| (&resource.key, resource.path.as_str()))
-        .collect();
-    let resource_ref = |key: &ResourceKey| ResourceRef {
-        key: key.clone(),
-        name: names.get(key).map(|name| name.to_string()),
-    };
-
-    // Collected, then built into the map in one pass from a sorted run.
-    let mut changes: Vec<(AccessRef, Change)> = Vec::new();
-    // Every identity the listing holds, to find the file's entries it lacks: kept in a
-    // list and sorted once, which costs less than a set built one insertion at a time.
-    let mut present: Vec<Identity> = Vec::with_capacity(live.accesses.len());
+    let mut planner = Planner::new(account_id, desired, &live.resources);
     for access in &live.accesses {
+        planner.add(access);
+    }
+    planner.finish()
+}
+
+/// [`plan`], one access at a time: each access is diffed on its own, so a plan can be
+/// built while the listing is still being decoded, and `finish` gives the same plan
+/// whatever pace the accesses came at. Still pure: the accesses are its only input.
+pub struct Planner<'a> {
+    desired: &'a Desired,
+    names: BTreeMap<&'a ResourceKey, &'a str>,
+    plan: Plan,
+    /// Collected, then built into the map in one pass from a sorted run.
+    changes: Vec<(AccessRef, Change)>,
+    /// The file's entries the listing holds, to find those it lacks: the entries' own
+    /// keys, kept in a list and sorted once by address, which costs less than a set of
+    /// copies built one insertion at a time.
+    found: Vec<&'a Identity>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(account_id: u64, desired: &'a Desired, resources: &'a [Resource]) -> Self {
+        Planner {
+            desired,
+            names: resources
+                .iter()
+                .map(|resource| (&resource.key, resource.path.as_str()))
+                .collect(),
+            plan: Plan {
+                account_id,
+                changes: BTreeMap::new(),
+                left_alone: Vec::new(),
+                warnings: Vec::new(),
+            },
+            changes: Vec::new(),
+            found: Vec::new(),
+        }
+    }
+
+    /// Diff one access of the listing, in listing order.
+    pub fn add(&mut self, access: &Access) {
         let Some(identity) = access.identity() else {
-            continue; // A specifier the tool does not know is never touched.
+            return; // A specifier the tool does not know is never touched.
         };
         let access_ref = AccessRef {
             label: access.label(),
             kind: access.kind.clone(),
             id: access.id,
         };
-        let wanted = desired.principals.get(&identity);
-        present.push(identity);
+        let wanted = self
+            .desired
+            .principals
+            .get_key_value(&identity)
+            .map(|(key, wanted)| {
+                self.found.push(key);
+                wanted
+            });
+        let names = Names(&self.names);
+        let plan = &mut self.plan;
         match wanted {
             Some(wanted) => {
                 if access.is_owner() {
@@ -62,20 +91,20 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
                         access: access_ref,
                         reason: LeftAloneReason::Owner,
                     });
-                    continue;
+                    return;
                 }
-                let ops = row_ops(access, &wanted.rows, &access_ref, &resource_ref, &mut plan);
+                let ops = row_ops(access, &wanted.rows, &access_ref, names, plan);
                 if !ops.is_empty() {
-                    changes.push((access_ref, Change::Permissions(ops)));
+                    self.changes.push((access_ref, Change::Permissions(ops)));
                 }
             }
             None => {
                 if !access.kind.is_person() {
-                    continue; // Tokens absent from the file are never touched.
+                    return; // Tokens absent from the file are never touched.
                 }
                 let reason = if access.is_owner() {
                     LeftAloneReason::Owner
-                } else if desired.unmanaged == UnmanagedPolicy::Ignore {
+                } else if self.desired.unmanaged == UnmanagedPolicy::Ignore {
                     LeftAloneReason::NotInFile
                 } else if access.rows.iter().any(|row| row.managed_level().is_none()) {
                     LeftAloneReason::HoldsUnmanagedRows
@@ -84,13 +113,13 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
                         .rows
                         .iter()
                         .map(|row| HeldRow {
-                            resource: resource_ref(&row.resource),
+                            resource: names.of(&row.resource),
                             level: row.level,
                         })
                         .collect();
                     rows.sort();
-                    changes.push((access_ref, Change::Remove { rows }));
-                    continue;
+                    self.changes.push((access_ref, Change::Remove { rows }));
+                    return;
                 };
                 plan.left_alone.push(LeftAlone {
                     access: access_ref,
@@ -100,22 +129,49 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
         }
     }
 
-    present.sort_unstable();
-    for (identity, wanted) in &desired.principals {
-        if present.binary_search(identity).is_ok() {
-            continue;
+    /// The plan, once every access of the listing has been added.
+    pub fn finish(self) -> Plan {
+        let Planner {
+            desired,
+            mut plan,
+            changes,
+            mut found,
+            ..
+        } = self;
+        let address = |identity: &&Identity| std::ptr::from_ref(*identity);
+        found.sort_unstable_by_key(address);
+        for (identity, wanted) in &desired.principals {
+            if found
+                .binary_search_by_key(&address(&identity), address)
+                .is_ok()
+            {
+                continue;
+            }
+            plan.warnings.push(match identity {
+                Identity::Person(_) => Warning::NotInAccount {
+                    email: wanted.label.clone(),
+                },
+                Identity::Token(name) => Warning::TokenNotListed { name: name.clone() },
+            });
         }
-        plan.warnings.push(match identity {
-            Identity::Person(_) => Warning::NotInAccount {
-                email: wanted.label.clone(),
-            },
-            Identity::Token(name) => Warning::TokenNotListed { name: name.clone() },
-        });
+        plan.changes = changes.into_iter().collect();
+        plan.left_alone.sort();
+        plan.warnings.sort();
+        plan
     }
-    plan.changes = changes.into_iter().collect();
-    plan.left_alone.sort();
-    plan.warnings.sort();
-    plan
+}
+
+/// The resources' names by key, for the plan to show beside each id.
+#[derive(Clone, Copy)]
+struct Names<'m, 'a>(&'m BTreeMap<&'a ResourceKey, &'a str>);
+
+impl Names<'_, '_> {
+    fn of(self, key: &ResourceKey) -> ResourceRef {
+        ResourceRef {
+            key: key.clone(),
+            name: self.0.get(key).map(|name| name.to_string()),
+        }
+    }
 }
 
 /// The row operations that give `access` exactly the rows `wanted`, leaving alone (and
@@ -127,7 +183,7 @@ fn row_ops(
     access: &Access,
     wanted: &RowSet,
     access_ref: &AccessRef,
-    resource_ref: &impl Fn(&ResourceKey) -> ResourceRef,
+    names: Names,
     plan: &mut Plan,
 ) -> Vec<RowOp> {
     let mut managed: Vec<(&ResourceKey, Level)> = Vec::with_capacity(access.rows.len());
@@ -148,7 +204,7 @@ fn row_ops(
         // Held rows before this key are not wanted at all.
         while let Some((held_key, from)) = held.next_if(|(held_key, _)| *held_key < key) {
             ops.push(RowOp::Destroy {
-                resource: resource_ref(held_key),
+                resource: names.of(held_key),
                 from,
             });
         }
@@ -158,7 +214,7 @@ fn row_ops(
         if let Ok(found) = unmanaged.binary_search_by(|(other, _)| (*other).cmp(key)) {
             plan.warnings.push(Warning::LevelNotManaged {
                 access: access_ref.clone(),
-                resource: resource_ref(key),
+                resource: names.of(key),
                 current: unmanaged[found].1,
                 wanted: to,
             });
@@ -167,19 +223,19 @@ fn row_ops(
         match current {
             Some(from) if from == to => {}
             Some(from) => ops.push(RowOp::Update {
-                resource: resource_ref(key),
+                resource: names.of(key),
                 from,
                 to,
             }),
             None => ops.push(RowOp::Create {
-                resource: resource_ref(key),
+                resource: names.of(key),
                 to,
             }),
         }
     }
     for (held_key, from) in held {
         ops.push(RowOp::Destroy {
-            resource: resource_ref(held_key),
+            resource: names.of(held_key),
             from,
         });
     }
@@ -190,7 +246,7 @@ fn row_ops(
         plan.left_alone.push(LeftAlone {
             access: access_ref.clone(),
             reason: LeftAloneReason::UnmanagedRow {
-                resource: resource_ref(key),
+                resource: names.of(key),
                 level,
             },
         });

@@ -2,6 +2,9 @@
 //! does not use are skipped, and an API token's `token` is not a field here at all, so
 //! the secret is never stored anywhere in the process.
 
+use std::fmt;
+
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::model::{Access, Resource, ResourceKey, ResourceType, Row, SpecifierKind};
@@ -76,36 +79,60 @@ fn integer_or_numeric_string<'de, D: Deserializer<'de>>(deserializer: D) -> Resu
     }
 }
 
-/// Convert decoded entries, checking what serde cannot: a person must have an email.
-pub(crate) fn accesses(entries: Vec<AccessWire>) -> Result<Vec<Access>, String> {
-    entries
+/// The top of an account listing: a list whose entries are handed to a callback one by
+/// one as they are decoded, never collected here. A caller can thus work on each
+/// access while the rest of the body is still being decoded.
+pub(crate) struct EachAccess<F>(pub F);
+
+impl<'de, F: FnMut(AccessWire)> DeserializeSeed<'de> for EachAccess<F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(AccessWire)> Visitor<'de> for EachAccess<F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        // What serde says for a list, so the messages read as a whole-list decode's would.
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut entries: A) -> Result<(), A::Error> {
+        while let Some(entry) = entries.next_element()? {
+            (self.0)(entry);
+        }
+        Ok(())
+    }
+}
+
+/// Convert the entry at `index` of the listing, checking what serde cannot: a person
+/// must have an email.
+pub(crate) fn access(index: usize, entry: AccessWire) -> Result<Access, String> {
+    let kind = SpecifierKind::from_api(&entry.specifier_type);
+    if kind.is_person() && entry.specifier.email.as_deref().is_none_or(str::is_empty) {
+        return Err(format!(
+            "entry {index} (access {}) is a {kind} without an email",
+            entry.id
+        ));
+    }
+    let rows: Vec<Row> = entry
+        .resources
         .into_iter()
-        .enumerate()
-        .map(|(index, entry)| {
-            let kind = SpecifierKind::from_api(&entry.specifier_type);
-            if kind.is_person() && entry.specifier.email.as_deref().is_none_or(str::is_empty) {
-                return Err(format!(
-                    "entry {index} (access {}) is a {kind} without an email",
-                    entry.id
-                ));
-            }
-            let rows: Vec<Row> = entry
-                .resources
-                .into_iter()
-                .map(|row| Row {
-                    resource: ResourceKey::new(row.resource_type, row.resource_id),
-                    level: row.access_level,
-                })
-                .collect();
-            Ok(Access {
-                id: entry.id,
-                kind,
-                email: entry.specifier.email,
-                name: entry.specifier.name,
-                rows,
-            })
+        .map(|row| Row {
+            resource: ResourceKey::new(row.resource_type, row.resource_id),
+            level: row.access_level,
         })
-        .collect()
+        .collect();
+    Ok(Access {
+        id: entry.id,
+        kind,
+        email: entry.specifier.email,
+        name: entry.specifier.name,
+        rows,
+    })
 }
 
 /// Flatten the nested tree; inboxes are named `Project/Inbox` after their parent.

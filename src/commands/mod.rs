@@ -5,6 +5,8 @@ mod apply;
 mod apply_saved;
 mod export;
 mod plan;
+
+pub use plan::fetch_and_plan;
 pub mod sandbox;
 
 use std::io::IsTerminal;
