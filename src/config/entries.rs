@@ -93,20 +93,29 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Entries<T> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Entries::default();
+                let mut read = Vec::with_capacity(access.size_hint().unwrap_or(0).min(4096));
+                let mut empty = Vec::new();
                 while let Some((key, value)) = access.next_entry::<String, Option<T>>()? {
                     if value.is_none() {
-                        entries.empty.push(key.clone());
+                        empty.push(key.clone());
                     }
-                    if entries
-                        .map
-                        .insert(key.clone(), value.unwrap_or_default())
-                        .is_some()
-                    {
-                        entries.repeated.push(key);
+                    read.push((key, value.unwrap_or_default()));
+                }
+                // The map is built in one pass from a sorted run, which costs less than
+                // ten thousand insertions. A stable sort keeps repeats in reading order:
+                // each one after the first is a repeat, and the last is the one kept.
+                read.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut repeated = Vec::new();
+                for pair in read.windows(2) {
+                    if pair[0].0 == pair[1].0 {
+                        repeated.push(pair[1].0.clone());
                     }
                 }
-                Ok(entries)
+                Ok(Entries {
+                    map: read.into_iter().collect(),
+                    repeated,
+                    empty,
+                })
             }
         }
 
@@ -140,5 +149,12 @@ mod tests {
         assert_eq!(entries.repeated(), ["a"]);
         assert_eq!(entries.empty(), ["b"]);
         assert_eq!(entries["a"]["y"], 2);
+
+        let thrice: Entries<BTreeMap<String, u32>> =
+            serde_yaml::from_str("c: {}\na: {x: 1}\nb: {}\na: {y: 2}\na: {z: 3}\n").unwrap();
+        assert_eq!(thrice.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(thrice.repeated(), ["a", "a"]);
+        assert_eq!(thrice["a"].len(), 1);
+        assert_eq!(thrice["a"]["z"], 3);
     }
 }
