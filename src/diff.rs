@@ -31,9 +31,10 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
 pub struct Planner<'a> {
     desired: &'a Desired,
     names: BTreeMap<&'a ResourceKey, &'a str>,
+    /// Changes go straight into the plan's map: inserting one at a time costs a little
+    /// more than sorting them all at the end, but it is done while the listing is still
+    /// being decoded, where it costs no time, rather than after.
     plan: Plan,
-    /// Collected, then built into the map in one pass from a sorted run.
-    changes: Vec<(AccessRef, Change)>,
     /// The file's entries the listing holds, to find those it lacks: the entries' own
     /// keys, kept in a list and sorted once by address, which costs less than a set of
     /// copies built one insertion at a time.
@@ -54,7 +55,6 @@ impl<'a> Planner<'a> {
                 left_alone: Vec::new(),
                 warnings: Vec::new(),
             },
-            changes: Vec::new(),
             found: Vec::new(),
         }
     }
@@ -95,7 +95,7 @@ impl<'a> Planner<'a> {
                 }
                 let ops = row_ops(access, &wanted.rows, &access_ref, names, plan);
                 if !ops.is_empty() {
-                    self.changes.push((access_ref, Change::Permissions(ops)));
+                    plan.changes.insert(access_ref, Change::Permissions(ops));
                 }
             }
             None => {
@@ -118,7 +118,7 @@ impl<'a> Planner<'a> {
                         })
                         .collect();
                     rows.sort();
-                    self.changes.push((access_ref, Change::Remove { rows }));
+                    plan.changes.insert(access_ref, Change::Remove { rows });
                     return;
                 };
                 plan.left_alone.push(LeftAlone {
@@ -134,7 +134,6 @@ impl<'a> Planner<'a> {
         let Planner {
             desired,
             mut plan,
-            changes,
             mut found,
             ..
         } = self;
@@ -154,7 +153,6 @@ impl<'a> Planner<'a> {
                 Identity::Token(name) => Warning::TokenNotListed { name: name.clone() },
             });
         }
-        plan.changes = changes.into_iter().collect();
         plan.left_alone.sort();
         plan.warnings.sort();
         plan

@@ -73,6 +73,19 @@ pub fn error_lines(err: &anyhow::Error) -> Vec<String> {
 
 /// One thread is plenty: the work is waiting on the network, and concurrency comes from
 /// requests in flight, not from threads.
+/// `side` on a second thread while `main` runs on this one: two independent pieces of
+/// work on a big plan take the time of the longer one, not of both.
+pub fn beside<A: Send, B>(side: impl FnOnce() -> A + Send, main: impl FnOnce() -> B) -> (A, B) {
+    std::thread::scope(|scope| {
+        let side = scope.spawn(side);
+        let main = main();
+        let side = side
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (side, main)
+    })
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

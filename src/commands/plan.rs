@@ -11,23 +11,28 @@ use crate::cli::{PlanArgs, PlanFormat};
 use crate::config::{self, ConfigError, LoadedFile};
 use crate::model::{Access, LiveState, Resource};
 use crate::plan::Plan;
+use crate::rails::Refusal;
 use crate::resolve::Desired;
 use crate::saved_plan::SavedPlan;
 use crate::{diff, rails, render, resolve};
 
-use super::{buffered_stdout, connect, stdout_style, Outcome};
+use super::{beside, buffered_stdout, connect, stdout_style, Outcome};
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let loaded = config::load(&args.file.file)?;
     let target = connect(&args.connection, loaded.file.account_id).await?;
     let reader = ReadClient::new(target.endpoint)?;
     let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
-    // Checked without overrides: what `apply` will refuse unless told otherwise.
-    let refusals = rails::check(&plan, &live, &loaded.file, false);
-    if let Some(path) = &args.out {
+    // Checked without overrides: what `apply` will refuse unless told otherwise. On a big
+    // account the check takes milliseconds, so unless the saved plan or the format needs
+    // it first, it runs on a second thread while the plan is rendered.
+    let check_rails = || rails::check(&plan, &live, &loaded.file, false);
+    let needed_first = args.out.is_some() || args.format == PlanFormat::Markdown;
+    let early_refusals = needed_first.then(check_rails);
+    if let (Some(path), Some(refusals)) = (&args.out, &early_refusals) {
         let saved = SavedPlan::new(
             &plan,
-            &refusals,
+            refusals,
             &loaded.display_path,
             loaded.text().as_bytes(),
             &live,
@@ -39,21 +44,36 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         render::saved::saved_notice(path, &mut std::io::stderr().lock())?;
     }
     let mut stdout = buffered_stdout();
-    match args.format {
-        PlanFormat::Text => render::plan_text(&plan, &mut stdout, stdout_style(args.color.color))?,
-        PlanFormat::Json => render::plan_json(&plan, &mut stdout)?,
-        PlanFormat::Markdown => render::plan_markdown(&plan, &refusals, &mut stdout)?,
-        PlanFormat::Diff => {
-            render::plan_diff(
-                &plan,
-                &live,
-                &loaded.display_path,
-                &mut stdout,
-                stdout_style(args.color.color),
-            )?;
-            render::plan_warnings(&plan, &mut std::io::stderr().lock())?;
+    let mut show = |refusals: &[Refusal]| -> std::io::Result<()> {
+        match args.format {
+            PlanFormat::Text => {
+                render::plan_text(&plan, &mut stdout, stdout_style(args.color.color))
+            }
+            PlanFormat::Json => render::plan_json(&plan, &mut stdout),
+            PlanFormat::Markdown => render::plan_markdown(&plan, refusals, &mut stdout),
+            PlanFormat::Diff => {
+                render::plan_diff(
+                    &plan,
+                    &live,
+                    &loaded.display_path,
+                    &mut stdout,
+                    stdout_style(args.color.color),
+                )?;
+                render::plan_warnings(&plan, &mut std::io::stderr().lock())
+            }
         }
-    }
+    };
+    let refusals = match early_refusals {
+        Some(refusals) => {
+            show(&refusals)?;
+            refusals
+        }
+        None => {
+            let (refusals, shown) = beside(check_rails, || show(&[]));
+            shown?;
+            refusals
+        }
+    };
     stdout.flush()?;
     // Reviewers should learn on the pull request, not at merge, that apply will refuse.
     for refusal in &refusals {
