@@ -263,6 +263,37 @@ fn unmanaged_remove_deletes_absent_people_only() {
     );
 }
 
+/// `plan` warns of every rail `apply` will refuse, whatever the format: the rails are
+/// checked beside the rendering for text and JSON, before it for Markdown.
+#[test]
+fn plan_warns_in_every_format_of_what_apply_will_refuse() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "remove.yaml",
+        "version: 1\naccount_id: 1111111\nunmanaged: remove\nusers:\n  alice@acme.com: {account: admin}\n",
+    );
+    for format in ["text", "json", "markdown", "diff"] {
+        let output = run_against(
+            &sandbox.base_url(),
+            &["plan", "-f", &file, "--format", format],
+        );
+        assert_exit(&output, 0);
+        let errors = stderr(&output);
+        let rails: Vec<&str> = errors
+            .lines()
+            .filter_map(|line| {
+                line.strip_prefix("warning: apply will refuse this plan without an override: ")
+            })
+            .map(|refusal| refusal.split(": ").next().unwrap())
+            .collect();
+        assert_eq!(rails, ["mass-removal rail"], "{format}: {errors}");
+        assert!(!stdout(&output).is_empty(), "{format}");
+    }
+    assert!(writes_of(&sandbox).is_empty());
+}
+
 #[test]
 fn export_then_plan_shows_no_changes_and_holds_no_secret() {
     let sandbox = demo_sandbox();
