@@ -344,11 +344,13 @@ fn local_work(users: usize, rows_per_user: usize) {
         total
     });
 
-    // Best of five for every figure: the machine is shared, and the minimum is the
-    // cost of the work itself. Each round times the two reads alone, then the plan as
-    // the binary runs it: load, the reads with resolve run in their wait and the diff
-    // run beside the decode, the rails beside the rendering; and each of resolve, diff,
-    // rails and render once more alone, for the breakdown.
+    // Best of nine for every figure: the machine is shared, and the minimum is the
+    // cost of the work itself (with five, the fetch differed by milliseconds from run
+    // to run). Each round times the two reads alone, then the plan as the binary runs
+    // it: load, the reads with resolve run in their wait and the diff beside the
+    // decode, the rails beside the rendering; and each of resolve, diff, rails and
+    // render once more alone, for the breakdown.
+    const ROUNDS: usize = 9;
     const PHASES: [&str; 6] = [
         "load",
         "resolve",
@@ -360,7 +362,7 @@ fn local_work(users: usize, rows_per_user: usize) {
     let mut fetch_best = Duration::MAX;
     let mut fetch_planning_best = Duration::MAX;
     let mut phase_best = [Duration::MAX; PHASES.len()];
-    for _ in 0..5 {
+    for _ in 0..ROUNDS {
         let begin = Instant::now();
         drop(runtime.block_on(reader.live_state()).unwrap());
         fetch_best = fetch_best.min(begin.elapsed());
@@ -420,7 +422,7 @@ fn local_work(users: usize, rows_per_user: usize) {
         .map(|(name, time)| format!("{name} {:.1} ms", ms(time)))
         .collect();
     println!(
-        "local work by phase, each alone (best of 5): {}",
+        "local work by phase, each alone (best of {ROUNDS}): {}",
         phases.join(", ")
     );
     // Resolve runs while the listing is on its way, and the diff beside its decode:
