@@ -373,7 +373,7 @@ fn local_work(users: usize, rows_per_user: usize) {
             mark = Instant::now();
             time
         };
-        let loaded = mailtrap_access::config::load(&file).unwrap();
+        let loaded = std::sync::Arc::new(mailtrap_access::config::load(&file).unwrap());
         let load = lap();
         let (plan, live) = runtime
             .block_on(mailtrap_access::commands::fetch_and_plan(&reader, &loaded))

@@ -18,7 +18,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     if let Some(saved) = &args.plan {
         return super::apply_saved::run(&args, saved).await;
     }
-    let loaded = load_file(&args.file.file)?;
+    let loaded = std::sync::Arc::new(load_file(&args.file.file)?);
     let interactive = std::io::stdin().is_terminal();
     if !args.auto_approve && !interactive {
         bail!(

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use anyhow::Context;
 
@@ -19,7 +19,7 @@ use crate::{diff, rails, render, resolve};
 use super::{beside, buffered_stdout, connect, stdout_style, Outcome};
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
-    let loaded = config::load(&args.file.file)?;
+    let loaded = Arc::new(config::load(&args.file.file)?);
     let target = connect(&args.connection, loaded.file.account_id).await?;
     let reader = ReadClient::new(target.endpoint)?;
     let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
@@ -112,15 +112,23 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// write, whatever its caller holds.
 pub async fn fetch_and_plan(
     reader: &ReadClient,
-    loaded: &LoadedFile,
+    loaded: &Arc<LoadedFile>,
 ) -> anyhow::Result<(Plan, LiveState)> {
     const CONTEXT: &str = "cannot read the live account";
-    // The file's names are resolved while the account listing is still arriving.
-    let (listing, resources, desired) = reader
-        .read_with(|resources| resolve::resolve(loaded, resources))
+    // The file's names are resolved while the account listing is still arriving, on a
+    // thread of their own: on the runtime's only thread, resolving would stop the
+    // reading of the listing for as long, and the server would wait on a full socket.
+    let (listing, resources, resolving) = reader
+        .read_with(|resources| {
+            let (loaded, resources) = (Arc::clone(loaded), resources.to_vec());
+            tokio::task::spawn_blocking(move || resolve::resolve(&loaded, &resources))
+        })
         .await
         .context(CONTEXT)?;
-    let desired = match desired {
+    let resolved = resolving
+        .await
+        .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()));
+    let desired = match resolved {
         Ok(desired) => desired,
         Err(problems) => {
             // A listing the tool does not understand is the first thing to report.
