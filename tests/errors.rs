@@ -121,33 +121,64 @@ fn unknown_names_point_at_the_line_and_send_nothing() {
 }
 
 /// Names are resolved while the listing is still arriving; when the listing then fails,
-/// that failure is the error, as it was when resolve ran after both reads.
+/// that failure is the error, as it was when resolve ran after both reads. So too when
+/// the listing arrives but does not decode, whether the names or the tree fail.
 #[test]
-fn a_failed_listing_is_reported_before_unknown_names() {
+fn a_failed_listing_is_reported_before_unknown_names_or_a_failed_tree() {
     let account: serde_json::Value =
         serde_json::from_str(include_str!("../examples/sandbox-account.json")).unwrap();
     let tree = account["resources"].to_string();
-    let (url, seen) = canned_server_by_path(move |path| {
-        if path.ends_with("/permissions/resources") {
-            http_response("200 OK", "application/json", &tree)
-        } else {
-            http_response(
-                "502 Bad Gateway",
-                "text/html",
-                "<html><title>502 Bad Gateway</title></html>",
-            )
-        }
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let file = write_file(
-        dir.path(),
-        "names.yaml",
-        "version: 1\naccount_id: 1111111\nusers:\n  bob@acme.com:\n    projects: {Backnd: admin}\n",
-    );
-    let output = run_against(&url, &["plan", "-f", &file, "--retries", "0"]);
-    assert_clean_failure(&output, &["502 from the server"]);
-    assert!(!stderr(&output).contains("Backnd"), "{}", stderr(&output));
-    assert_eq!(*seen.lock().unwrap(), ["GET", "GET"]);
+    let bad_gateway: fn() -> Vec<u8> = || {
+        http_response(
+            "502 Bad Gateway",
+            "text/html",
+            "<html><title>502 Bad Gateway</title></html>",
+        )
+    };
+    let truncated: fn() -> Vec<u8> =
+        || http_response("200 OK", "application/json", r#"[{"id": 1,"#);
+    // (listing, tree, what the error says, what it must not mention)
+    let cases: [(fn() -> Vec<u8>, bool, &str, &str); 3] = [
+        (bad_gateway, true, "502 from the server", "Backnd"),
+        (
+            truncated,
+            true,
+            "account_accesses: the response could not be read: truncated JSON",
+            "Backnd",
+        ),
+        (
+            truncated,
+            false,
+            "account_accesses: the response could not be read: truncated JSON",
+            "permissions/resources",
+        ),
+    ];
+    for (listing, tree_answers, expected, unmentioned) in cases {
+        let tree = tree.clone();
+        let (url, seen) = canned_server_by_path(move |path| {
+            if !path.ends_with("/permissions/resources") {
+                listing()
+            } else if tree_answers {
+                http_response("200 OK", "application/json", &tree)
+            } else {
+                bad_gateway()
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = write_file(
+            dir.path(),
+            "names.yaml",
+            "version: 1\naccount_id: 1111111\nusers:\n  bob@acme.com:\n    projects: {Backnd: admin}\n",
+        );
+        let output = run_against(&url, &["plan", "-f", &file, "--retries", "0"]);
+        assert_clean_failure(&output, &[expected]);
+        assert!(
+            !stderr(&output).contains(unmentioned),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(*seen.lock().unwrap(), ["GET", "GET"]);
+    }
 }
 
 #[test]
