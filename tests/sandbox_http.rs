@@ -127,17 +127,7 @@ fn listed_ids(body: &Value) -> Vec<u64> {
 
 /// `(resource_type, resource_id, access_level)` of every row of one access, in order.
 fn rows_of(sandbox: &Sandbox, access_id: u64) -> Vec<(String, u64, u32)> {
-    sandbox
-        .state()
-        .access(access_id)
-        .map(|access| {
-            access
-                .resources
-                .iter()
-                .map(|row| (row.resource_type.clone(), row.resource_id, row.access_level))
-                .collect()
-        })
-        .unwrap_or_default()
+    sandbox.state().rows(access_id)
 }
 
 fn row(resource_type: &str, resource_id: u64, access_level: u32) -> (String, u64, u32) {

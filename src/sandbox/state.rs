@@ -274,6 +274,20 @@ impl SandboxState {
         self.accesses.iter().find(|access| access.id == access_id)
     }
 
+    /// `(resource_type, resource_id, access_level)` of every row of one access, in
+    /// order; none for an access that is not there. What a test compares after a write.
+    pub fn rows(&self, access_id: u64) -> Vec<(String, u64, u32)> {
+        self.access(access_id)
+            .map(|access| {
+                access
+                    .resources
+                    .iter()
+                    .map(|row| (row.resource_type.clone(), row.resource_id, row.access_level))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Every `(type, id)` in the resource tree: the resources a bulk update may name.
     pub fn resource_keys(&self) -> HashSet<(String, u64)> {
         let mut keys = HashSet::new();
@@ -595,19 +609,6 @@ mod tests {
     const BOB: u64 = 5190003;
     const OWNER: u64 = 5190001;
 
-    fn rows(state: &SandboxState, access_id: u64) -> Vec<(String, u64, u32)> {
-        state
-            .access(access_id)
-            .map(|access| {
-                access
-                    .resources
-                    .iter()
-                    .map(|row| (row.resource_type.clone(), row.resource_id, row.access_level))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
     fn errors_of(result: Result<(), OperationError>) -> ValidationErrors {
         match result {
             Err(OperationError::Invalid(errors)) => errors,
@@ -771,7 +772,7 @@ mod tests {
         ]});
         state.bulk_update(BOB, &body).unwrap();
         assert_eq!(
-            rows(&state, BOB),
+            state.rows(BOB),
             vec![
                 ("project".into(), 3301001, 10),
                 ("inbox".into(), 4400201, 10),
