@@ -128,7 +128,9 @@ fn a_failed_listing_is_reported_before_unknown_names_or_a_failed_tree() {
     let account: serde_json::Value =
         serde_json::from_str(include_str!("../examples/sandbox-account.json")).unwrap();
     let tree = account["resources"].to_string();
-    let bad_gateway: fn() -> Vec<u8> = || {
+    /// A canned answer to one request.
+    type Answer = fn() -> Vec<u8>;
+    let bad_gateway: Answer = || {
         http_response(
             "502 Bad Gateway",
             "text/html",
@@ -138,7 +140,7 @@ fn a_failed_listing_is_reported_before_unknown_names_or_a_failed_tree() {
     let truncated: fn() -> Vec<u8> =
         || http_response("200 OK", "application/json", r#"[{"id": 1,"#);
     // (listing, tree, what the error says, what it must not mention)
-    let cases: [(fn() -> Vec<u8>, bool, &str, &str); 3] = [
+    let cases: [(Answer, bool, &str, &str); 3] = [
         (bad_gateway, true, "502 from the server", "Backnd"),
         (
             truncated,
