@@ -11,7 +11,7 @@ use crate::render::progress::Progress;
 use crate::render::Style;
 use crate::{apply, rails, render};
 
-use super::plan::fetch_and_plan;
+use super::planning::fetch_and_plan;
 use super::{buffered_stdout, connect, load_file, stdout_style, Outcome};
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {

@@ -5,8 +5,9 @@ mod apply;
 mod apply_saved;
 mod export;
 mod plan;
+mod planning;
 
-pub use plan::fetch_and_plan;
+pub use planning::fetch_and_plan;
 pub mod sandbox;
 
 use std::io::IsTerminal;
