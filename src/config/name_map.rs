@@ -25,10 +25,6 @@ impl<V> NameMap<V> {
         self.0.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &V)> {
         self.0.iter().map(|(name, value)| (name, value))
     }
@@ -146,8 +142,10 @@ mod tests {
             serde_yaml::to_string(&map).unwrap(),
             serde_yaml::to_string(&tree).unwrap()
         );
-        assert_eq!(map.get("b"), Some(&5));
-        assert_eq!(map.get("d"), None);
+        assert_eq!(
+            map.iter().find(|(name, _)| *name == "b"),
+            Some((&"b".to_string(), &5))
+        );
     }
 
     #[test]
@@ -156,8 +154,10 @@ mod tests {
         assert_eq!(map.insert("b".to_string(), 1), None);
         assert_eq!(map.insert("a".to_string(), 2), None);
         assert_eq!(map.insert("b".to_string(), 3), Some(1));
-        assert_eq!(map.keys().collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(map.len(), 2);
+        assert_eq!(
+            map.iter().collect::<Vec<_>>(),
+            [(&"a".to_string(), &2), (&"b".to_string(), &3)]
+        );
     }
 
     #[test]
