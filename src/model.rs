@@ -40,14 +40,30 @@ impl ResourceType {
     /// The name the API uses for this type, in rows and bulk bodies.
     pub fn api_name(&self) -> &str {
         match self {
+            ResourceType::Other(name) => name,
+            known => known.known_api_name().unwrap_or_default(),
+        }
+    }
+
+    /// [`Self::api_name`], owned, but copied only for a type this tool does not know:
+    /// a bulk body of ten thousand accesses names a type in each of its rows.
+    pub fn to_api_name(&self) -> std::borrow::Cow<'static, str> {
+        match self.known_api_name() {
+            Some(name) => name.into(),
+            None => self.api_name().to_owned().into(),
+        }
+    }
+
+    fn known_api_name(&self) -> Option<&'static str> {
+        Some(match self {
             ResourceType::Account => "account",
             ResourceType::Billing => "billing",
             ResourceType::Project => "project",
             ResourceType::Inbox => "inbox",
             ResourceType::SendingDomain => "sending_domain",
             ResourceType::EmailCampaigns => "email_campaign_permission_scope",
-            ResourceType::Other(name) => name,
-        }
+            ResourceType::Other(_) => return None,
+        })
     }
 
     /// The types a desired-state file can grant, in declaration order.
@@ -304,6 +320,18 @@ impl LiveState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_names_read_back_and_only_unknown_ones_are_copied() {
+        let unknown = ResourceType::from_api("organization");
+        for kind in ResourceType::MANAGED.iter().chain([&unknown]) {
+            let name = kind.to_api_name();
+            assert_eq!(name, kind.api_name());
+            assert_eq!(&ResourceType::from_api(&name), kind);
+            let copied = matches!(name, std::borrow::Cow::Owned(_));
+            assert_eq!(copied, kind == &unknown, "{kind:?}");
+        }
+    }
 
     #[test]
     fn managed_codes_round_trip_and_sort_as_the_types_do() {

@@ -3,6 +3,7 @@
 //! becomes (path and exact bulk body) is derived here and nowhere else, so what the plan
 //! shows is what apply sends.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -124,15 +125,16 @@ pub enum Change {
 
 impl Change {
     pub fn request(&self, account_id: u64, access_id: u64) -> Request {
-        let path = format!("/api/accounts/{account_id}/account_accesses/{access_id}");
+        let path =
+            |tail: &str| format!("/api/accounts/{account_id}/account_accesses/{access_id}{tail}");
         match self {
             Change::Permissions(ops) => Request::BulkUpdate {
-                path: format!("{path}/permissions/bulk"),
+                path: path("/permissions/bulk"),
                 body: BulkBody {
                     permissions: ops.iter().map(RowOp::bulk_item).collect(),
                 },
             },
-            Change::Remove { .. } => Request::DeleteAccess { path },
+            Change::Remove { .. } => Request::DeleteAccess { path: path("") },
         }
     }
 }
@@ -181,7 +183,7 @@ impl RowOp {
         };
         BulkPermission {
             resource_id: key.id.to_string(),
-            resource_type: key.kind.api_name().to_string(),
+            resource_type: key.kind.to_api_name(),
             access_level,
             destroy,
         }
@@ -217,7 +219,7 @@ pub struct BulkBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BulkPermission {
     pub resource_id: String,
-    pub resource_type: String,
+    pub resource_type: Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_level: Option<&'static str>,
     #[serde(rename = "_destroy", skip_serializing_if = "Option::is_none")]

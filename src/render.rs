@@ -87,7 +87,7 @@ impl<T: fmt::Display> fmt::Display for Painted<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.code {
             Some(code) => write!(f, "\x1b[{code}m{}{RESET}", self.text),
-            None => write!(f, "{}", self.text),
+            None => self.text.fmt(f),
         }
     }
 }

@@ -313,7 +313,7 @@ fn to_request(account: u64, access_id: u64, view: &RequestView) -> Result<Reques
                     };
                     Ok(BulkPermission {
                         resource_id: item.resource_id.clone(),
-                        resource_type: item.resource_type.clone(),
+                        resource_type: item.resource_type.clone().into(),
                         access_level,
                         destroy: item.destroy,
                     })
