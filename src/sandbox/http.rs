@@ -266,7 +266,6 @@ fn respond(shared: &Shared, parts: &Parts, credential: Option<&str>, body: &Byte
         );
     }
 
-    let mut state = shared.lock_state();
     match route {
         Route::ListAccesses { .. } => {
             let pairs = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
@@ -277,13 +276,19 @@ fn respond(shared: &Shared, parts: &Parts, credential: Option<&str>, body: &Byte
                     .iter()
                     .map(|(key, value)| (key.as_str(), value.as_str())),
             );
-            json_response(StatusCode::OK, &state.listed_accesses(&filter))
+            json_response(
+                StatusCode::OK,
+                &shared.read_state().listed_accesses(&filter),
+            )
         }
-        Route::ListResources { .. } => json_response(StatusCode::OK, &state.resources),
+        Route::ListResources { .. } => {
+            json_response(StatusCode::OK, &shared.read_state().resources)
+        }
         Route::BulkUpdate { access, .. } => {
             let Ok(access_id) = access.parse::<u64>() else {
                 return not_found();
             };
+            let mut state = shared.write_state();
             let outcome = state.check_writable(access_id).and_then(|()| {
                 let body = bulk_body(&parts.headers, body)?;
                 state.bulk_update(access_id, &body)
@@ -300,7 +305,7 @@ fn respond(shared: &Shared, parts: &Parts, credential: Option<&str>, body: &Byte
             let Ok(access_id) = access.parse::<u64>() else {
                 return not_found();
             };
-            match state.delete_access(access_id) {
+            match shared.write_state().delete_access(access_id) {
                 Ok(()) => json_response(StatusCode::OK, &json!({"id": access_id})),
                 Err(err) => operation_error(err),
             }

@@ -13,7 +13,7 @@ mod state;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -86,12 +86,15 @@ pub fn generate_token() -> String {
 }
 
 /// Everything the request handler shares. Each lock is held only for one short,
-/// synchronous step, so one request's change to the account is atomic.
+/// synchronous step, so one request's change to the account is atomic. The account is
+/// behind a read-write lock: as in the service, whose reads are database queries, two
+/// reads do not wait for each other (the resource tree is not held up while a
+/// 15 MB listing is serialized), and a write waits for the reads in progress.
 pub(crate) struct Shared {
     token: String,
     account_id: u64,
     rate_limit: RateLimit,
-    state: Mutex<SandboxState>,
+    state: RwLock<SandboxState>,
     limiter: Mutex<SlidingWindowLimiter>,
     requests: Mutex<VecDeque<RecordedRequest>>,
     faults: Mutex<Faults>,
@@ -108,8 +111,29 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn lock_state(&self) -> MutexGuard<'_, SandboxState> {
-        lock(&self.state)
+    fn new(config: SandboxConfig) -> Shared {
+        Shared {
+            token: config.token,
+            account_id: config.state.account_id,
+            rate_limit: config.rate_limit,
+            state: RwLock::new(config.state),
+            limiter: Mutex::new(SlidingWindowLimiter::new(config.rate_limit)),
+            requests: Mutex::new(VecDeque::new()),
+            faults: Mutex::new(config.faults),
+            fault_index: AtomicU64::new(0),
+        }
+    }
+
+    fn read_state(&self) -> RwLockReadGuard<'_, SandboxState> {
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_state(&self) -> RwLockWriteGuard<'_, SandboxState> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn admit(&self, key: &str, now: Instant) -> Admission {
@@ -160,16 +184,7 @@ impl Sandbox {
         let addr = listener
             .local_addr()
             .context("cannot read the bound address")?;
-        let shared = Arc::new(Shared {
-            token: config.token,
-            account_id: config.state.account_id,
-            rate_limit: config.rate_limit,
-            state: Mutex::new(config.state),
-            limiter: Mutex::new(SlidingWindowLimiter::new(config.rate_limit)),
-            requests: Mutex::new(VecDeque::new()),
-            faults: Mutex::new(config.faults),
-            fault_index: AtomicU64::new(0),
-        });
+        let shared = Arc::new(Shared::new(config));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = http::router(Arc::clone(&shared))
             .into_make_service_with_connect_info::<faults::Connection>();
@@ -211,12 +226,12 @@ impl Sandbox {
 
     /// A snapshot of the account as it is now.
     pub fn state(&self) -> SandboxState {
-        self.shared.lock_state().clone()
+        self.shared.read_state().clone()
     }
 
     /// Every access now in the account, `ApiToken` entries included, as the list shape.
     pub fn accesses_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.shared.lock_state().accesses).unwrap_or(serde_json::Value::Null)
+        serde_json::to_value(&self.shared.read_state().accesses).unwrap_or(serde_json::Value::Null)
     }
 
     /// Every request received so far, in the order they were answered (the newest
@@ -348,5 +363,22 @@ impl BlockingSandbox {
         if let Some(runtime) = &runtime.0 {
             runtime.block_on(sandbox.shutdown());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// While one request reads the account (a big listing being serialized), another
+    /// may read it too, but a write waits until the read is done.
+    #[test]
+    fn reads_share_the_account_and_a_write_waits_for_them() {
+        let shared = Shared::new(SandboxConfig::new(SandboxState::demo(), "token"));
+        let listing = shared.read_state();
+        assert!(shared.state.try_read().is_ok());
+        assert!(shared.state.try_write().is_err());
+        drop(listing);
+        assert!(shared.state.try_write().is_ok());
     }
 }
