@@ -182,7 +182,13 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
 fn write_request(out: &mut impl Write, request: &Request, style: Style) -> io::Result<()> {
     match request {
         Request::BulkUpdate { path, body } => {
-            writeln!(out, "    {}", style.dim(format_args!("PUT {path}")))?;
+            // Written piece by piece: this line and the body are most of a big plan.
+            out.write_all(b"    ")?;
+            style.paint_with(DIM, out, |out| {
+                out.write_all(b"PUT ")?;
+                out.write_all(path.as_bytes())
+            })?;
+            out.write_all(b"\n")?;
             // The body exactly as apply serializes it, straight into the output.
             write!(out, "    ")?;
             style.paint_with(DIM, out, |out| {

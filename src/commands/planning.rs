@@ -103,7 +103,12 @@ fn decode_and_diff(
         (decoded, batches, planner.finish())
     });
     decoded?;
-    Ok((batches.into_iter().flatten().collect(), plan))
+    // Sized up front: collecting the batches would grow the list, copying it each time.
+    let mut accesses = Vec::with_capacity(batches.iter().map(Vec::len).sum());
+    for batch in batches {
+        accesses.extend(batch);
+    }
+    Ok((accesses, plan))
 }
 
 #[cfg(test)]
