@@ -17,47 +17,17 @@ use sha2::{Digest, Sha256};
 use crate::model::{Access, Level, LiveState, ResourceType};
 use crate::plan::{AccessRef, BulkBody, BulkPermission, Plan, Request};
 use crate::rails::Refusal;
-use crate::render::json::{PlanReport, RequestView, SpecifierView, JSON_FORMAT_VERSION};
+use crate::render::json::{PlanReport, RailView, RequestView, SpecifierView, JSON_FORMAT_VERSION};
 
-/// A saved plan: the `--format json` document with a `fingerprint` and the safety rails
-/// it breaks added.
+/// A saved plan: the `--format json` document with a `fingerprint` added. Its `rails`
+/// are the ones checked when it was saved: apply runs only on the live state the plan
+/// was computed from, so that verdict is the one apply would reach, and apply enforces
+/// it as it does for a fresh plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedPlan {
     #[serde(flatten)]
     pub plan: PlanReport,
-    /// The safety rails ([`crate::rails`]) the plan breaks, checked when it was saved.
-    /// Apply runs only on the live state the plan was computed from, so the verdict is
-    /// the one apply would reach; apply enforces it as it does for a fresh plan.
-    pub rails: Vec<RailView>,
     pub fingerprint: Fingerprint,
-}
-
-/// A rail the plan breaks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RailView {
-    /// `mass_row_removal`, `mass_access_removal`, `empty_desired_file`,
-    /// `empty_live_listing` or `too_few_account_admins`.
-    pub rail: String,
-    /// Whether `apply --allow-mass-removal` lifts it.
-    pub overridable: bool,
-    pub message: String,
-}
-
-impl From<&Refusal> for RailView {
-    fn from(refusal: &Refusal) -> Self {
-        let (rail, overridable) = match refusal {
-            Refusal::MassRowRemoval { .. } => ("mass_row_removal", true),
-            Refusal::MassAccessRemoval { .. } => ("mass_access_removal", true),
-            Refusal::EmptyDesiredFile => ("empty_desired_file", true),
-            Refusal::EmptyLiveListing => ("empty_live_listing", true),
-            Refusal::TooFewAccountAdmins { .. } => ("too_few_account_admins", false),
-        };
-        RailView {
-            rail: rail.to_string(),
-            overridable,
-            message: refusal.to_string(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,8 +107,7 @@ impl SavedPlan {
         live: &LiveState,
     ) -> Self {
         SavedPlan {
-            plan: PlanReport::new(plan),
-            rails: refusals.iter().map(RailView::from).collect(),
+            plan: PlanReport::new(plan, refusals),
             fingerprint: Fingerprint {
                 algorithm: "sha256".to_string(),
                 desired_file: FileFingerprint {
@@ -213,7 +182,8 @@ impl SavedPlan {
 
     /// The rails that stop this plan, given whether mass removal is allowed.
     pub fn blocking_rails(&self, allow_mass_removal: bool) -> Vec<&RailView> {
-        self.rails
+        self.plan
+            .rails
             .iter()
             .filter(|rail| !(rail.overridable && allow_mass_removal))
             .collect()

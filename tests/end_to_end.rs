@@ -264,7 +264,8 @@ fn unmanaged_remove_deletes_absent_people_only() {
 }
 
 /// `plan` warns of every rail `apply` will refuse, whatever the format: the rails are
-/// checked beside the rendering for text and JSON, before it for Markdown.
+/// checked beside the rendering for text and diff, before it for JSON and Markdown,
+/// which show them too.
 #[test]
 fn plan_warns_in_every_format_of_what_apply_will_refuse() {
     let sandbox = demo_sandbox();
@@ -290,6 +291,14 @@ fn plan_warns_in_every_format_of_what_apply_will_refuse() {
             .collect();
         assert_eq!(rails, ["mass-removal rail"], "{format}: {errors}");
         assert!(!stdout(&output).is_empty(), "{format}");
+        if format == "json" {
+            // Programs reading the JSON learn it too, not only a person reading stderr.
+            let plan: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+            let rails = plan["rails"].as_array().unwrap();
+            assert_eq!(rails.len(), 1, "{rails:?}");
+            assert_eq!(rails[0]["rail"], "mass_row_removal");
+            assert_eq!(rails[0]["overridable"], true);
+        }
     }
     assert!(writes_of(&sandbox).is_empty());
 }

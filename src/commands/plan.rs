@@ -22,10 +22,12 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let reader = ReadClient::new(target.endpoint)?;
     let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
     // Checked without overrides: what `apply` will refuse unless told otherwise. On a big
-    // account the check takes milliseconds, so unless the saved plan or the format needs
-    // it first, it runs on a second thread while the plan is rendered.
+    // account the check takes milliseconds, so unless the saved plan or the format (JSON
+    // and Markdown show the rails) needs it first, it runs on a second thread while the
+    // plan is rendered.
     let check_rails = || rails::check(&plan, &live, &loaded.file, false);
-    let needed_first = args.out.is_some() || args.format == PlanFormat::Markdown;
+    let needed_first =
+        args.out.is_some() || matches!(args.format, PlanFormat::Markdown | PlanFormat::Json);
     let early_refusals = needed_first.then(check_rails);
     if let (Some(path), Some(refusals)) = (&args.out, &early_refusals) {
         let saved = SavedPlan::new(
@@ -47,7 +49,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
             PlanFormat::Text => {
                 render::plan_text(&plan, &mut stdout, stdout_style(args.color.color))
             }
-            PlanFormat::Json => render::plan_json(&plan, &mut stdout),
+            PlanFormat::Json => render::plan_json(&plan, refusals, &mut stdout),
             PlanFormat::Markdown => render::plan_markdown(&plan, refusals, &mut stdout),
             PlanFormat::Diff => {
                 render::plan_diff(

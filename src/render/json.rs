@@ -1,6 +1,7 @@
 //! The plan as versioned JSON (`plan --format json`), for programs: every operation, the
 //! exact requests apply sends (taken from [`Plan::requests`], never recomputed), what is
-//! left alone, warnings with a machine-readable kind, and the summary. The view types
+//! left alone, warnings with a machine-readable kind, the safety rails apply will refuse
+//! it by, and the summary. The view types
 //! here are the format; the core plan types stay free of serialization concerns. Saved
 //! plans (`plan --out`) are this document plus a fingerprint, so the types also
 //! deserialize.
@@ -14,6 +15,7 @@ use crate::plan::{
     AccessRef, Change, LeftAlone, LeftAloneReason, Plan, Request, ResourceRef, RowOp, Summary,
     Warning,
 };
+use crate::rails::Refusal;
 
 /// The version of the JSON plan format. Bumped on any change that is not an addition.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -30,6 +32,9 @@ pub struct PlanReport {
     pub accesses: Vec<AccessChangeView>,
     pub left_alone: Vec<LeftAloneView>,
     pub warnings: Vec<WarningView>,
+    /// The safety rails ([`crate::rails`]) the plan breaks, checked without overrides:
+    /// what `apply` will refuse unless told otherwise.
+    pub rails: Vec<RailView>,
 }
 
 /// Who holds an access: `type` is the API's specifier type; persons carry `email`,
@@ -217,7 +222,7 @@ pub struct WarningView {
 }
 
 impl PlanReport {
-    pub fn new(plan: &Plan) -> PlanReport {
+    pub fn new(plan: &Plan, refusals: &[Refusal]) -> PlanReport {
         let accesses = plan
             .changes
             .iter()
@@ -232,6 +237,35 @@ impl PlanReport {
             accesses,
             left_alone: plan.left_alone.iter().map(left_alone).collect(),
             warnings: plan.warnings.iter().map(warning).collect(),
+            rails: refusals.iter().map(RailView::from).collect(),
+        }
+    }
+}
+
+/// A rail the plan breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RailView {
+    /// `mass_row_removal`, `mass_access_removal`, `empty_desired_file`,
+    /// `empty_live_listing` or `too_few_account_admins`.
+    pub rail: String,
+    /// Whether `apply --allow-mass-removal` lifts it.
+    pub overridable: bool,
+    pub message: String,
+}
+
+impl From<&Refusal> for RailView {
+    fn from(refusal: &Refusal) -> Self {
+        let (rail, overridable) = match refusal {
+            Refusal::MassRowRemoval { .. } => ("mass_row_removal", true),
+            Refusal::MassAccessRemoval { .. } => ("mass_access_removal", true),
+            Refusal::EmptyDesiredFile => ("empty_desired_file", true),
+            Refusal::EmptyLiveListing => ("empty_live_listing", true),
+            Refusal::TooFewAccountAdmins { .. } => ("too_few_account_admins", false),
+        };
+        RailView {
+            rail: rail.to_string(),
+            overridable,
+            message: refusal.to_string(),
         }
     }
 }
@@ -339,8 +373,8 @@ fn warning(warning: &Warning) -> WarningView {
 }
 
 /// `plan --format json`: the document, pretty-printed, with a final newline.
-pub fn plan_json(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
-    write_json(&PlanReport::new(plan), out)
+pub fn plan_json(plan: &Plan, refusals: &[Refusal], out: &mut impl Write) -> io::Result<()> {
+    write_json(&PlanReport::new(plan, refusals), out)
 }
 
 /// Any serializable document, pretty-printed, with a final newline.
