@@ -470,14 +470,56 @@ fn report(name: &str, run: &FaultyRun) {
     );
 }
 
+/// Each fault alone, at a rate that strikes several requests of a run: apply converges,
+/// and the fault did strike.
 #[test]
-fn apply_converges_under_server_errors() {
-    let run = apply_under(Faults {
-        failure_rate: 0.3,
-        ..seeded(7)
-    });
-    report("500s", &run);
-    assert!(count(&run, InjectedFault::ServerError) > 0);
+fn apply_converges_under_each_fault_alone() {
+    let cases = [
+        (
+            Faults {
+                failure_rate: 0.3,
+                ..seeded(7)
+            },
+            InjectedFault::ServerError,
+            1,
+        ),
+        (
+            Faults {
+                burst_429: Some("2/6".parse().unwrap()),
+                ..seeded(7)
+            },
+            InjectedFault::Burst429,
+            2,
+        ),
+        (
+            Faults {
+                html_rate: 0.3,
+                ..seeded(7)
+            },
+            InjectedFault::HtmlPage,
+            1,
+        ),
+        (
+            Faults {
+                drop_before_rate: 0.3,
+                ..seeded(7)
+            },
+            InjectedFault::DropBefore,
+            1,
+        ),
+    ];
+    for (faults, fault, at_least) in cases {
+        let run = apply_under(faults);
+        report(&format!("{fault:?}"), &run);
+        assert!(count(&run, fault) >= at_least, "{fault:?}");
+        let struck = run.requests.iter().filter(|r| r.fault == Some(fault));
+        assert!(struck
+            .clone()
+            .all(|r| !r.applied || fault == InjectedFault::DropAfter));
+        if fault == InjectedFault::DropBefore {
+            assert!(struck.clone().all(|r| r.status == 0), "{fault:?}");
+        }
+    }
 }
 
 #[test]
@@ -497,31 +539,6 @@ fn apply_converges_under_latency() {
         run.elapsed
     );
     assert!(run.requests.iter().all(|r| r.fault.is_none()));
-}
-
-#[test]
-fn apply_converges_under_429_bursts() {
-    let run = apply_under(Faults {
-        burst_429: Some("2/6".parse().unwrap()),
-        ..seeded(7)
-    });
-    report("429 bursts", &run);
-    assert!(count(&run, InjectedFault::Burst429) >= 2);
-}
-
-#[test]
-fn apply_converges_when_connections_drop_before_the_change() {
-    let run = apply_under(Faults {
-        drop_before_rate: 0.3,
-        ..seeded(7)
-    });
-    report("drops before", &run);
-    assert!(count(&run, InjectedFault::DropBefore) > 0);
-    assert!(run
-        .requests
-        .iter()
-        .filter(|r| r.fault == Some(InjectedFault::DropBefore))
-        .all(|r| r.status == 0 && !r.applied));
 }
 
 /// Writes that were carried out but whose connection was then dropped.
@@ -555,16 +572,6 @@ fn apply_converges_when_connections_drop_after_the_change() {
             >= 2
     });
     assert!(resent, "{:#?}", run.requests);
-}
-
-#[test]
-fn apply_converges_under_html_error_pages() {
-    let run = apply_under(Faults {
-        html_rate: 0.3,
-        ..seeded(7)
-    });
-    report("HTML pages", &run);
-    assert!(count(&run, InjectedFault::HtmlPage) > 0);
 }
 
 #[test]
