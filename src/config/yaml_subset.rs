@@ -1208,6 +1208,21 @@ mod tests {
         }
     }
 
+    /// The counts reach serde as size hints: a list is allocated at its length, in flow
+    /// style, in an indentless block and in an indented one (without them a one-role
+    /// list takes room for four).
+    #[test]
+    fn lists_are_allocated_at_their_length() {
+        let text = "version: 1\nusers:\n  a@x.io:\n    roles: [r1, r2, r3]\n  b@x.io:\n    roles:\n    - r1\n    - r2\n    - r3\n    - r4\n    - r5\n    account: admin\n  c@x.io:\n    roles:\n      - r1\n";
+        let file = parse(text).expect("written in the subset");
+        let sizes: Vec<(usize, usize)> = file
+            .users
+            .iter()
+            .map(|(_, grants)| (grants.roles.len(), grants.roles.capacity()))
+            .collect();
+        assert_eq!(sizes, [(3, 3), (5, 5), (1, 1)]);
+    }
+
     #[test]
     fn what_the_subset_leaves_to_serde_yaml() {
         for text in [
