@@ -41,7 +41,9 @@ impl ResourceType {
     pub fn api_name(&self) -> &str {
         match self {
             ResourceType::Other(name) => name,
-            known => known.known_api_name().unwrap_or_default(),
+            known => known
+                .known_api_name()
+                .expect("every type but Other has a fixed name"),
         }
     }
 

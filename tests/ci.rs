@@ -195,6 +195,9 @@ fn color_follows_the_flag_and_no_color() {
     );
     assert!(stdout(&always).contains("\x1b[32m+ inbox \"Backend/Staging\""));
     assert!(stdout(&always).contains("    \x1b[2m{\"permissions\":["));
+    assert!(stdout(&always).contains(
+        "    \x1b[2mPUT /api/accounts/1111111/account_accesses/5190004/permissions/bulk\x1b[0m\n"
+    ));
     let never = command(&["plan", "-f", DEMO, "--color", "never"])
         .env_remove("NO_COLOR")
         .env("MAILTRAP_API_URL", sandbox.base_url())

@@ -1,10 +1,9 @@
 //! The plan as versioned JSON (`plan --format json`), for programs: every operation, the
 //! exact requests apply sends (taken from [`Plan::requests`], never recomputed), what is
 //! left alone, warnings with a machine-readable kind, the safety rails apply will refuse
-//! it by, and the summary. The view types
-//! here are the format; the core plan types stay free of serialization concerns. Saved
-//! plans (`plan --out`) are this document plus a fingerprint, so the types also
-//! deserialize.
+//! it by, and the summary. The view types here are the format; the core plan types stay
+//! free of serialization concerns. Saved plans (`plan --out`) are this document plus a
+//! fingerprint, so the types also deserialize.
 
 use std::io::{self, Write};
 
