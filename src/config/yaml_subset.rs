@@ -1217,8 +1217,8 @@ mod tests {
         let file = parse(text).expect("written in the subset");
         let sizes: Vec<(usize, usize)> = file
             .users
-            .iter()
-            .map(|(_, grants)| (grants.roles.len(), grants.roles.capacity()))
+            .values()
+            .map(|grants| (grants.roles.len(), grants.roles.capacity()))
             .collect();
         assert_eq!(sizes, [(3, 3), (5, 5), (1, 1)]);
     }
