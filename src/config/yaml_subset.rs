@@ -452,11 +452,7 @@ impl<'de> de::Deserializer<'de> for Value<'_, 'de> {
                 items.ended.then_some(value).ok_or(GiveUp)
             }
             Value::FlowSeq { rest, depth } => {
-                let mut items = FlowItems {
-                    rest,
-                    depth,
-                    at: FlowAt::Start,
-                };
+                let mut items = Flow::new(rest, depth);
                 let value = visitor.visit_seq(&mut items)?;
                 (items.at == FlowAt::End).then_some(value).ok_or(GiveUp)
             }
@@ -480,11 +476,7 @@ impl<'de> de::Deserializer<'de> for Value<'_, 'de> {
                 entries.ended.then_some(value).ok_or(GiveUp)
             }
             Value::FlowMap { rest, depth } => {
-                let mut entries = FlowEntries {
-                    rest,
-                    depth,
-                    at: FlowAt::Start,
-                };
+                let mut entries = Flow::new(rest, depth);
                 let value = visitor.visit_map(&mut entries)?;
                 (entries.at == FlowAt::End).then_some(value).ok_or(GiveUp)
             }
@@ -631,42 +623,59 @@ enum FlowAt {
     End,
 }
 
-/// Moves `rest` to the next entry of a flow collection closed by `close`, past the
-/// comma before it; false, past the bracket, when the collection ends there.
-fn flow_next(rest: &mut &str, at: &mut FlowAt, close: char) -> Result<bool, GiveUp> {
-    let trimmed = rest.trim_start_matches(' ');
-    let next = match *at {
-        FlowAt::End => return Ok(false),
-        _ if trimmed.starts_with(close) => {
-            *rest = &trimmed[1..];
-            *at = FlowAt::End;
-            return Ok(false);
-        }
-        FlowAt::Start => trimmed,
-        FlowAt::Entry => trimmed
-            .strip_prefix(',')
-            .ok_or(GiveUp)?
-            .trim_start_matches(' '),
-    };
-    *rest = next;
-    *at = FlowAt::Entry;
-    Ok(true)
-}
-
-struct FlowItems<'p, 'a> {
+/// The entries of a one-line flow collection, `[...]` read as a sequence, `{...}` as a
+/// mapping: `rest` starts after the opening bracket and is moved as they are read.
+struct Flow<'p, 'a> {
     rest: &'p mut &'a str,
     depth: usize,
     at: FlowAt,
 }
 
-impl<'de> SeqAccess<'de> for FlowItems<'_, 'de> {
+impl<'p, 'a> Flow<'p, 'a> {
+    fn new(rest: &'p mut &'a str, depth: usize) -> Self {
+        Flow {
+            rest,
+            depth,
+            at: FlowAt::Start,
+        }
+    }
+
+    /// Moves `rest` to the next entry, past the comma before it; false, past the
+    /// bracket, when the collection ends there.
+    fn next(&mut self, close: char) -> Result<bool, GiveUp> {
+        let trimmed = self.rest.trim_start_matches(' ');
+        let next = match self.at {
+            FlowAt::End => return Ok(false),
+            _ if trimmed.starts_with(close) => {
+                *self.rest = &trimmed[1..];
+                self.at = FlowAt::End;
+                return Ok(false);
+            }
+            FlowAt::Start => trimmed,
+            FlowAt::Entry => trimmed
+                .strip_prefix(',')
+                .ok_or(GiveUp)?
+                .trim_start_matches(' '),
+        };
+        *self.rest = next;
+        self.at = FlowAt::Entry;
+        Ok(true)
+    }
+
+    /// The count of entries, before the first is read.
+    fn size_hint(&self) -> Option<usize> {
+        (self.at == FlowAt::Start).then(|| flow_count(self.rest))
+    }
+}
+
+impl<'de> SeqAccess<'de> for Flow<'_, 'de> {
     type Error = GiveUp;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, GiveUp> {
-        if !flow_next(self.rest, &mut self.at, ']')? {
+        if !self.next(']')? {
             return Ok(None);
         }
         seed.deserialize(flow_value(self.rest, self.depth)?)
@@ -674,24 +683,18 @@ impl<'de> SeqAccess<'de> for FlowItems<'_, 'de> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        (self.at == FlowAt::Start).then(|| flow_count(self.rest))
+        Flow::size_hint(self)
     }
 }
 
-struct FlowEntries<'p, 'a> {
-    rest: &'p mut &'a str,
-    depth: usize,
-    at: FlowAt,
-}
-
-impl<'de> MapAccess<'de> for FlowEntries<'_, 'de> {
+impl<'de> MapAccess<'de> for Flow<'_, 'de> {
     type Error = GiveUp;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, GiveUp> {
-        if !flow_next(self.rest, &mut self.at, '}')? {
+        if !self.next('}')? {
             return Ok(None);
         }
         let (key, after) = flow_scalar(self.rest).ok_or(GiveUp)?;
@@ -707,7 +710,7 @@ impl<'de> MapAccess<'de> for FlowEntries<'_, 'de> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        (self.at == FlowAt::Start).then(|| flow_count(self.rest))
+        Flow::size_hint(self)
     }
 }
 
