@@ -1,7 +1,7 @@
 //! How close plan and apply sit to the limits the API sets. Run with
 //! `cargo bench --bench apply_at_the_limit` (`BENCH_QUICK=1` for small sizes only,
-//! `BENCH_LOCAL_ONLY=1` for the local-work and validate figures only, `BENCH_DUMP=DIR`
-//! to write the big account and its desired file for profiling, and run nothing).
+//! `BENCH_LOCAL_ONLY=1` for the plan and validate figures only, `BENCH_DUMP=DIR` to
+//! write the big account and its desired file for profiling, and run nothing).
 //!
 //! For each account size it generates an account in the sandbox (in-process, on
 //! loopback), runs the real binary, counts the requests the sandbox received and times
@@ -14,7 +14,6 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mailtrap_access::api::{Endpoint, ReadClient, RetryPolicy, Timeouts};
 use mailtrap_access::rate::RateLimit;
 use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
 
@@ -99,19 +98,23 @@ fn inbox_name(n: usize) -> String {
 
 /// The desired file: the same rows, except that each user's first inbox becomes admin,
 /// so every user needs exactly one bulk PUT. Written as a team would: users sharing a
-/// set of inboxes share a role (40 roles), plus one direct grant each.
+/// set of inboxes share two roles (the first and second half of the set; 40 of each),
+/// plus one direct grant each.
 fn desired(users: usize, rows: usize) -> String {
-    assert!(rows >= 2, "a role needs at least one inbox");
+    assert!(rows >= 3, "each role needs at least one inbox");
     let spans = PROJECTS * INBOXES_PER_PROJECT;
+    let half = rows / 2;
     let mut text = format!("version: 1\naccount_id: {ACCOUNT}\nroles:\n");
     for start in 0..spans.min(users) {
-        let _ = writeln!(text, "  span-{start}:\n    inboxes:");
-        for r in 1..rows {
-            let _ = writeln!(
-                text,
-                "      \"{}\": viewer",
-                inbox_name((start + r) % spans)
-            );
+        for (role, range) in [("a", 1..=half), ("b", half + 1..=rows - 1)] {
+            let _ = writeln!(text, "  span-{role}-{start}:\n    inboxes:");
+            for r in range {
+                let _ = writeln!(
+                    text,
+                    "      \"{}\": viewer",
+                    inbox_name((start + r) % spans)
+                );
+            }
         }
     }
     text.push_str("users:\n");
@@ -120,7 +123,8 @@ fn desired(users: usize, rows: usize) -> String {
         if u == 0 {
             text.push_str("    account: admin\n");
         }
-        let _ = writeln!(text, "    roles: [span-{}]", u % spans);
+        let span = u % spans;
+        let _ = writeln!(text, "    roles: [span-a-{span}, span-b-{span}]");
         let _ = writeln!(
             text,
             "    inboxes: {{\"{}\": admin}}",
@@ -299,180 +303,106 @@ fn latency_bound(users: usize, latency: Duration, concurrency: u32, rows: &mut V
     });
 }
 
-/// Local work of plan on a big account: the two reads with decoding, against
-/// everything after them (resolve, diff, render), in-process.
-fn local_work(users: usize, rows_per_user: usize) {
-    let state = account(users, rows_per_user);
-    let sandbox = start(
-        state,
-        RateLimit {
-            requests: 1_000_000,
-            window: Duration::from_secs(1),
-        },
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("desired.yaml");
-    std::fs::write(&file, desired(users, rows_per_user)).unwrap();
-    // The binary's runtime: one thread, with resolve sent to its blocking pool.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let reader = ReadClient::new(Endpoint {
-        base_url: sandbox.base_url(),
-        account_id: ACCOUNT,
-        token: mailtrap_access::api::ApiToken::new(TOKEN).unwrap(),
-        timeouts: Timeouts::default(),
-        rate_limit: RateLimit::MAILTRAP,
-        retry: RetryPolicy::default(),
-    })
-    .unwrap();
-
-    // Bytes of the two responses, for the memory bound.
-    let response_bytes: usize = runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let mut total = 0;
-        for path in ["account_accesses", "permissions/resources"] {
-            let url = format!("{}/api/accounts/{ACCOUNT}/{path}", sandbox.base_url());
-            total += client
-                .get(url)
-                .header("Api-Token", TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-                .len();
+/// The desired file of [`desired`]'s account spelled out: every user's 20 (or `rows`)
+/// inboxes listed one by one, the first as admin.
+fn explicit_desired(users: usize, rows: usize) -> String {
+    let spans = PROJECTS * INBOXES_PER_PROJECT;
+    let mut text = format!("version: 1\naccount_id: {ACCOUNT}\nusers:\n");
+    for u in 0..users {
+        let _ = writeln!(text, "  {}:", email(u));
+        if u == 0 {
+            text.push_str("    account: admin\n");
         }
-        total
-    });
-
-    // Each round times the two reads alone, then the plan as the binary runs it: load,
-    // the reads with resolve run in their wait and the diff beside the decode, the
-    // rails beside the rendering; and each of resolve, diff, rails and render once more
-    // alone, for the breakdown. The machine is shared and a 15 MB read varies by ±5 ms
-    // from round to round, so the share of local work compares the median whole plan
-    // with the median reads: a difference of two minima (kept below for comparison)
-    // swings by several milliseconds between runs. The phases are best of the rounds:
-    // the minimum is the cost of the work itself.
-    const ROUNDS: usize = 15;
-    const PHASES: [&str; 6] = [
-        "load",
-        "resolve",
-        "diff",
-        "rails",
-        "render",
-        "rails beside render",
-    ];
-    let mut fetches = Vec::with_capacity(ROUNDS);
-    let mut plans = Vec::with_capacity(ROUNDS);
-    let mut fetch_planning_best = Duration::MAX;
-    let mut phase_best = [Duration::MAX; PHASES.len()];
-    for _ in 0..ROUNDS {
-        let begin = Instant::now();
-        drop(runtime.block_on(reader.live_state()).unwrap());
-        fetches.push(begin.elapsed());
-
-        let mut mark = Instant::now();
-        let mut lap = || {
-            let time = mark.elapsed();
-            mark = Instant::now();
-            time
-        };
-        let loaded = std::sync::Arc::new(mailtrap_access::config::load(&file).unwrap());
-        let load = lap();
-        let (plan, live) = runtime
-            .block_on(mailtrap_access::commands::fetch_and_plan(&reader, &loaded))
-            .unwrap();
-        let fetch_planning = lap();
-        fetch_planning_best = fetch_planning_best.min(fetch_planning);
-        // As the binary does it: the rails beside the rendering.
-        let (refusals, rendered) = mailtrap_access::commands::beside(
-            || mailtrap_access::rails::check(&plan, &live, &loaded.file, false),
-            || {
-                let mut rendered = Vec::new();
-                mailtrap_access::render::plan_text(&plan, &mut rendered, Default::default())
-                    .unwrap();
-                rendered
-            },
-        );
-        let rails_and_render = lap();
-        plans.push(load + fetch_planning + rails_and_render);
-        drop(rendered);
-        drop(mailtrap_access::rails::check(
-            &plan,
-            &live,
-            &loaded.file,
-            false,
-        ));
-        let rails = lap();
-        let mut rendered = Vec::new();
-        mailtrap_access::render::plan_text(&plan, &mut rendered, Default::default()).unwrap();
-        let render = lap();
-        let desired = mailtrap_access::resolve::resolve(&loaded, &live.resources).unwrap();
-        let resolve = lap();
-        assert_eq!(mailtrap_access::diff::plan(ACCOUNT, &desired, &live), plan);
-        let diff = lap();
-        assert!(refusals.is_empty(), "{refusals:?}");
-        assert!(plan.changes.len() == users);
-        for (best, time) in
-            phase_best
-                .iter_mut()
-                .zip([load, resolve, diff, rails, render, rails_and_render])
-        {
-            *best = (*best).min(time);
+        text.push_str("    inboxes:\n");
+        for r in 0..rows {
+            let level = if r == 0 { "admin" } else { "viewer" };
+            let _ = writeln!(text, "      \"{}\": {level}", inbox_name((u + r) % spans));
         }
     }
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let phases: Vec<String> = PHASES
-        .iter()
-        .zip(phase_best)
-        .map(|(name, time)| format!("{name} {:.1} ms", ms(time)))
-        .collect();
-    println!(
-        "local work by phase, each alone (best of {ROUNDS}): {}",
-        phases.join(", ")
+    text
+}
+
+/// The median of `rounds` runs of `run`.
+fn median(rounds: usize, mut run: impl FnMut() -> Duration) -> Duration {
+    let mut times: Vec<Duration> = (0..rounds).map(|_| run()).collect();
+    times.sort();
+    times[rounds / 2]
+}
+
+/// `plan` on a big account as a process, against a bare client (curl) fetching the same
+/// two responses from the same server; and plan's peak memory against the responses.
+fn plan_against_a_bare_fetch(users: usize, rows_per_user: usize) {
+    let sandbox = start(
+        account(users, rows_per_user),
+        RateLimit {
+            requests: 1_000_000,
+            window: Duration::from_secs(10),
+        },
     );
-    let median = |times: &mut Vec<Duration>| {
-        times.sort();
-        times[times.len() / 2]
+    let base = sandbox.base_url();
+    let paths = [
+        format!("{base}/api/accounts/{ACCOUNT}/account_accesses"),
+        format!("{base}/api/accounts/{ACCOUNT}/permissions/resources"),
+    ];
+    let fetch = || {
+        let begin = Instant::now();
+        let status = Command::new("curl")
+            .args(["-sf", "--parallel", "-H", &format!("Api-Token: {TOKEN}")])
+            .args(
+                paths
+                    .iter()
+                    .flat_map(|url| ["-o", "/dev/null", url.as_str()]),
+            )
+            .status()
+            .expect("curl runs");
+        assert!(status.success());
+        begin.elapsed()
     };
-    let (fetch, whole) = (median(&mut fetches), median(&mut plans));
-    let local = whole.saturating_sub(fetch);
-    let share = |part: Duration, total: Duration| 100.0 * ms(part) / ms(total);
-    // The same by minima: resolve and the diff cost what they add to the reads; loading
-    // the file must finish before the first request (a broken file reads nothing).
-    let fetch_best = fetches[0];
-    let [load, _, _, _, _, rails_and_render] = phase_best;
-    let local_by_minima = load + fetch_planning_best.saturating_sub(fetch_best) + rails_and_render;
-
-    let peak = peak_rss(&sandbox, &["plan", "-f", file.to_str().unwrap()]).unwrap_or(0);
-
+    let response_bytes: usize = paths
+        .iter()
+        .map(|url| {
+            let output = Command::new("curl")
+                .args(["-sf", "-H", &format!("Api-Token: {TOKEN}"), url])
+                .output()
+                .expect("curl runs");
+            output.stdout.len()
+        })
+        .sum();
+    const ROUNDS: usize = 9;
+    let bare = median(ROUNDS, fetch);
     println!(
-        "\nplan on {users} users x {rows_per_user} rows: responses {:.1} MB; medians of {ROUNDS} rounds: \
-         fetch+decode {:.0} ms, the whole plan {:.0} ms, local work {:.0} ms ({:.0}% of the total, bound 20%); \
-         by minima: fetch+decode {:.0} ms, local work {:.0} ms ({:.0}%); \
-         peak RSS of the binary {:.1} MB ({:.2}x the responses, bound 3x)",
+        "\nplan of {users} users x {rows_per_user} rows ({:.1} MB of responses), median of {ROUNDS}; a bare fetch (curl, both GETs in parallel) takes {:.0} ms",
         response_bytes as f64 / 1e6,
-        ms(fetch),
-        ms(whole),
-        ms(local),
-        share(local, whole),
-        ms(fetch_best),
-        ms(local_by_minima),
-        share(local_by_minima, fetch_best + local_by_minima),
-        peak as f64 / 1e6,
-        peak as f64 / response_bytes as f64,
+        bare.as_secs_f64() * 1e3
     );
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("role-based", desired(users, rows_per_user), 2.0),
+        ("explicit", explicit_desired(users, rows_per_user), 3.0),
+    ];
+    for (name, text, bound) in files {
+        let file = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, &text).unwrap();
+        let file = file.to_str().unwrap();
+        let args = ["plan", "-f", file, "--detailed-exitcode"];
+        let time = median(ROUNDS, || run(&sandbox, &args));
+        let ratio = time.as_secs_f64() / bare.as_secs_f64();
+        let peak = peak_rss(&sandbox, &args).unwrap_or(0);
+        println!(
+            "- {name} file ({:.1} MB): {:.0} ms, {ratio:.2}x the bare fetch (bound {bound}x); peak RSS {:.1} MB, {:.2}x the responses (bound 4x)",
+            text.len() as f64 / 1e6,
+            time.as_secs_f64() * 1e3,
+            peak as f64 / 1e6,
+            peak as f64 / response_bytes as f64,
+        );
+    }
 }
 
 fn validate_time(users: usize) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("desired.yaml");
     std::fs::write(&file, desired(users, 5)).unwrap();
-    let mut best = Duration::MAX;
-    for _ in 0..7 {
+    let time = median(9, || {
         let begin = Instant::now();
         let status = Command::new(env!("CARGO_BIN_EXE_mailtrap-access"))
             .args(["validate", "-f", file.to_str().unwrap()])
@@ -480,14 +410,11 @@ fn validate_time(users: usize) {
             .unwrap()
             .status;
         assert!(status.success());
-        best = best.min(begin.elapsed());
-    }
-    let loaded_begin = Instant::now();
-    mailtrap_access::config::load(&file).unwrap();
+        begin.elapsed()
+    });
     println!(
-        "validate of a {users}-user file: {:.1} ms for the whole process (best of 7), {:.1} ms in the loader (bound 20 ms)",
-        best.as_secs_f64() * 1e3,
-        loaded_begin.elapsed().as_secs_f64() * 1e3
+        "\nvalidate of a {users}-user role-based file: {:.1} ms for the whole process, median of 9 (bound 30 ms)",
+        time.as_secs_f64() * 1e3
     );
 }
 
@@ -524,10 +451,6 @@ fn main() {
     }
     println!();
     print_table(&rows);
-    if quick {
-        local_work(1_000, 20);
-    } else {
-        local_work(10_000, 20);
-    }
+    plan_against_a_bare_fetch(if quick { 1_000 } else { 10_000 }, 20);
     validate_time(1_000);
 }

@@ -3,10 +3,7 @@
 //! independent), and afterwards compares a fresh plan with what was sent to find any
 //! operation the API acknowledged but did not perform.
 
-use std::sync::Arc;
-
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use futures_util::stream::{self, StreamExt};
 
 use crate::api::{ApiError, WriteClient};
 use crate::plan::{AccessRef, Plan, Request};
@@ -29,49 +26,20 @@ pub enum Completion {
 
 /// Send every request of `plan`, started in plan order with at most `concurrency` in
 /// flight (the client paces them under the rate limit), reporting each result to
-/// `progress` as it arrives. Results come back in plan order.
+/// `progress` as it arrives. Results come back in plan order, whatever order they
+/// finished in.
 pub async fn execute(
     plan: &Plan,
     writer: &WriteClient,
     concurrency: usize,
-    progress: impl FnMut(&OperationResult),
-) -> Vec<OperationResult> {
-    let requests = plan
-        .requests()
-        .map(|(access, request)| (access.clone(), request))
-        .collect();
-    execute_requests(requests, writer, concurrency, progress).await
-}
-
-/// Send `requests` (those of a plan, or of a saved plan), started in order with at most
-/// `concurrency` in flight, reporting each result to `progress` as it arrives. Results
-/// come back in the order given.
-pub async fn execute_requests(
-    requests: Vec<(AccessRef, Request)>,
-    writer: &WriteClient,
-    concurrency: usize,
     mut progress: impl FnMut(&OperationResult),
 ) -> Vec<OperationResult> {
-    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
-    let mut results: Vec<Option<OperationResult>> = Vec::new();
-    let mut record = |joined: Result<(usize, OperationResult), tokio::task::JoinError>,
-                      results: &mut Vec<Option<OperationResult>>| {
-        if let Ok((index, result)) = joined {
-            progress(&result);
-            results[index] = Some(result);
-        }
-    };
-    results.resize_with(requests.len(), || None);
-    for (index, (access, request)) in requests.iter().cloned().enumerate() {
-        let slot = Arc::clone(&slots)
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        let writer = writer.clone();
-        tasks.spawn(async move {
-            let outcome = send(&writer, &request).await;
-            drop(slot);
+    let sends = plan
+        .requests()
+        .enumerate()
+        .map(|(index, (access, request))| async move {
+            let outcome = send(writer, &request).await;
+            let access = access.clone();
             (
                 index,
                 OperationResult {
@@ -81,27 +49,16 @@ pub async fn execute_requests(
                 },
             )
         });
-        while let Some(joined) = tasks.try_join_next() {
-            record(joined, &mut results);
-        }
+    let mut finished = stream::iter(sends).buffer_unordered(concurrency.max(1));
+    let mut results: Vec<Option<OperationResult>> = std::iter::repeat_with(|| None)
+        .take(plan.changes.len())
+        .collect();
+    while let Some((index, result)) = finished.next().await {
+        progress(&result);
+        results[index] = Some(result);
     }
-    while let Some(joined) = tasks.join_next().await {
-        record(joined, &mut results);
-    }
-    // A task that died without a result (it cannot, short of a bug) still gets a line.
-    results
-        .into_iter()
-        .zip(requests)
-        .map(|(result, (access, request))| {
-            result.unwrap_or_else(|| OperationResult {
-                outcome: Err(ApiError::Aborted {
-                    request: request.describe(),
-                }),
-                access,
-                request,
-            })
-        })
-        .collect()
+    // Every send ends with a result, so none is missing.
+    results.into_iter().flatten().collect()
 }
 
 async fn send(writer: &WriteClient, request: &Request) -> Result<Completion, ApiError> {
@@ -159,7 +116,10 @@ mod tests {
             account_id: 1,
             changes: ids
                 .iter()
-                .map(|id| (access(*id), Change::Permissions(vec![op.clone()])))
+                .map(|id| {
+                    let operations = vec![op.clone()];
+                    (access(*id), Change::Permissions { operations })
+                })
                 .collect::<BTreeMap<_, _>>(),
             left_alone: vec![],
             warnings: vec![],

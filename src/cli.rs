@@ -1,13 +1,14 @@
 //! The command-line surface: every subcommand and flag, parsed with clap. Nothing here
 //! does any work; `commands` receives the parsed values.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands::sandbox::SandboxArgs;
 use crate::rate::RateLimit;
+use crate::sandbox::{parse_rate, Burst429};
 
 /// Manage who may do what in a Mailtrap account as code.
 #[derive(Debug, Parser)]
@@ -35,9 +36,18 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct FileArgs {
-    /// The desired-state file.
-    #[arg(short = 'f', long = "file", default_value = "mailtrap-access.yaml")]
-    pub file: PathBuf,
+    /// The desired-state file [default: mailtrap-access.yaml].
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+impl FileArgs {
+    /// The file named with `-f`, else `mailtrap-access.yaml`.
+    pub fn path(&self) -> &Path {
+        self.file
+            .as_deref()
+            .unwrap_or(Path::new("mailtrap-access.yaml"))
+    }
 }
 
 /// Where the live account is and how to reach it. The token is deliberately not a flag:
@@ -145,9 +155,9 @@ pub enum ColorWhen {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// A plan saved by `plan --out`: send exactly its requests, if the account has not
-    /// changed since (instead of planning from -f FILE).
-    #[arg(value_name = "PLAN_FILE", conflicts_with = "file")]
+    /// A plan saved by `plan --out`: apply it only if planning again now, from the same
+    /// desired file (the one it records, or -f FILE), gives exactly its changes.
+    #[arg(value_name = "PLAN_FILE")]
     pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub file: FileArgs,
@@ -174,6 +184,62 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8025")]
+    pub listen: SocketAddr,
+    /// Seed state: {"account_id": N, "resources": [...], "accesses": [...]}.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// The only API token accepted; generated and printed on stderr when absent.
+    #[arg(long, env = "MAILTRAP_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Requests allowed per token and window.
+    #[arg(long, default_value = "150/10s")]
+    pub rate_limit: RateLimit,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Faults to inject into the four API operations. Off unless given.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Fault injection")]
+pub struct FaultArgs {
+    /// Fraction of requests answered 500 {"error":"Internal Server Error"}, nothing changed.
+    #[arg(long, value_name = "F", value_parser = parse_rate)]
+    pub fail_rate: Option<f64>,
+    /// Wait this long before answering each request, e.g. 50ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub latency: Option<Duration>,
+    /// Add a random extra wait of up to this long to each request.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub latency_jitter: Option<Duration>,
+    /// Refuse N requests in a row out of every M with 429 and Retry-After: 1, e.g. 3/10.
+    #[arg(long = "burst-429", value_name = "N/M")]
+    pub burst_429: Option<Burst429>,
+    /// Fraction of requests whose connection is closed without an answer, half of them
+    /// before the change is applied and half after.
+    #[arg(long, value_name = "F", value_parser = parse_rate,
+          conflicts_with_all = ["drop_before_rate", "drop_after_rate"])]
+    pub drop_rate: Option<f64>,
+    /// Fraction of requests dropped (no answer) before the change is applied.
+    #[arg(long, value_name = "F", value_parser = parse_rate)]
+    pub drop_before_rate: Option<f64>,
+    /// Fraction of requests dropped (no answer) after the change was applied.
+    #[arg(long, value_name = "F", value_parser = parse_rate)]
+    pub drop_after_rate: Option<f64>,
+    /// Fraction of requests answered by a proxy's 502 Bad Gateway HTML page.
+    #[arg(long, value_name = "F", value_parser = parse_rate)]
+    pub html_rate: Option<f64>,
+    /// Answer every request with a 307 redirect to this base URL (same path and query).
+    #[arg(long, value_name = "URL")]
+    pub redirect_to: Option<String>,
+    /// Seed of the fault decisions; random (and printed) when absent.
+    #[arg(long, value_name = "N")]
+    pub fault_seed: Option<u64>,
 }
 
 #[cfg(test)]

@@ -28,22 +28,7 @@ pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
             let Some(level) = row.managed_level() else {
                 continue; // Left alone by plan, so not described here.
             };
-            let key = &row.resource;
-            match key.kind {
-                ResourceType::Account => grants.account = Some(level),
-                ResourceType::Billing => grants.billing = Some(level),
-                ResourceType::EmailCampaigns => grants.email_campaigns = Some(level),
-                ResourceType::Project => {
-                    grants.projects.insert(name_for(live, key), level);
-                }
-                ResourceType::Inbox => {
-                    grants.inboxes.insert(name_for(live, key), level);
-                }
-                ResourceType::SendingDomain => {
-                    grants.sending_domains.insert(name_for(live, key), level);
-                }
-                ResourceType::Other(_) => {}
-            }
+            grants.set(&row.resource.kind, name_for(live, &row.resource), level);
         }
         let section = match access.kind {
             SpecifierKind::User | SpecifierKind::Invite => &mut users,

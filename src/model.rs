@@ -2,11 +2,12 @@
 //! accesses of an account and its resource tree, as the tool understands them once
 //! decoded from the API. Everything the tool does not understand is kept, as `Other`
 //! or a raw level code, so that it can be shown and left alone rather than dropped.
+//! What the tool knows about each resource type it manages is one table, [`MANAGED`].
 
 use std::fmt;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A kind of resource in a Mailtrap account. Types the tool does not manage (such as
 /// `organization`, seen on owners' rows) are read without error and never modified.
@@ -18,81 +19,109 @@ pub enum ResourceType {
     Inbox,
     SendingDomain,
     EmailCampaigns,
-    /// Behind a thin pointer: keys are held by the hundred thousand, and this keeps a
-    /// key at 24 bytes instead of 40 (a `String` or a `Box<str>` would need a tag word).
-    #[allow(clippy::box_collection)]
-    Other(Box<String>),
+    Other(String),
 }
+
+/// How the desired-state file grants a type: a single level (`account: admin`), or a
+/// map of names to levels (`projects: {Backend: admin}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Singleton,
+    Named,
+}
+
+/// Everything the tool knows about one managed resource type.
+#[derive(Debug)]
+pub struct TypeInfo {
+    pub kind: ResourceType,
+    /// Its name in the API's rows, tree nodes and bulk bodies.
+    pub api_name: &'static str,
+    /// Its key in a grant of the desired-state file.
+    pub file_key: &'static str,
+    /// What messages call one of them.
+    pub noun: &'static str,
+    pub shape: Shape,
+}
+
+/// The types the tool manages, in the order the file lists them and plans sort them.
+/// Adding a type is a row here and a variant above; the compiler finds the rest.
+pub const MANAGED: [TypeInfo; 6] = [
+    TypeInfo {
+        kind: ResourceType::Account,
+        api_name: "account",
+        file_key: "account",
+        noun: "account",
+        shape: Shape::Singleton,
+    },
+    TypeInfo {
+        kind: ResourceType::Billing,
+        api_name: "billing",
+        file_key: "billing",
+        noun: "billing",
+        shape: Shape::Singleton,
+    },
+    TypeInfo {
+        kind: ResourceType::Project,
+        api_name: "project",
+        file_key: "projects",
+        noun: "project",
+        shape: Shape::Named,
+    },
+    TypeInfo {
+        kind: ResourceType::Inbox,
+        api_name: "inbox",
+        file_key: "inboxes",
+        noun: "inbox",
+        shape: Shape::Named,
+    },
+    TypeInfo {
+        kind: ResourceType::SendingDomain,
+        api_name: "sending_domain",
+        file_key: "sending_domains",
+        noun: "sending domain",
+        shape: Shape::Named,
+    },
+    TypeInfo {
+        kind: ResourceType::EmailCampaigns,
+        api_name: "email_campaign_permission_scope",
+        file_key: "email_campaigns",
+        noun: "email campaigns scope",
+        shape: Shape::Singleton,
+    },
+];
 
 impl ResourceType {
     pub fn from_api(name: &str) -> ResourceType {
-        match name {
-            "account" => ResourceType::Account,
-            "billing" => ResourceType::Billing,
-            "project" => ResourceType::Project,
-            "inbox" => ResourceType::Inbox,
-            "sending_domain" => ResourceType::SendingDomain,
-            "email_campaign_permission_scope" => ResourceType::EmailCampaigns,
-            other => ResourceType::Other(Box::new(other.to_string())),
-        }
+        MANAGED
+            .iter()
+            .find(|info| info.api_name == name)
+            .map_or_else(
+                || ResourceType::Other(name.to_string()),
+                |info| info.kind.clone(),
+            )
+    }
+
+    /// The table's row for a managed type; `None` for one the tool does not manage.
+    pub fn info(&self) -> Option<&'static TypeInfo> {
+        MANAGED.iter().find(|info| &info.kind == self)
     }
 
     /// The name the API uses for this type, in rows and bulk bodies.
     pub fn api_name(&self) -> &str {
-        match self {
-            ResourceType::Other(name) => name,
-            known => known
-                .known_api_name()
-                .expect("every type but Other has a fixed name"),
+        match (self, self.info()) {
+            (ResourceType::Other(name), _) => name,
+            (_, Some(info)) => info.api_name,
+            (_, None) => unreachable!("every type but Other has a row in MANAGED"),
         }
     }
 
-    /// [`Self::api_name`], owned, but copied only for a type this tool does not know:
-    /// a bulk body of ten thousand accesses names a type in each of its rows.
-    pub fn to_api_name(&self) -> std::borrow::Cow<'static, str> {
-        match self.known_api_name() {
-            Some(name) => name.into(),
-            None => self.api_name().to_owned().into(),
-        }
-    }
-
-    fn known_api_name(&self) -> Option<&'static str> {
-        Some(match self {
-            ResourceType::Account => "account",
-            ResourceType::Billing => "billing",
-            ResourceType::Project => "project",
-            ResourceType::Inbox => "inbox",
-            ResourceType::SendingDomain => "sending_domain",
-            ResourceType::EmailCampaigns => "email_campaign_permission_scope",
-            ResourceType::Other(_) => return None,
-        })
-    }
-
-    /// The types a desired-state file can grant, in declaration order.
-    pub const MANAGED: [ResourceType; 6] = [
-        ResourceType::Account,
-        ResourceType::Billing,
-        ResourceType::Project,
-        ResourceType::Inbox,
-        ResourceType::SendingDomain,
-        ResourceType::EmailCampaigns,
-    ];
-
-    /// A managed type as one byte, its place in [`ResourceType::MANAGED`]: codes sort
-    /// as the types do, so rows keyed by code sort as rows keyed by type.
-    pub fn managed_code(&self) -> Option<u8> {
-        let at = ResourceType::MANAGED.iter().position(|kind| kind == self)?;
-        Some(at as u8)
-    }
-
-    /// # Panics
-    /// On a code [`ResourceType::managed_code`] never gives.
-    pub fn from_managed_code(code: u8) -> ResourceType {
-        ResourceType::MANAGED[usize::from(code)].clone()
+    /// What messages call a resource of this type.
+    pub fn noun(&self) -> &str {
+        self.info().map_or(self.api_name(), |info| info.noun)
     }
 
     pub fn is_managed(&self) -> bool {
-        !matches!(self, ResourceType::Other(_))
+        self.info().is_some()
     }
 }
 
@@ -102,10 +131,25 @@ impl fmt::Display for ResourceType {
     }
 }
 
+/// By its API name, as rows and bulk bodies carry it.
+impl Serialize for ResourceType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.api_name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(ResourceType::from_api(&name))
+    }
+}
+
 /// A resource's identity: the pair (type, id), never the id alone, because the account,
 /// its billing and its campaign scope share one id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ResourceKey {
+    #[serde(rename = "type")]
     pub kind: ResourceType,
     pub id: u64,
 }
@@ -165,20 +209,64 @@ impl fmt::Display for Level {
     }
 }
 
-/// A level code as read back, with the names Mailtrap documents for it.
-pub fn level_code_name(code: u32) -> String {
-    match code {
-        1000 => "owner (1000)".to_string(),
-        100 => "admin".to_string(),
-        50 => "viewer+ (50)".to_string(),
-        10 => "viewer".to_string(),
-        1 => "indeterminate (1)".to_string(),
-        other => format!("level {other}"),
+/// A level code as read back, whatever it is: shown with the names Mailtrap documents,
+/// and serialized as `"admin"`/`"viewer"` for the two the tool manages, else as the
+/// number (owner 1000, viewer+ 50, indeterminate 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LevelCode(pub u32);
+
+/// The level code of an account owner's rows.
+pub const OWNER: LevelCode = LevelCode(1000);
+
+impl LevelCode {
+    pub fn managed(self) -> Option<Level> {
+        Level::from_code(self.0)
     }
 }
 
-/// The level code of an account owner's rows.
-pub const OWNER_LEVEL: u32 = 1000;
+impl From<Level> for LevelCode {
+    fn from(level: Level) -> Self {
+        LevelCode(level.code())
+    }
+}
+
+impl fmt::Display for LevelCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1000 => f.write_str("owner (1000)"),
+            50 => f.write_str("viewer+ (50)"),
+            1 => f.write_str("indeterminate (1)"),
+            code => match Level::from_code(code) {
+                Some(level) => f.write_str(level.name()),
+                None => write!(f, "level {code}"),
+            },
+        }
+    }
+}
+
+impl Serialize for LevelCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.managed() {
+            Some(level) => level.serialize(serializer),
+            None => serializer.serialize_u32(self.0),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LevelCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Name(Level),
+            Code(u32),
+        }
+        Ok(match Written::deserialize(deserializer)? {
+            Written::Name(level) => level.into(),
+            Written::Code(code) => LevelCode(code),
+        })
+    }
+}
 
 /// What holds an access: a person (user or pending invite) or an API token.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -220,18 +308,31 @@ impl fmt::Display for SpecifierKind {
     }
 }
 
+impl Serialize for SpecifierKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.api_name())
+    }
+}
+
+impl<'de> Deserialize<'de> for SpecifierKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(SpecifierKind::from_api(&name))
+    }
+}
+
 /// One explicit permission row of an access, exactly as read back.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Row {
     pub resource: ResourceKey,
-    pub level: u32,
+    pub level: LevelCode,
 }
 
 impl Row {
     /// A row the tool may create, change or destroy: a known type at a writable level.
     pub fn managed_level(&self) -> Option<Level> {
         if self.resource.kind.is_managed() {
-            Level::from_code(self.level)
+            self.level.managed()
         } else {
             None
         }
@@ -253,16 +354,7 @@ pub struct Access {
 
 impl Access {
     pub fn is_owner(&self) -> bool {
-        self.rows.iter().any(|row| row.level == OWNER_LEVEL)
-    }
-
-    /// Whether [`Access::identity`] is some, without building it.
-    pub fn has_identity(&self) -> bool {
-        match self.kind {
-            SpecifierKind::User | SpecifierKind::Invite => self.email.is_some(),
-            SpecifierKind::ApiToken => self.name.is_some(),
-            SpecifierKind::Other(_) => false,
-        }
+        self.rows.iter().any(|row| row.level == OWNER)
     }
 
     /// The key under which the desired-state file names this access: the lower-cased
@@ -324,58 +416,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_names_read_back_and_only_unknown_ones_are_copied() {
+    fn every_managed_type_reads_back_from_its_api_name() {
+        for info in &MANAGED {
+            assert_eq!(ResourceType::from_api(info.api_name), info.kind);
+            assert_eq!(info.kind.api_name(), info.api_name);
+            assert_eq!(info.kind.noun(), info.noun);
+        }
         let unknown = ResourceType::from_api("organization");
-        for kind in ResourceType::MANAGED.iter().chain([&unknown]) {
-            let name = kind.to_api_name();
-            assert_eq!(name, kind.api_name());
-            assert_eq!(&ResourceType::from_api(&name), kind);
-            let copied = matches!(name, std::borrow::Cow::Owned(_));
-            assert_eq!(copied, kind == &unknown, "{kind:?}");
-        }
+        assert_eq!(unknown, ResourceType::Other("organization".into()));
+        assert!(!unknown.is_managed());
+        assert_eq!(unknown.api_name(), "organization");
     }
 
     #[test]
-    fn managed_codes_round_trip_and_sort_as_the_types_do() {
-        for a in &ResourceType::MANAGED {
-            let code = a.managed_code().unwrap();
-            assert_eq!(&ResourceType::from_managed_code(code), a);
-            for b in &ResourceType::MANAGED {
-                assert_eq!(
-                    code.cmp(&b.managed_code().unwrap()),
-                    a.cmp(b),
-                    "{a:?} {b:?}"
-                );
-            }
-        }
-        assert_eq!(ResourceType::from_api("organization").managed_code(), None);
+    fn the_table_lists_types_in_their_sort_order() {
+        // Plans sort rows by type; the file and messages list types in table order.
+        assert!(MANAGED.windows(2).all(|pair| pair[0].kind < pair[1].kind));
     }
 
     #[test]
-    fn has_identity_agrees_with_identity() {
-        for kind in ["User", "Invite", "ApiToken", "Robot"] {
-            for (email, name) in [(None, None), (Some("A@x.io"), None), (None, Some("ci"))] {
-                let access = Access {
-                    id: 1,
-                    kind: SpecifierKind::from_api(kind),
-                    email: email.map(str::to_string),
-                    name: name.map(str::to_string),
-                    rows: Vec::new(),
-                };
-                assert_eq!(
-                    access.has_identity(),
-                    access.identity().is_some(),
-                    "{access:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn keys_and_rows_stay_small() {
-        // A big account holds hundreds of thousands of rows, each decoded, resolved and
-        // compared: their size is the tool's memory footprint.
-        assert_eq!(std::mem::size_of::<ResourceKey>(), 24);
-        assert_eq!(std::mem::size_of::<Row>(), 32);
+    fn level_codes_serialize_by_name_when_managed() {
+        let json = serde_json::to_string(&[LevelCode(100), LevelCode(10), LevelCode(50)]).unwrap();
+        assert_eq!(json, r#"["admin","viewer",50]"#);
+        let back: Vec<LevelCode> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, [LevelCode(100), LevelCode(10), LevelCode(50)]);
+        assert_eq!(LevelCode(1000).to_string(), "owner (1000)");
+        assert_eq!(LevelCode(7).to_string(), "level 7");
     }
 }

@@ -2,15 +2,17 @@
 //! anything is sent, rendered for review, and executed as is. The request each change
 //! becomes (path and exact bulk body) is derived here and nowhere else, so what the plan
 //! shows is what apply sends.
+//!
+//! The types serialize as the JSON format documents them (`plan --format json`, saved
+//! plans: see `saved_plan`), and deserialize back into themselves, so a saved plan is
+//! this plan and nothing else.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::model::{level_code_name, Level, ResourceKey, SpecifierKind};
-use crate::resolve::noun;
+use crate::model::{Level, LevelCode, ResourceKey, ResourceType, SpecifierKind};
 
 /// All changes for one account, in a stable order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +34,8 @@ impl Plan {
         let mut summary = Summary::default();
         for change in self.changes.values() {
             match change {
-                Change::Permissions(ops) => {
-                    for op in ops {
+                Change::Permissions { operations } => {
+                    for op in operations {
                         match op {
                             RowOp::Create { .. } => summary.create += 1,
                             RowOp::Update { .. } => summary.update += 1,
@@ -56,7 +58,7 @@ impl Plan {
 }
 
 /// Counts for the summary line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
@@ -73,17 +75,25 @@ impl fmt::Display for Summary {
             self.update,
             self.destroy,
             self.remove,
-            if self.remove == 1 {
-                "access"
-            } else {
-                "accesses"
-            }
+            plural(self.remove, "access", "accesses")
         )
     }
 }
 
+/// `one` for a count of 1, else `many`.
+pub fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 {
+        one
+    } else {
+        many
+    }
+}
+
 /// Which access a change is for. Ordered by label, so output is alphabetical.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Serialized as `"access_id"` and `"specifier": {"type", "email"}` (people) or
+/// `{"type", "name"}` (tokens).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "AccessWire", try_from = "AccessWire")]
 pub struct AccessRef {
     /// Email of a user or invite, name of a token.
     pub label: String,
@@ -97,9 +107,64 @@ impl fmt::Display for AccessRef {
     }
 }
 
+#[derive(Serialize, Deserialize)]
+struct AccessWire {
+    access_id: u64,
+    specifier: SpecifierWire,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SpecifierWire {
+    #[serde(rename = "type")]
+    kind: SpecifierKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
+
+impl From<AccessRef> for AccessWire {
+    fn from(access: AccessRef) -> Self {
+        let (email, name) = if access.kind.is_person() {
+            (Some(access.label), None)
+        } else {
+            (None, Some(access.label))
+        };
+        AccessWire {
+            access_id: access.id,
+            specifier: SpecifierWire {
+                kind: access.kind,
+                email,
+                name,
+            },
+        }
+    }
+}
+
+impl TryFrom<AccessWire> for AccessRef {
+    type Error = String;
+
+    fn try_from(wire: AccessWire) -> Result<Self, String> {
+        let SpecifierWire { kind, email, name } = wire.specifier;
+        let label = if kind.is_person() { email } else { name };
+        Ok(AccessRef {
+            label: label.ok_or_else(|| {
+                format!(
+                    "access {}: a {kind} specifier needs its {}",
+                    wire.access_id,
+                    if kind.is_person() { "email" } else { "name" }
+                )
+            })?,
+            kind,
+            id: wire.access_id,
+        })
+    }
+}
+
 /// A resource as the plan shows it: its key and, when the tree has it, its name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResourceRef {
+    #[serde(flatten)]
     pub key: ResourceKey,
     /// `Project/Inbox` for inboxes; None when the resource is not in the tree.
     pub name: Option<String>,
@@ -107,20 +172,27 @@ pub struct ResourceRef {
 
 impl fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let noun = self.key.kind.noun();
         match &self.name {
-            Some(name) => write!(f, "{} {name:?} (id {})", noun(&self.key.kind), self.key.id),
-            None => write!(f, "{} id {}", noun(&self.key.kind), self.key.id),
+            Some(name) => write!(f, "{noun} {name:?} (id {})", self.key.id),
+            None => write!(f, "{noun} id {}", self.key.id),
         }
     }
 }
 
 /// What happens to one access.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action")]
 pub enum Change {
     /// Rows to create, update or destroy, sent as one bulk PUT.
-    Permissions(Vec<RowOp>),
+    #[serde(rename = "update_permissions")]
+    Permissions { operations: Vec<RowOp> },
     /// The whole access is deleted (`unmanaged: remove`); the rows it held, for review.
-    Remove { rows: Vec<HeldRow> },
+    #[serde(rename = "remove_access")]
+    Remove {
+        #[serde(rename = "operations")]
+        rows: Vec<HeldRow>,
+    },
 }
 
 impl Change {
@@ -128,10 +200,10 @@ impl Change {
         let path =
             |tail: &str| format!("/api/accounts/{account_id}/account_accesses/{access_id}{tail}");
         match self {
-            Change::Permissions(ops) => Request::BulkUpdate {
+            Change::Permissions { operations } => Request::BulkUpdate {
                 path: path("/permissions/bulk"),
                 body: BulkBody {
-                    permissions: ops.iter().map(RowOp::bulk_item).collect(),
+                    permissions: operations.iter().map(RowOp::bulk_item).collect(),
                 },
             },
             Change::Remove { .. } => Request::DeleteAccess { path: path("") },
@@ -140,14 +212,16 @@ impl Change {
 }
 
 /// A row an access holds, as shown when the access is removed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "OperationWire", try_from = "OperationWire")]
 pub struct HeldRow {
     pub resource: ResourceRef,
-    pub level: u32,
+    pub level: LevelCode,
 }
 
 /// One row operation inside a bulk update.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "OperationWire", try_from = "OperationWire")]
 pub enum RowOp {
     Create {
         resource: ResourceRef,
@@ -178,21 +252,128 @@ impl RowOp {
     fn bulk_item(&self) -> BulkPermission {
         let key = &self.resource().key;
         let (access_level, destroy) = match self {
-            RowOp::Create { to, .. } | RowOp::Update { to, .. } => (Some(to.name()), None),
+            RowOp::Create { to, .. } | RowOp::Update { to, .. } => (Some(*to), None),
             RowOp::Destroy { .. } => (None, Some(true)),
         };
         BulkPermission {
             resource_id: key.id.to_string(),
-            resource_type: key.kind.to_api_name(),
+            resource_type: key.kind.clone(),
             access_level,
             destroy,
         }
     }
 }
 
+/// Row operations and held rows as the JSON format writes them: one flat shape with
+/// `from` and `to` always present (`null` where there is none).
+#[derive(Serialize, Deserialize)]
+struct OperationWire {
+    operation: OperationName,
+    resource: ResourceRef,
+    from: Option<LevelCode>,
+    to: Option<LevelCode>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum OperationName {
+    Create,
+    Update,
+    Destroy,
+    Remove,
+}
+
+impl From<RowOp> for OperationWire {
+    fn from(op: RowOp) -> Self {
+        let (operation, resource, from, to) = match op {
+            RowOp::Create { resource, to } => (OperationName::Create, resource, None, Some(to)),
+            RowOp::Update { resource, from, to } => {
+                (OperationName::Update, resource, Some(from), Some(to))
+            }
+            RowOp::Destroy { resource, from } => {
+                (OperationName::Destroy, resource, Some(from), None)
+            }
+        };
+        OperationWire {
+            operation,
+            resource,
+            from: from.map(LevelCode::from),
+            to: to.map(LevelCode::from),
+        }
+    }
+}
+
+impl TryFrom<OperationWire> for RowOp {
+    type Error = String;
+
+    fn try_from(wire: OperationWire) -> Result<Self, String> {
+        let level = |code: Option<LevelCode>, side: &str| {
+            code.and_then(LevelCode::managed)
+                .ok_or_else(|| format!("this operation needs `{side}` to be admin or viewer"))
+        };
+        let none = |code: Option<LevelCode>, side: &str| match code {
+            None => Ok(()),
+            Some(_) => Err(format!("this operation has no `{side}`")),
+        };
+        let resource = wire.resource;
+        Ok(match wire.operation {
+            OperationName::Create => {
+                none(wire.from, "from")?;
+                RowOp::Create {
+                    to: level(wire.to, "to")?,
+                    resource,
+                }
+            }
+            OperationName::Update => RowOp::Update {
+                from: level(wire.from, "from")?,
+                to: level(wire.to, "to")?,
+                resource,
+            },
+            OperationName::Destroy => {
+                none(wire.to, "to")?;
+                RowOp::Destroy {
+                    from: level(wire.from, "from")?,
+                    resource,
+                }
+            }
+            OperationName::Remove => {
+                return Err("`remove` belongs to a remove_access change".to_string())
+            }
+        })
+    }
+}
+
+impl From<HeldRow> for OperationWire {
+    fn from(row: HeldRow) -> Self {
+        OperationWire {
+            operation: OperationName::Remove,
+            resource: row.resource,
+            from: Some(row.level),
+            to: None,
+        }
+    }
+}
+
+impl TryFrom<OperationWire> for HeldRow {
+    type Error = String;
+
+    fn try_from(wire: OperationWire) -> Result<Self, String> {
+        match (wire.operation, wire.from, wire.to) {
+            (OperationName::Remove, Some(level), None) => Ok(HeldRow {
+                resource: wire.resource,
+                level,
+            }),
+            _ => Err(
+                "a remove_access change lists `remove` operations with a `from` level and no `to`"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
 /// An HTTP request apply will send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "method")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", deny_unknown_fields)]
 pub enum Request {
     #[serde(rename = "PUT")]
     BulkUpdate { path: String, body: BulkBody },
@@ -211,34 +392,42 @@ impl Request {
 }
 
 /// The body of `PUT .../permissions/bulk`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BulkBody {
     pub permissions: Vec<BulkPermission>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BulkPermission {
     pub resource_id: String,
-    pub resource_type: Cow<'static, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_level: Option<&'static str>,
-    #[serde(rename = "_destroy", skip_serializing_if = "Option::is_none")]
+    pub resource_type: ResourceType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_level: Option<Level>,
+    #[serde(rename = "_destroy", default, skip_serializing_if = "Option::is_none")]
     pub destroy: Option<bool>,
 }
 
 /// Something the plan sees and deliberately does not change.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct LeftAlone {
+    #[serde(flatten)]
     pub access: AccessRef,
+    #[serde(flatten)]
     pub reason: LeftAloneReason,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
 pub enum LeftAloneReason {
     /// The account owner's access is never changed.
     Owner,
     /// A row of a type or level the tool does not manage.
-    UnmanagedRow { resource: ResourceRef, level: u32 },
+    UnmanagedRow {
+        resource: ResourceRef,
+        level: LevelCode,
+    },
     /// In the account, not in the file, and `unmanaged: ignore`.
     NotInFile,
     /// Not in the file under `unmanaged: remove`, but it holds rows the tool does not
@@ -250,11 +439,9 @@ impl fmt::Display for LeftAloneReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LeftAloneReason::Owner => f.write_str("account owner: never changed"),
-            LeftAloneReason::UnmanagedRow { resource, level } => write!(
-                f,
-                "{resource} at {}: not managed by this tool",
-                level_code_name(*level)
-            ),
+            LeftAloneReason::UnmanagedRow { resource, level } => {
+                write!(f, "{resource} at {level}: not managed by this tool")
+            }
             LeftAloneReason::NotInFile => f.write_str("not in the file (unmanaged: ignore)"),
             LeftAloneReason::HoldsUnmanagedRows => {
                 f.write_str("not in the file, but kept: it holds rows this tool does not manage")
@@ -264,20 +451,25 @@ impl fmt::Display for LeftAloneReason {
 }
 
 /// Something a reviewer must know; nothing is sent because of it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Warning {
     /// A user in the file who is neither a user nor an invite of the account.
     NotInAccount { email: String },
     /// A token in the file that the account listing does not show.
     TokenNotListed { name: String },
     /// The owner is listed with grants; they are not applied.
-    OwnerInFile { access: AccessRef },
+    OwnerInFile {
+        #[serde(flatten)]
+        access: AccessRef,
+    },
     /// The file wants a level on a resource where the access holds a level the tool
     /// does not manage (viewer+, indeterminate): the row is left as it is.
     LevelNotManaged {
+        #[serde(flatten)]
         access: AccessRef,
         resource: ResourceRef,
-        current: u32,
+        current: LevelCode,
         wanted: Level,
     },
 }
@@ -304,8 +496,7 @@ impl fmt::Display for Warning {
                 wanted,
             } => write!(
                 f,
-                "{access}: {resource} is at {}, which this tool does not manage; the file's {wanted} is not applied.",
-                level_code_name(*current)
+                "{access}: {resource} is at {current}, which this tool does not manage; the file's {wanted} is not applied."
             ),
         }
     }

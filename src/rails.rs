@@ -5,8 +5,10 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::DesiredFile;
-use crate::model::{Access, Level, LiveState, ResourceKey, ResourceType, SpecifierKind};
+use crate::model::{Access, Level, LevelCode, LiveState, ResourceKey, ResourceType, SpecifierKind};
 use crate::plan::{Change, Plan, RowOp};
 
 /// The share of managed rows or accesses above which a removal is "mass".
@@ -16,8 +18,10 @@ const MASS_REMOVAL_MINIMUM: usize = 10;
 /// Account admins other than the owner that a plan may not drop below.
 pub const DEFAULT_MIN_ACCOUNT_ADMINS: u32 = 1;
 
-/// A reason to refuse the plan, with the numbers and the way to override it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A reason to refuse the plan, with the numbers and the way to override it. Serialized
+/// as `{"rail": "mass_row_removal", ...numbers}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rail", rename_all = "snake_case")]
 pub enum Refusal {
     MassRowRemoval {
         destroyed: usize,
@@ -34,6 +38,13 @@ pub enum Refusal {
         after: usize,
         minimum: u32,
     },
+}
+
+impl Refusal {
+    /// Whether `apply --allow-mass-removal` lifts it.
+    pub fn overridable(&self) -> bool {
+        !matches!(self, Refusal::TooFewAccountAdmins { .. })
+    }
 }
 
 impl fmt::Display for Refusal {
@@ -85,13 +96,13 @@ pub fn check(
         let accesses = live
             .accesses
             .iter()
-            .filter(|access| access.has_identity() && !access.is_owner())
+            .filter(|access| access.identity().is_some() && !access.is_owner())
             .count();
         let (mut destroyed, mut removed) = (0, 0);
         for change in plan.changes.values() {
             match change {
-                Change::Permissions(ops) => {
-                    destroyed += ops
+                Change::Permissions { operations } => {
+                    destroyed += operations
                         .iter()
                         .filter(|op| matches!(op, RowOp::Destroy { .. }))
                         .count();
@@ -101,7 +112,7 @@ pub fn check(
                     destroyed += rows
                         .iter()
                         .filter(|row| {
-                            row.resource.key.kind.is_managed() && matches!(row.level, 100 | 10)
+                            row.resource.key.kind.is_managed() && row.level.managed().is_some()
                         })
                         .count();
                 }
@@ -134,7 +145,7 @@ pub fn check(
         after += usize::from(match changes.get(&access.id) {
             None => now,
             Some(Change::Remove { .. }) => false,
-            Some(Change::Permissions(ops)) => admin_after(access, ops),
+            Some(Change::Permissions { operations }) => admin_after(access, operations),
         });
     }
     // Refuse the plan that takes the account below the minimum, not an account that was
@@ -156,8 +167,8 @@ fn may_count_as_admin(access: &Access) -> bool {
 }
 
 /// Whether rows give admin on the account itself.
-fn is_account_admin<'a>(mut rows: impl Iterator<Item = (&'a ResourceKey, u32)>) -> bool {
-    rows.any(|(key, level)| key.kind == ResourceType::Account && level == Level::Admin.code())
+fn is_account_admin<'a>(mut rows: impl Iterator<Item = (&'a ResourceKey, LevelCode)>) -> bool {
+    rows.any(|(key, level)| key.kind == ResourceType::Account && level == Level::Admin.into())
 }
 
 /// Whether `access` is an account admin once `ops` are applied: its rows on resources
@@ -172,7 +183,7 @@ fn admin_after(access: &Access, ops: &[RowOp]) -> bool {
         .map(|row| (&row.resource, row.level));
     let written = ops.iter().filter_map(|op| match op {
         RowOp::Create { resource, to } | RowOp::Update { resource, to, .. } => {
-            Some((&resource.key, to.code()))
+            Some((&resource.key, LevelCode::from(*to)))
         }
         RowOp::Destroy { .. } => None,
     });
@@ -183,8 +194,8 @@ fn admin_after(access: &Access, ops: &[RowOp]) -> bool {
 mod tests {
     use super::*;
     use crate::config::{Grants, UnmanagedPolicy};
-    use crate::diff;
     use crate::model::{Access, Identity, Level, ResourceKey, Row};
+    use crate::planner;
     use crate::resolve::{Desired, DesiredPrincipal};
 
     fn user(id: u64, rows: &[(ResourceType, u64, u32)]) -> Access {
@@ -197,7 +208,7 @@ mod tests {
                 .iter()
                 .map(|(kind, rid, level)| Row {
                     resource: ResourceKey::new(kind.clone(), *rid),
-                    level: *level,
+                    level: LevelCode(*level),
                 })
                 .collect(),
         }
@@ -251,7 +262,7 @@ mod tests {
         file: &DesiredFile,
         allow: bool,
     ) -> Vec<Refusal> {
-        check(&diff::plan(1, desired, live), live, file, allow)
+        check(&planner::plan(1, desired, live), live, file, allow)
     }
 
     fn project_viewers(count: u64) -> LiveState {

@@ -3,90 +3,71 @@
 //! the file system. The text format is here; the other plan formats (`--format json`,
 //! `markdown`, `diff`), saved plans and apply's progress line are in the submodules.
 
-pub mod diff;
 pub mod json;
 pub mod markdown;
 pub mod progress;
-pub mod saved;
+pub mod yaml_diff;
 
 use std::fmt;
 use std::io::{self, Write};
 
-pub use diff::plan_diff;
+use anstyle::AnsiColor;
+
 pub use json::plan_json;
 pub use markdown::plan_markdown;
+pub use yaml_diff::plan_diff;
 
 use crate::apply::{Completion, OperationResult};
-use crate::model::level_code_name;
-use crate::plan::{AccessRef, Change, LeftAlone, LeftAloneReason, Plan, Request, RowOp};
+use crate::plan::{plural, AccessRef, Change, LeftAlone, LeftAloneReason, Plan, Request, RowOp};
 
-/// Whether to use ANSI colors (a terminal, and the user did not opt out).
+/// Whether to use colors (see `commands::stdout_style`: `--color`, a terminal,
+/// `NO_COLOR`, `CLICOLOR_FORCE`, `TERM=dumb`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
     pub color: bool,
 }
 
 impl Style {
-    /// `text`, in color when colors are on. Written straight into the output: a plan
-    /// for ten thousand people has fifty thousand lines, each built once.
-    fn paint<T: fmt::Display>(&self, code: &'static str, text: T) -> Painted<T> {
+    /// `text` in `style` when colors are on.
+    fn paint<T: fmt::Display>(&self, style: anstyle::Style, text: T) -> Painted<T> {
         Painted {
-            code: self.color.then_some(code),
+            style: self.color.then_some(style),
             text,
         }
     }
     fn plain<T: fmt::Display>(&self, text: T) -> Painted<T> {
-        Painted { code: None, text }
+        Painted { style: None, text }
     }
     fn green<T: fmt::Display>(&self, text: T) -> Painted<T> {
-        self.paint("32", text)
+        self.paint(AnsiColor::Green.on_default(), text)
     }
     fn yellow<T: fmt::Display>(&self, text: T) -> Painted<T> {
-        self.paint("33", text)
+        self.paint(AnsiColor::Yellow.on_default(), text)
     }
     fn red<T: fmt::Display>(&self, text: T) -> Painted<T> {
-        self.paint("31", text)
-    }
-    fn dim<T: fmt::Display>(&self, text: T) -> Painted<T> {
-        self.paint(DIM, text)
-    }
-
-    /// What `write` writes, in color when colors are on: for output serialized straight
-    /// into `out` rather than formatted.
-    fn paint_with<W: Write>(
-        &self,
-        code: &str,
-        out: &mut W,
-        write: impl FnOnce(&mut W) -> io::Result<()>,
-    ) -> io::Result<()> {
-        if !self.color {
-            return write(out);
-        }
-        write!(out, "\x1b[{code}m")?;
-        write(out)?;
-        write!(out, "{RESET}")
-    }
-    fn bold<T: fmt::Display>(&self, text: T) -> Painted<T> {
-        self.paint("1", text)
+        self.paint(AnsiColor::Red.on_default(), text)
     }
     fn cyan<T: fmt::Display>(&self, text: T) -> Painted<T> {
-        self.paint("36", text)
+        self.paint(AnsiColor::Cyan.on_default(), text)
+    }
+    fn dim<T: fmt::Display>(&self, text: T) -> Painted<T> {
+        self.paint(anstyle::Style::new().dimmed(), text)
+    }
+    fn bold<T: fmt::Display>(&self, text: T) -> Painted<T> {
+        self.paint(anstyle::Style::new().bold(), text)
     }
 }
 
-const DIM: &str = "2";
-const RESET: &str = "\x1b[0m";
-
-/// Text with an ANSI color code around it, or none.
+/// Text with a style around it, or none.
 struct Painted<T> {
-    code: Option<&'static str>,
+    style: Option<anstyle::Style>,
     text: T,
 }
 
 impl<T: fmt::Display> fmt::Display for Painted<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.code {
-            Some(code) => write!(f, "\x1b[{code}m{}{RESET}", self.text),
+        match self.style {
+            Some(style) => write!(f, "{style}{}{style:#}", self.text),
             None => self.text.fmt(f),
         }
     }
@@ -112,9 +93,9 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
     for ((access, change), (_, request)) in plan.changes.iter().zip(plan.requests()) {
         writeln!(out)?;
         match change {
-            Change::Permissions(ops) => {
+            Change::Permissions { operations } => {
                 writeln!(out, "{} {access}", style.yellow("~"))?;
-                for op in ops {
+                for op in operations {
                     let line = match op {
                         RowOp::Create { resource, to } => {
                             writeln!(
@@ -143,11 +124,7 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
                     writeln!(
                         out,
                         "    {}",
-                        style.red(&format!(
-                            "- {}: {}",
-                            row.resource,
-                            level_code_name(row.level)
-                        ))
+                        style.red(format_args!("- {}: {}", row.resource, row.level))
                     )?;
                 }
             }
@@ -182,19 +159,9 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
 fn write_request(out: &mut impl Write, request: &Request, style: Style) -> io::Result<()> {
     match request {
         Request::BulkUpdate { path, body } => {
-            // Written piece by piece: this line and the body are most of a big plan.
-            out.write_all(b"    ")?;
-            style.paint_with(DIM, out, |out| {
-                out.write_all(b"PUT ")?;
-                out.write_all(path.as_bytes())
-            })?;
-            out.write_all(b"\n")?;
-            // The body exactly as apply serializes it, straight into the output.
-            write!(out, "    ")?;
-            style.paint_with(DIM, out, |out| {
-                serde_json::to_writer(&mut *out, body).map_err(io::Error::other)
-            })?;
-            writeln!(out)
+            let body = serde_json::to_string(body).map_err(io::Error::other)?;
+            writeln!(out, "    {}", style.dim(format_args!("PUT {path}")))?;
+            writeln!(out, "    {}", style.dim(body))
         }
         Request::DeleteAccess { path } => {
             writeln!(out, "    {}", style.dim(format_args!("DELETE {path}")))
@@ -213,11 +180,7 @@ fn write_left_alone(out: &mut impl Write, items: &[LeftAlone], style: Style) -> 
         }
     }
     if !not_in_file.is_empty() {
-        let noun = if not_in_file.len() == 1 {
-            "access"
-        } else {
-            "accesses"
-        };
+        let noun = plural(not_in_file.len(), "access", "accesses");
         writeln!(
             out,
             "  {} {} {noun} not in the file (unmanaged: ignore): {}",
@@ -236,7 +199,10 @@ pub fn apply_result(
     style: Style,
 ) -> io::Result<()> {
     let what = match &result.request {
-        Request::BulkUpdate { body, .. } => format!("{} row changes", body.permissions.len()),
+        Request::BulkUpdate { body, .. } => {
+            let rows = body.permissions.len();
+            format!("{rows} {}", plural(rows, "row changed", "rows changed"))
+        }
         Request::DeleteAccess { .. } => "access removed".to_string(),
     };
     match &result.outcome {
@@ -251,9 +217,12 @@ pub fn apply_result(
     }
 }
 
-/// Accesses the API acknowledged but did not change, one line each, after a blank line.
-fn write_unconfirmed(
+/// The verdict after the read-back: first each access the API acknowledged but did not
+/// change, then a last line, green when apply completed, red when it did not.
+pub fn apply_summary(
+    results: &[OperationResult],
     unconfirmed: &[&AccessRef],
+    replanned: &Plan,
     out: &mut impl Write,
     style: Style,
 ) -> io::Result<()> {
@@ -265,46 +234,24 @@ fn write_unconfirmed(
             style.red("✗")
         )?;
     }
-    Ok(())
-}
-
-/// The verdict after the read-back.
-pub fn apply_summary(
-    results: &[OperationResult],
-    unconfirmed: &[&AccessRef],
-    replanned: &Plan,
-    out: &mut impl Write,
-    style: Style,
-) -> io::Result<()> {
     let failed = results
         .iter()
         .filter(|result| result.outcome.is_err())
         .count();
-    write_unconfirmed(unconfirmed, out, style)?;
-    let verdict = if failed == 0 && unconfirmed.is_empty() && replanned.is_empty() {
-        Ok(format!(
-            "Apply complete: {} requests sent; read back: the account matches the desired state.",
+    let requests = plural(results.len(), "request", "requests");
+    if failed == 0 && unconfirmed.is_empty() && replanned.is_empty() {
+        let line = format!(
+            "Apply complete: {} {requests} sent; read back: the account matches the desired state.",
             results.len()
-        ))
+        );
+        writeln!(out, "{}", style.green(line))
     } else {
-        Err(format!(
-            "Apply incomplete: {failed} of {} requests failed; read back: {}.",
+        let line = format!(
+            "Apply incomplete: {failed} of {} {requests} failed; read back: {}.",
             results.len(),
             replanned.summary()
-        ))
-    };
-    write_verdict(verdict, out, style)
-}
-
-/// The last line of an apply: green when it completed, red when it did not.
-fn write_verdict(
-    verdict: Result<String, String>,
-    out: &mut impl Write,
-    style: Style,
-) -> io::Result<()> {
-    match verdict {
-        Ok(line) => writeln!(out, "{}", style.green(&line)),
-        Err(line) => writeln!(out, "{}", style.red(&line)),
+        );
+        writeln!(out, "{}", style.red(line))
     }
 }
 
@@ -352,13 +299,13 @@ mod tests {
         let text = summary(&[failed]);
         assert!(
             text.ends_with(
-                "Apply incomplete: 1 of 1 requests failed; read back: 0 to create, 0 to update, 0 to destroy, 0 accesses to remove.\n"
+                "Apply incomplete: 1 of 1 request failed; read back: 0 to create, 0 to update, 0 to destroy, 0 accesses to remove.\n"
             ),
             "{text}"
         );
         assert_eq!(
             summary(&[result(Ok(Completion::Done))]),
-            "\nApply complete: 1 requests sent; read back: the account matches the desired state.\n"
+            "\nApply complete: 1 request sent; read back: the account matches the desired state.\n"
         );
     }
 }

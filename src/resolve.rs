@@ -3,89 +3,13 @@
 //! error that suggests the nearest existing names; a name that matches two resources is
 //! an error listing both. Pure: it sees the tree only as data.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::config::{Diagnostic, Grants, LoadedFile, UnmanagedPolicy, ID_PREFIX};
-use crate::model::{Identity, Level, Resource, ResourceKey, ResourceType};
+use crate::model::{Identity, Level, Resource, ResourceKey, ResourceType, Shape, MANAGED};
 
-/// The explicit rows one listed access should hold: one level per resource, sorted by
-/// resource. A sorted list rather than a map: ten thousand people with twenty rows each
-/// are compared against the account in one merge pass. A wanted row is always on a
-/// type the tool manages, so it is stored in 16 bytes rather than a key's 32: the rows
-/// are resolved while the account listing arrives, and are held beside it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RowSet(Vec<WantedRow>);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct WantedRow {
-    /// [`ResourceType::managed_code`]: codes sort as the types do.
-    kind: u8,
-    id: u64,
-    level: Level,
-}
-
-impl WantedRow {
-    fn key(&self) -> ResourceKey {
-        ResourceKey::new(ResourceType::from_managed_code(self.kind), self.id)
-    }
-
-    fn cmp_key(&self, kind: u8, id: u64) -> std::cmp::Ordering {
-        (self.kind, self.id).cmp(&(kind, id))
-    }
-}
-
-impl RowSet {
-    pub fn new() -> RowSet {
-        RowSet::default()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Rows in resource order.
-    pub fn iter(&self) -> impl Iterator<Item = (ResourceKey, Level)> + '_ {
-        self.0.iter().map(|row| (row.key(), row.level))
-    }
-
-    /// Want `level` on `key`; on a resource already granted, the higher level wins (roles
-    /// and direct grants overlap).
-    ///
-    /// # Panics
-    /// On a type the tool does not manage: resolving a file never yields one.
-    pub fn grant(&mut self, key: ResourceKey, level: Level) {
-        let kind = key
-            .kind
-            .managed_code()
-            .expect("a wanted row is on a managed type");
-        match self.0.binary_search_by(|held| held.cmp_key(kind, key.id)) {
-            Ok(at) => self.0[at].level = self.0[at].level.max(level),
-            Err(at) => self.0.insert(
-                at,
-                WantedRow {
-                    kind,
-                    id: key.id,
-                    level,
-                },
-            ),
-        }
-    }
-
-    fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit();
-    }
-}
-
-/// Grants each row in turn: the higher level wins on a repeated resource.
-impl FromIterator<(ResourceKey, Level)> for RowSet {
-    fn from_iter<I: IntoIterator<Item = (ResourceKey, Level)>>(rows: I) -> RowSet {
-        let mut set = RowSet::new();
-        for (key, level) in rows {
-            set.grant(key, level);
-        }
-        set
-    }
-}
+/// The explicit rows one listed access should hold: one level per resource.
+pub type Rows = BTreeMap<ResourceKey, Level>;
 
 /// The desired state with every name resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,21 +23,27 @@ pub struct Desired {
 pub struct DesiredPrincipal {
     /// The key as written in the file.
     pub label: String,
-    pub rows: RowSet,
+    pub rows: Rows,
+}
+
+/// Want `level` on `key`; on a resource already granted, the higher level wins (roles
+/// and direct grants overlap).
+pub fn grant(rows: &mut Rows, key: ResourceKey, level: Level) {
+    let held = rows.entry(key).or_insert(level);
+    *held = (*held).max(level);
 }
 
 /// Resolve every name in `loaded` against `resources`.
 pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let file = &loaded.file;
-    let index = ResourceIndex::new(resources);
 
-    let mut roles: BTreeMap<&str, RowSet> = BTreeMap::new();
+    let mut roles: BTreeMap<&str, Rows> = BTreeMap::new();
     for (name, grants) in &file.roles {
-        let mut rows = RowSet::new();
+        let mut rows = Rows::new();
         resolve_grants(
             loaded,
-            &index,
+            resources,
             &["roles", name],
             grants,
             &mut rows,
@@ -122,54 +52,43 @@ pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, V
         roles.insert(name, rows);
     }
 
-    let mut principals = Vec::with_capacity(file.users.len() + file.api_tokens.len());
+    let mut principals = BTreeMap::new();
     let sections = [("users", &file.users), ("api_tokens", &file.api_tokens)];
     for (section, entries) in sections {
         for (who, grants) in entries {
+            let mut rows = Rows::new();
             // Undefined roles were reported by validation before resolution.
-            let mut granted = grants
+            for role in grants
                 .roles
                 .iter()
-                .filter_map(|role| roles.get(role.as_str()));
-            // Most people hold a role or two: start from a copy of the first one's rows,
-            // which is much cheaper than merging them in one by one.
-            let mut rows = granted.next().cloned().unwrap_or_default();
-            for role_rows in granted {
-                for (key, level) in role_rows.iter() {
-                    rows.grant(key.clone(), level);
+                .filter_map(|role| roles.get(role.as_str()))
+            {
+                for (key, level) in role {
+                    grant(&mut rows, key.clone(), *level);
                 }
             }
             resolve_grants(
                 loaded,
-                &index,
+                resources,
                 &[section, who],
                 grants,
                 &mut rows,
                 &mut problems,
             );
-            // A grant added to a copied role doubled the list's capacity; ten thousand
-            // people would carry that slack through the whole plan.
-            rows.shrink_to_fit();
             let identity = if section == "users" {
                 Identity::Person(who.to_lowercase())
             } else {
                 Identity::Token(who.clone())
             };
-            principals.push((
-                identity,
-                DesiredPrincipal {
-                    label: who.clone(),
-                    rows,
-                },
-            ));
+            let label = who.clone();
+            principals.insert(identity, DesiredPrincipal { label, rows });
         }
     }
 
     if problems.is_empty() {
         Ok(Desired {
             unmanaged: file.unmanaged,
-            // Built from a sorted run in one pass rather than by inserting one by one.
-            principals: principals.into_iter().collect(),
+            principals,
         })
     } else {
         problems.sort_by_key(|problem| problem.position);
@@ -177,160 +96,127 @@ pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, V
     }
 }
 
-/// The resource tree indexed for lookups by type and by name: a big file names
-/// resources tens of thousands of times.
-struct ResourceIndex<'a> {
-    by_kind: HashMap<&'a ResourceType, Vec<&'a Resource>>,
-    by_name: HashMap<&'a ResourceType, HashMap<&'a str, Vec<&'a Resource>>>,
-}
-
-impl<'a> ResourceIndex<'a> {
-    fn new(resources: &'a [Resource]) -> Self {
-        let mut index = ResourceIndex {
-            by_kind: HashMap::new(),
-            by_name: HashMap::new(),
-        };
-        // In tree order, so that messages listing several resources keep that order.
-        for resource in resources {
-            index
-                .by_kind
-                .entry(&resource.key.kind)
-                .or_default()
-                .push(resource);
-            index
-                .by_name
-                .entry(&resource.key.kind)
-                .or_default()
-                .entry(resource.path.as_str())
-                .or_default()
-                .push(resource);
-        }
-        index
-    }
-
-    fn of_kind(&self, kind: &ResourceType) -> &[&'a Resource] {
-        self.by_kind.get(kind).map_or(&[], Vec::as_slice)
-    }
-
-    fn named(&self, kind: &ResourceType, name: &str) -> &[&'a Resource] {
-        self.by_name
-            .get(kind)
-            .and_then(|names| names.get(name))
-            .map_or(&[], Vec::as_slice)
-    }
-}
-
 /// Merge the grants written directly under `at` into `rows`, reporting names that do
 /// not resolve.
 fn resolve_grants(
     loaded: &LoadedFile,
-    index: &ResourceIndex,
+    resources: &[Resource],
     at: &[&str],
     grants: &Grants,
-    rows: &mut RowSet,
+    rows: &mut Rows,
     problems: &mut Vec<Diagnostic>,
 ) {
-    let singletons = [
-        ("account", ResourceType::Account, grants.account),
-        ("billing", ResourceType::Billing, grants.billing),
-        (
-            "email_campaigns",
-            ResourceType::EmailCampaigns,
-            grants.email_campaigns,
-        ),
-    ];
-    for (field, kind, level) in singletons {
-        let Some(level) = level else { continue };
-        match find_singleton(index, &kind) {
-            Ok(key) => rows.grant(key, level),
-            Err(message) => problems.push(loaded.diagnostic(&child_path(at, &[field]), message)),
-        }
-    }
-    let named = [
-        ("projects", ResourceType::Project, &grants.projects),
-        ("inboxes", ResourceType::Inbox, &grants.inboxes),
-        (
-            "sending_domains",
-            ResourceType::SendingDomain,
-            &grants.sending_domains,
-        ),
-    ];
-    for (field, kind, entries) in named {
-        for (name, level) in entries {
-            match find_named(index, &kind, name) {
-                Ok(key) => rows.grant(key, *level),
+    for info in &MANAGED {
+        let of_kind: Vec<&Resource> = resources
+            .iter()
+            .filter(|resource| resource.key.kind == info.kind)
+            .collect();
+        for (name, level) in grants.of_type(&info.kind) {
+            let found = match (info.shape, name) {
+                (Shape::Named, Some(name)) => find_named(&of_kind, &info.kind, name),
+                _ => find_singleton(&of_kind, &info.kind),
+            };
+            match found {
+                Ok(key) => grant(rows, key, level),
                 Err(message) => {
-                    problems.push(loaded.diagnostic(&child_path(at, &[field, name]), message))
+                    let mut path = at.to_vec();
+                    path.push(info.file_key);
+                    path.extend(name);
+                    problems.push(loaded.diagnostic(&path, message));
                 }
             }
         }
     }
 }
 
-fn child_path<'a>(at: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
-    at.iter().chain(more).copied().collect()
-}
+impl Grants {
+    /// The grants of one type, as `(name, level)`: the name is `None` for a
+    /// [`Shape::Singleton`] type.
+    pub fn of_type(&self, kind: &ResourceType) -> Vec<(Option<&str>, Level)> {
+        fn single<'g>(level: Option<Level>) -> Vec<(Option<&'g str>, Level)> {
+            level.map(|level| (None, level)).into_iter().collect()
+        }
+        fn named<'g>(
+            map: impl IntoIterator<Item = (&'g String, &'g Level)>,
+        ) -> Vec<(Option<&'g str>, Level)> {
+            map.into_iter()
+                .map(|(name, level)| (Some(name.as_str()), *level))
+                .collect()
+        }
+        match kind {
+            ResourceType::Account => single(self.account),
+            ResourceType::Billing => single(self.billing),
+            ResourceType::EmailCampaigns => single(self.email_campaigns),
+            ResourceType::Project => named(&self.projects),
+            ResourceType::Inbox => named(&self.inboxes),
+            ResourceType::SendingDomain => named(&self.sending_domains),
+            ResourceType::Other(_) => Vec::new(),
+        }
+    }
 
-/// What the file calls a resource type, for messages.
-pub fn noun(kind: &ResourceType) -> &str {
-    match kind {
-        ResourceType::Account => "account",
-        ResourceType::Billing => "billing",
-        ResourceType::Project => "project",
-        ResourceType::Inbox => "inbox",
-        ResourceType::SendingDomain => "sending domain",
-        ResourceType::EmailCampaigns => "email campaigns scope",
-        ResourceType::Other(name) => name,
+    /// Grant `level` on a resource of `kind`, named `name` for a named type.
+    pub fn set(&mut self, kind: &ResourceType, name: String, level: Level) {
+        match kind {
+            ResourceType::Account => self.account = Some(level),
+            ResourceType::Billing => self.billing = Some(level),
+            ResourceType::EmailCampaigns => self.email_campaigns = Some(level),
+            ResourceType::Project => drop(self.projects.insert(name, level)),
+            ResourceType::Inbox => drop(self.inboxes.insert(name, level)),
+            ResourceType::SendingDomain => drop(self.sending_domains.insert(name, level)),
+            ResourceType::Other(_) => {}
+        }
     }
 }
 
-fn find_singleton(index: &ResourceIndex, kind: &ResourceType) -> Result<ResourceKey, String> {
-    match index.of_kind(kind) {
+fn find_singleton(of_kind: &[&Resource], kind: &ResourceType) -> Result<ResourceKey, String> {
+    match of_kind {
         [one] => Ok(one.key.clone()),
         [] => Err(format!(
             "the account has no {} resource that this token administers",
-            noun(kind)
+            kind.noun()
         )),
         many => Err(format!(
             "the resource tree holds {} {} resources ({}); this tool expects one",
             many.len(),
-            noun(kind),
+            kind.noun(),
             describe(many)
         )),
     }
 }
 
 fn find_named(
-    index: &ResourceIndex,
+    of_kind: &[&Resource],
     kind: &ResourceType,
     name: &str,
 ) -> Result<ResourceKey, String> {
+    let noun = kind.noun();
     if let Some(id) = name.strip_prefix(ID_PREFIX) {
         let id: u64 = id
             .trim()
             .parse()
             .map_err(|_| format!("{name:?} is not a resource id: write id:NNN with a number"))?;
-        return index
-            .of_kind(kind)
+        return of_kind
             .iter()
             .find(|r| r.key.id == id)
             .map(|r| r.key.clone())
-            .ok_or_else(|| format!("no {} with id {id} in the account", noun(kind)));
+            .ok_or_else(|| format!("no {noun} with id {id} in the account"));
     }
-    match index.named(kind, name) {
+    let matching: Vec<&Resource> = of_kind.iter().copied().filter(|r| r.path == name).collect();
+    match matching.as_slice() {
         [one] => Ok(one.key.clone()),
         [] => {
-            let nearest = nearest_names(name, index.of_kind(kind).iter().map(|r| r.path.as_str()));
-            let hint = if nearest.is_empty() {
-                format!("the account has no {}s", noun(kind))
+            let nearest = nearest_names(name, of_kind.iter().map(|r| r.path.as_str()));
+            let hint = if nearest.is_empty() && of_kind.is_empty() {
+                format!("the account has no {noun}s")
+            } else if nearest.is_empty() {
+                format!("no {noun} has a name close to it")
             } else {
                 format!("did you mean {}?", nearest.join(", "))
             };
-            Err(format!("unknown {} {name:?}; {hint}", noun(kind)))
+            Err(format!("unknown {noun} {name:?}; {hint}"))
         }
         many => Err(format!(
-            "{} {name:?} is ambiguous: it matches {}; pin one with id:NNN",
-            noun(kind),
+            "{noun} {name:?} is ambiguous: it matches {}; pin one with id:NNN",
             describe(many)
         )),
     }
@@ -344,14 +230,18 @@ fn describe(resources: &[&Resource]) -> String {
     parts.join(" and ")
 }
 
-/// Up to three existing names closest to `wanted`, quoted, nearest first.
+/// Up to three existing names close to `wanted`, quoted, nearest first, compared
+/// case-insensitively by their shared letter pairs (Sørensen–Dice), which ranks a typo
+/// and a swapped `Project/Inbox` alike as close; names sharing less than half their
+/// pairs are not suggested at all.
 fn nearest_names<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let wanted_lower = wanted.to_lowercase();
-    let mut scored: Vec<(usize, &str)> = names
-        .map(|name| (edit_distance(&wanted_lower, &name.to_lowercase()), name))
+    let wanted = wanted.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = names
+        .map(|name| (strsim::sorensen_dice(&wanted, &name.to_lowercase()), name))
+        .filter(|(similarity, _)| *similarity >= 0.5)
         .collect();
-    scored.sort();
-    scored.dedup();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
     scored
         .into_iter()
         .take(3)
@@ -359,67 +249,61 @@ fn nearest_names<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<
         .collect()
 }
 
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn wanted_rows_take_16_bytes() {
-        assert_eq!(std::mem::size_of::<WantedRow>(), 16);
-    }
-
-    #[test]
-    fn a_row_set_is_sorted_and_the_higher_level_wins() {
+    fn the_higher_level_wins() {
         let inbox = |id| ResourceKey::new(ResourceType::Inbox, id);
-        let rows: RowSet = [
-            (inbox(3), Level::Admin),
-            (inbox(1), Level::Viewer),
-            (inbox(3), Level::Viewer),
-            (inbox(2), Level::Viewer),
-            (inbox(1), Level::Admin),
-        ]
-        .into_iter()
-        .collect();
-        let listed: Vec<(ResourceKey, Level)> = rows.iter().collect();
+        let mut rows = Rows::new();
+        for (id, level) in [
+            (3, Level::Admin),
+            (1, Level::Viewer),
+            (3, Level::Viewer),
+            (1, Level::Admin),
+        ] {
+            grant(&mut rows, inbox(id), level);
+        }
         assert_eq!(
-            listed,
-            vec![
-                (inbox(1), Level::Admin),
-                (inbox(2), Level::Viewer),
-                (inbox(3), Level::Admin)
-            ]
+            rows,
+            Rows::from([(inbox(1), Level::Admin), (inbox(3), Level::Admin)])
         );
     }
 
     #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("backend", "backend"), 0);
-        assert_eq!(edit_distance("backnd", "backend"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    fn nearest_names_ranks_case_first_and_skips_the_far_ones() {
+        let names = ["A", "A/B", "yes", "Backend", "Frontend", "Back"];
+        assert_eq!(
+            nearest_names("backend", names.into_iter()),
+            ["\"Backend\"", "\"Back\""]
+        );
+        assert!(nearest_names("Backnd", names.into_iter()).contains(&"\"Backend\"".to_string()));
+        assert!(nearest_names("Marketing", names.into_iter()).is_empty());
+        let inboxes = ["Backend/Staging", "Frontend/Staging", "Backend/Production"];
+        assert_eq!(
+            nearest_names("Staging/Backend", inboxes.into_iter())[0],
+            "\"Backend/Staging\""
+        );
     }
 
     #[test]
-    fn nearest_names_ranks_by_distance() {
-        let names = ["Backend", "Frontend", "Marketing", "Back"];
-        assert_eq!(
-            nearest_names("Backnd", names.into_iter()),
-            vec!["\"Backend\"", "\"Back\"", "\"Frontend\""]
-        );
+    fn grants_of_every_managed_type_are_read_and_written_back() {
+        let mut grants = Grants::default();
+        for info in &MANAGED {
+            grants.set(&info.kind, format!("{} name", info.noun), Level::Admin);
+        }
+        for info in &MANAGED {
+            let expected_name = match info.shape {
+                Shape::Singleton => None,
+                Shape::Named => Some(format!("{} name", info.noun)),
+            };
+            let read: Vec<(Option<String>, Level)> = grants
+                .of_type(&info.kind)
+                .into_iter()
+                .map(|(name, level)| (name.map(str::to_string), level))
+                .collect();
+            assert_eq!(read, [(expected_name, Level::Admin)], "{}", info.api_name);
+        }
     }
 }

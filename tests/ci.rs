@@ -246,8 +246,15 @@ fn saved_plan_is_applied_exactly_and_is_private() {
     let output = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
     assert_exit(&output, 0);
     assert!(
+        stderr(&output).contains(&format!(
+            "{saved}: planning again from {DEMO} gives exactly the saved changes."
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
         stdout(&output).contains(
-            "Apply complete: 3 requests sent; read back: every change of the saved plan is in place."
+            "Apply complete: 3 requests sent; read back: the account matches the desired state."
         ),
         "{}",
         stdout(&output)
@@ -260,7 +267,137 @@ fn saved_plan_is_applied_exactly_and_is_private() {
     sandbox.clear_requests();
     let again = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
     assert_exit(&again, 1);
+    assert!(
+        stderr(&again).contains("is changed by the saved plan only"),
+        "{}",
+        stderr(&again)
+    );
     assert!(sent(&sandbox).is_empty());
+}
+
+/// Save the demo plan in `dir`, edit it with `edit`, apply it: refused with a message
+/// holding `expected`, nothing sent, the account as it was.
+fn tampered_plan_is_refused(edit: impl FnOnce(&mut Value), expected: &str) {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    assert_exit(
+        &run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--out", saved]),
+        0,
+    );
+    let mut plan: Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    edit(&mut plan);
+    std::fs::write(saved, plan.to_string()).unwrap();
+    let before = sandbox.accesses_json();
+    sandbox.clear_requests();
+    let output = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
+    assert_exit(&output, 1);
+    assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+    assert!(sent(&sandbox).is_empty());
+    assert_eq!(sandbox.accesses_json(), before);
+}
+
+#[test]
+fn an_edited_saved_plan_sends_nothing() {
+    // A DELETE of an access the plan never showed, as a new entry (operations and all).
+    tampered_plan_is_refused(
+        |plan| {
+            let accesses = plan["accesses"].as_array_mut().unwrap();
+            accesses.push(json!({
+                "access_id": 5190002, "specifier": {"type": "User", "email": "alice@acme.com"},
+                "action": "remove_access", "operations": [],
+                "request": {"method": "DELETE", "path": "/api/accounts/1111111/account_accesses/5190002"}
+            }));
+            plan["summary"]["remove"] = 1.into();
+        },
+        "alice@acme.com (User, access 5190002) is changed by the saved plan only",
+    );
+    // Account admin inside a request body, while the operations reviewers read stay.
+    tampered_plan_is_refused(
+        |plan| {
+            let body = &mut plan["accesses"][0]["request"]["body"]["permissions"];
+            body.as_array_mut().unwrap().push(json!(
+                {"resource_id": "1111111", "resource_type": "account", "access_level": "admin"}
+            ));
+        },
+        "accesses[0].request: it is not the request its operations make",
+    );
+    // The same, written consistently in the operations and the request.
+    tampered_plan_is_refused(
+        |plan| {
+            let access = &mut plan["accesses"][0];
+            let operation = json!({"operation": "create", "from": null, "to": "admin",
+                "resource": {"type": "account", "id": 1111111, "name": "Acme"}});
+            access["operations"]
+                .as_array_mut()
+                .unwrap()
+                .insert(0, operation);
+            let item = json!({"resource_id": "1111111", "resource_type": "account", "access_level": "admin"});
+            let body = access["request"]["body"]["permissions"]
+                .as_array_mut()
+                .unwrap();
+            body.insert(0, item);
+            let create = plan["summary"]["create"].as_u64().unwrap();
+            plan["summary"]["create"] = (create + 1).into();
+        },
+        "is changed differently by the two",
+    );
+    // A request sent twice.
+    tampered_plan_is_refused(
+        |plan| {
+            let first = plan["accesses"][0].clone();
+            plan["accesses"].as_array_mut().unwrap().push(first);
+        },
+        "accesses[3]: the access is listed twice",
+    );
+}
+
+#[test]
+fn a_saved_plan_is_refused_when_its_desired_file_changed() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let desired = write_file(
+        dir.path(),
+        "access.yaml",
+        &std::fs::read_to_string(DEMO).unwrap(),
+    );
+    let saved = dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    assert_exit(
+        &run_against(
+            &sandbox.base_url(),
+            &["plan", "-f", &desired, "--out", saved],
+        ),
+        0,
+    );
+    std::fs::write(
+        &desired,
+        std::fs::read_to_string(DEMO).unwrap() + "# edited\n",
+    )
+    .unwrap();
+    sandbox.clear_requests();
+    let output = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!("{saved} was planned from {desired} (SHA-256 "))
+            && err.contains(&format!("but {desired} has SHA-256 "))
+            && err.contains("nothing was sent"),
+        "{err}"
+    );
+    // -f names the desired file anew: the original text applies.
+    let original = write_file(
+        dir.path(),
+        "original.yaml",
+        &std::fs::read_to_string(DEMO).unwrap(),
+    );
+    let output = run_against(
+        &sandbox.base_url(),
+        &["apply", "--auto-approve", "-f", &original, saved],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(sent(&sandbox).len(), 3);
 }
 
 #[test]
@@ -294,9 +431,9 @@ fn saved_plan_is_refused_when_the_account_changed_and_nothing_is_sent() {
     assert_exit(&output, 1);
     let err = stderr(&output);
     assert!(
-        err.contains("the account changed since")
+        err.contains("the plan made now differs from")
             && err.contains("nothing was sent")
-            && err.contains("access 5190004 (carol@acme.com) changed")
+            && err.contains("carol@acme.com (User, access 5190004) is changed")
             && err.contains("Run plan again"),
         "{err}"
     );
@@ -316,18 +453,6 @@ fn saved_plan_usage_errors() {
         0,
     );
     sandbox.clear_requests();
-
-    // A saved plan and -f together: a usage error, exit 1.
-    let both = run_against(
-        &sandbox.base_url(),
-        &["apply", "--auto-approve", "-f", DEMO, saved],
-    );
-    assert_exit(&both, 1);
-    assert!(
-        stderr(&both).contains("cannot be used with"),
-        "{}",
-        stderr(&both)
-    );
 
     // Another account than the plan's.
     let other = run_against(

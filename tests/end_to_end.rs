@@ -435,9 +435,9 @@ fn pacing_at_the_limit_meets_no_429() {
 #[test]
 fn a_delete_answered_404_counts_as_done() {
     use mailtrap_access::api::{ApiToken, Endpoint, RetryPolicy, Timeouts, WriteClient};
-    use mailtrap_access::apply::{execute_requests, Completion};
+    use mailtrap_access::apply::{execute, Completion};
     use mailtrap_access::model::SpecifierKind;
-    use mailtrap_access::plan::{AccessRef, Request};
+    use mailtrap_access::plan::{AccessRef, Change, Plan};
 
     let sandbox = demo_sandbox();
     let writer = WriteClient::new(Endpoint {
@@ -454,18 +454,16 @@ fn a_delete_answered_404_counts_as_done() {
         kind: SpecifierKind::Invite,
         id: 5190007,
     };
-    let delete = Request::DeleteAccess {
-        path: "/api/accounts/1111111/account_accesses/5190007".into(),
+    let remove_erin = Plan {
+        account_id: 1111111,
+        changes: [(erin, Change::Remove { rows: vec![] })].into(),
+        left_alone: vec![],
+        warnings: vec![],
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The second DELETE meets a 404: the access is gone, which is what was wanted.
     for expected in [Completion::Done, Completion::AlreadyGone] {
-        let results = runtime.block_on(execute_requests(
-            vec![(erin.clone(), delete.clone())],
-            &writer,
-            1,
-            |_| {},
-        ));
+        let results = runtime.block_on(execute(&remove_erin, &writer, 1, |_| {}));
         assert_eq!(results[0].outcome.as_ref().unwrap(), &expected);
     }
     let statuses: Vec<u16> = sandbox.requests().iter().map(|r| r.status).collect();

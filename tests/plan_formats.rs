@@ -4,15 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use mailtrap_access::model::{
-    Access, Level, LiveState, Resource, ResourceKey, ResourceType, Row, SpecifierKind,
-};
+use mailtrap_access::model::{Level, LevelCode, ResourceKey, ResourceType, SpecifierKind};
 use mailtrap_access::plan::{
     AccessRef, Change, HeldRow, LeftAlone, LeftAloneReason, Plan, ResourceRef, RowOp, Warning,
 };
 use mailtrap_access::rails::Refusal;
 use mailtrap_access::render::markdown::{markdown, MARKER, MAX_CHARS};
-use mailtrap_access::saved_plan::{SavedPlan, SavedPlanError};
+use mailtrap_access::saved_plan::{Fingerprint, PlanDocument, SavedPlan, SavedPlanError};
 
 fn access(index: usize) -> AccessRef {
     AccessRef {
@@ -38,12 +36,12 @@ fn huge_plan(accesses: usize, left_alone: usize) -> Plan {
             Change::Remove {
                 rows: vec![HeldRow {
                     resource: resource(ResourceType::Project, 9, "Project nine"),
-                    level: 10,
+                    level: LevelCode(10),
                 }],
             }
         } else {
-            Change::Permissions(
-                (0..3)
+            Change::Permissions {
+                operations: (0..3)
                     .map(|op| {
                         let inbox = resource(
                             ResourceType::Inbox,
@@ -69,7 +67,7 @@ fn huge_plan(accesses: usize, left_alone: usize) -> Plan {
                         }
                     })
                     .collect(),
-            )
+            }
         };
         changes.insert(access(index), change);
     }
@@ -196,10 +194,10 @@ fn the_rails_apply_will_refuse_by_head_the_comment_and_survive_any_cut() {
 #[test]
 fn no_warning_callout_without_destroy_or_remove() {
     let mut plan = huge_plan(1, 0);
-    let Some(Change::Permissions(ops)) = plan.changes.values_mut().next() else {
+    let Some(Change::Permissions { operations }) = plan.changes.values_mut().next() else {
         unreachable!()
     };
-    ops.retain(|op| !matches!(op, RowOp::Destroy { .. }));
+    operations.retain(|op| !matches!(op, RowOp::Destroy { .. }));
     let text = markdown(&plan, &[], MAX_CHARS);
     assert!(!text.contains("[!WARNING]"), "{text}");
     let text = markdown(&huge_plan(1, 0), &[], MAX_CHARS);
@@ -215,10 +213,12 @@ fn names_from_the_account_cannot_break_the_markdown() {
             kind: SpecifierKind::User,
             id: 1,
         },
-        Change::Permissions(vec![RowOp::Create {
-            resource: resource(ResourceType::Project, 2, "a | b\n<script>*x*</script>"),
-            to: Level::Viewer,
-        }]),
+        Change::Permissions {
+            operations: vec![RowOp::Create {
+                resource: resource(ResourceType::Project, 2, "a | b\n<script>*x*</script>"),
+                to: Level::Viewer,
+            }],
+        },
     );
     let plan = Plan {
         account_id: 9,
@@ -243,51 +243,32 @@ fn names_from_the_account_cannot_break_the_markdown() {
     assert_eq!(row.replace("\\|", "").matches('|').count(), 6);
 }
 
-fn live() -> LiveState {
-    LiveState {
-        resources: vec![Resource {
-            key: ResourceKey::new(ResourceType::Project, 9),
-            name: "Project nine".into(),
-            path: "Project nine".into(),
-        }],
-        accesses: vec![Access {
-            id: 6_000_003,
-            kind: SpecifierKind::User,
-            email: Some("person00003@example.com".into()),
-            name: None,
-            rows: vec![Row {
-                resource: ResourceKey::new(ResourceType::Project, 9),
-                level: 10,
-            }],
-        }],
-    }
+/// `plan` as `plan --out` saves it, made from a desired file `f.yaml`.
+fn saved(plan: &Plan) -> serde_json::Value {
+    let fingerprint = Fingerprint::new("f.yaml", "version: 1\n");
+    serde_json::to_value(PlanDocument::new(plan, &[], Some(fingerprint))).unwrap()
 }
 
 #[test]
-fn a_saved_plan_reads_back_exactly_the_plans_requests() {
+fn a_saved_plan_reads_back_into_the_same_plan() {
     let plan = huge_plan(12, 2);
-    let saved = SavedPlan::new(&plan, &[], "access.yaml", b"version: 1\n", &live());
-    let text = serde_json::to_string_pretty(&saved).unwrap();
+    let text = serde_json::to_string_pretty(&saved(&plan)).unwrap();
     let read = SavedPlan::parse("plan.json", &text).unwrap();
-    assert_eq!(read, saved);
-    let requests: Vec<_> = read
-        .requests("plan.json")
-        .unwrap()
-        .into_iter()
-        .map(|saved| (saved.access, saved.request))
-        .collect();
-    let expected: Vec<_> = plan
-        .requests()
-        .map(|(access, request)| (access.clone(), request))
-        .collect();
-    assert_eq!(requests, expected);
-    assert!(read.check_live("plan.json", &live()).is_ok());
+    assert_eq!(read.plan, plan);
+    assert_eq!(read.fingerprint.desired_file.path, "f.yaml");
+    assert!(read.check_fresh(&plan).is_ok());
 
-    let mut changed = live();
-    changed.accesses[0].rows[0].level = 100;
-    let err = read.check_live("plan.json", &changed).unwrap_err();
+    // A fresh plan that differs in one operation of one access is refused, naming it.
+    let mut fresh = plan.clone();
+    let (changed, Change::Permissions { operations }) = fresh.changes.iter_mut().next().unwrap()
+    else {
+        unreachable!()
+    };
+    let changed = changed.clone();
+    operations.pop();
+    let err = read.check_fresh(&fresh).unwrap_err();
     assert!(
-        matches!(&err, SavedPlanError::Stale { changes, .. } if changes == &["access 6000003 (person00003@example.com) changed"]),
+        matches!(&err, SavedPlanError::Stale { differences, .. } if differences == &[format!("{changed} is changed differently by the two")]),
         "{err}"
     );
 }
@@ -308,20 +289,38 @@ fn what_is_not_a_saved_plan_is_refused_with_a_way_forward() {
         assert!(err.contains("apply -f FILE"), "{err}");
     }
     let plan = huge_plan(1, 0);
-    let mut value =
-        serde_json::to_value(SavedPlan::new(&plan, &[], "f.yaml", b"", &live())).unwrap();
-    value["format_version"] = 2.into();
-    let err = SavedPlan::parse("x.json", &value.to_string()).unwrap_err();
-    assert!(err.to_string().contains("format_version 2"), "{err}");
-    value["format_version"] = 1.into();
-    value["accesses"][0]["request"]["path"] = "/api/accounts/1111111/account_accesses/1".into();
-    let err = SavedPlan::parse("x.json", &value.to_string())
-        .unwrap()
-        .requests("x.json")
-        .unwrap_err();
+    let refused = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut value = saved(&plan);
+        edit(&mut value);
+        SavedPlan::parse("x.json", &value.to_string())
+            .unwrap_err()
+            .to_string()
+    };
+    let err = refused(&|value| value["format_version"] = 2.into());
+    assert!(err.contains("format_version 2"), "{err}");
+    let err = refused(&|value| value["fingerprint"]["tool_version"] = "0.0.9".into());
     assert!(
-        err.to_string()
-            .contains("x.json: accesses[0].request: PUT path"),
+        err.contains(&format!(
+            "saved by mailtrap-access 0.0.9, but this is {}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{err}"
+    );
+    let err = refused(&|value| {
+        value["accesses"][0]["request"]["path"] = "/api/accounts/1111111/account_accesses/1".into()
+    });
+    assert!(
+        err.contains("x.json: accesses[0].request: it is not the request its operations make"),
+        "{err}"
+    );
+    let err = refused(&|value| value["accesses"][0]["operations"][0]["to"] = "owner".into());
+    assert!(err.contains("x.json: accesses[0]"), "{err}");
+    let err = refused(&|value| {
+        let first = value["accesses"][0].clone();
+        value["accesses"].as_array_mut().unwrap().push(first);
+    });
+    assert!(
+        err.contains("accesses[1]: the access is listed twice"),
         "{err}"
     );
 }

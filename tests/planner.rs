@@ -8,7 +8,7 @@ use mailtrap_access::api::{decode_accesses, decode_resources};
 use mailtrap_access::model::LiveState;
 use mailtrap_access::plan::Plan;
 use mailtrap_access::render::{plan_text, Style};
-use mailtrap_access::{config, diff, resolve};
+use mailtrap_access::{config, planner, resolve};
 
 const FIXTURES: &str = "tests/fixtures/plan";
 
@@ -47,7 +47,7 @@ fn planned(case: &Path) -> Result<(Plan, LiveState), String> {
         Err(err) => return Err(format!("error:\n{err}\n")),
     };
     match resolve::resolve(&loaded, &live.resources) {
-        Ok(desired) => Ok((diff::plan(1111111, &desired, &live), live)),
+        Ok(desired) => Ok((planner::plan(1111111, &desired, &live), live)),
         Err(problems) => {
             let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
             Err(format!("error:\n{}\n", lines.join("\n")))
@@ -151,7 +151,7 @@ fn every_fixture_as_markdown_is_snapshotted() {
 #[test]
 fn every_fixture_as_diff_is_snapshotted_and_empty_exactly_when_the_plan_is() {
     for (name, plan, live) in plans() {
-        let text = mailtrap_access::render::diff::unified_diff(&plan, &live, "desired.yaml");
+        let text = mailtrap_access::render::yaml_diff::unified_diff(&plan, &live, "desired.yaml");
         assert_eq!(text.is_empty(), plan.is_empty(), "{name}:\n{text}");
         insta::assert_snapshot!(format!("diff__{name}"), text);
     }

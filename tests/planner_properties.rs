@@ -5,14 +5,16 @@
 
 use std::collections::BTreeMap;
 
-use mailtrap_access::config::{DesiredFile, Entries, UnmanagedPolicy};
-use mailtrap_access::diff::{expected_after, plan};
+use mailtrap_access::config::{DesiredFile, UnmanagedPolicy};
 use mailtrap_access::model::{
-    Access, Identity, Level, LiveState, Resource, ResourceKey, ResourceType, Row, SpecifierKind,
+    Access, Identity, Level, LevelCode, LiveState, Resource, ResourceKey, ResourceType, Row,
+    SpecifierKind,
 };
 use mailtrap_access::plan::{Change, Request};
+use mailtrap_access::planner::{expected_after, plan};
 use mailtrap_access::rails::{self, Refusal};
-use mailtrap_access::resolve::{Desired, DesiredPrincipal, RowSet};
+use mailtrap_access::resolve::{Desired, DesiredPrincipal, Rows};
+use mailtrap_access::saved_plan::{Fingerprint, PlanDocument, SavedPlan};
 use proptest::prelude::*;
 
 const ACCOUNT: u64 = 1111111;
@@ -59,8 +61,9 @@ fn level() -> impl Strategy<Value = Level> {
 }
 
 /// Mostly writable levels, sometimes the ones the tool must leave alone.
-fn level_code() -> impl Strategy<Value = u32> {
+fn level_code() -> impl Strategy<Value = LevelCode> {
     prop_oneof![6 => Just(100u32), 6 => Just(10u32), 1 => Just(50u32), 1 => Just(1u32), 1 => Just(1000u32)]
+        .prop_map(LevelCode)
 }
 
 fn rows() -> impl Strategy<Value = Vec<Row>> {
@@ -113,9 +116,8 @@ fn live() -> impl Strategy<Value = LiveState> {
     })
 }
 
-fn row_set() -> impl Strategy<Value = RowSet> {
+fn row_set() -> impl Strategy<Value = Rows> {
     proptest::collection::btree_map(proptest::sample::select(keys()), level(), 0..6)
-        .prop_map(|rows| rows.into_iter().collect())
 }
 
 fn desired() -> impl Strategy<Value = Desired> {
@@ -159,10 +161,9 @@ fn account_admins(state: &LiveState) -> usize {
         .iter()
         .filter(|access| access.kind == SpecifierKind::User && !access.is_owner())
         .filter(|access| {
-            access
-                .rows
-                .iter()
-                .any(|row| row.resource.kind == ResourceType::Account && row.level == 100)
+            access.rows.iter().any(|row| {
+                row.resource.kind == ResourceType::Account && row.level == LevelCode(100)
+            })
         })
         .count()
 }
@@ -173,12 +174,12 @@ fn file_with_minimum(min_account_admins: u32) -> DesiredFile {
         account_id: Some(ACCOUNT),
         min_account_admins: Some(min_account_admins),
         unmanaged: UnmanagedPolicy::Ignore,
-        roles: Entries::default(),
+        roles: Default::default(),
         users: PEOPLE
             .iter()
             .map(|email| (email.to_string(), Default::default()))
             .collect(),
-        api_tokens: Entries::default(),
+        api_tokens: Default::default(),
     }
 }
 
@@ -210,17 +211,17 @@ proptest! {
                 Some(wanted) if !before.is_owner() => {
                     // Exactly the desired rows, except where an unmanaged row holds the resource.
                     let held: Vec<&ResourceKey> = unmanaged_before.iter().map(|r| &r.resource).collect();
-                    let expected: BTreeMap<ResourceKey, u32> = wanted
+                    let expected: BTreeMap<&ResourceKey, LevelCode> = wanted
                         .rows
                         .iter()
-                        .filter(|(key, _)| !held.contains(&key))
-                        .map(|(key, level)| (key, level.code()))
+                        .filter(|(key, _)| !held.contains(key))
+                        .map(|(key, level)| (key, LevelCode::from(*level)))
                         .collect();
-                    let actual: BTreeMap<ResourceKey, u32> = access
+                    let actual: BTreeMap<&ResourceKey, LevelCode> = access
                         .rows
                         .iter()
                         .filter(|r| is_managed_row(r))
-                        .map(|r| (r.resource.clone(), r.level))
+                        .map(|r| (&r.resource, r.level))
                         .collect();
                     prop_assert_eq!(expected, actual);
                 }
@@ -242,8 +243,8 @@ proptest! {
                     prop_assert!(access.rows.iter().all(is_managed_row));
                     prop_assert!(!desired.principals.contains_key(&access.identity().unwrap()));
                 }
-                Change::Permissions(ops) => {
-                    prop_assert!(!ops.is_empty());
+                Change::Permissions { operations } => {
+                    prop_assert!(!operations.is_empty());
                     prop_assert!(!access.is_owner());
                     prop_assert!(desired.principals.contains_key(&access.identity().unwrap()));
                 }
@@ -277,7 +278,19 @@ proptest! {
     }
 
     #[test]
-    fn planning_is_deterministic(live in live(), desired in desired()) {
-        prop_assert_eq!(plan(ACCOUNT, &desired, &live), plan(ACCOUNT, &desired, &live));
+    fn the_plan_does_not_depend_on_the_order_of_the_listing(live in live(), desired in desired()) {
+        let mut reversed = live.clone();
+        reversed.accesses.reverse();
+        prop_assert_eq!(plan(ACCOUNT, &desired, &live), plan(ACCOUNT, &desired, &reversed));
+    }
+
+    #[test]
+    fn a_saved_plan_reads_back_as_the_plan(live in live(), desired in desired()) {
+        let planned = plan(ACCOUNT, &desired, &live);
+        let refusals = rails::check(&planned, &live, &file_with_minimum(1), false);
+        let document = PlanDocument::new(&planned, &refusals, Some(Fingerprint::new("f.yaml", "")));
+        let text = serde_json::to_string(&document).unwrap();
+        let read = SavedPlan::parse("plan.json", &text).map_err(|err| err.to_string());
+        prop_assert_eq!(read.map(|saved| saved.plan), Ok(planned));
     }
 }

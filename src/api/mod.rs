@@ -84,8 +84,6 @@ pub enum ApiError {
     Timeout { request: String },
     #[error("{request}: could not connect ({detail}); check --api-url and the network")]
     Connect { request: String, detail: String },
-    #[error("{request}: stopped unexpectedly; run apply again to finish")]
-    Aborted { request: String },
 }
 
 fn retry_hint(retry_after: &Option<Duration>) -> String {
@@ -263,9 +261,11 @@ impl Transport {
             .get(reqwest::header::LOCATION)
             .and_then(|value| value.to_str().ok())
             .map(str::to_string);
-        let bytes = read_body(response)
+        let bytes = response
+            .bytes()
             .await
-            .map_err(|err| self.transport_error(request.clone(), &err))?;
+            .map_err(|err| self.transport_error(request.clone(), &err))?
+            .to_vec();
         if status.is_success() {
             return Ok(bytes);
         }
@@ -319,82 +319,34 @@ impl Transport {
     }
 }
 
-/// The most a body's announced length may reserve up front; a bigger body still reads
-/// in full, growing as it comes.
-const MAX_RESERVED_BODY: u64 = 64 * 1024 * 1024;
-
-/// The whole body, copied chunk by chunk into one buffer of the announced size. Letting
-/// the client collect the chunks and join them holds a big listing twice (15 MB for
-/// 10,000 users), since the chunks stay alive until the join is done.
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let announced = response
-        .content_length()
-        .unwrap_or(0)
-        .min(MAX_RESERVED_BODY);
-    let mut body = Vec::with_capacity(announced as usize);
-    while let Some(chunk) = response.chunk().await? {
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 /// Decode the body of `GET .../account_accesses`. Pure, for tests and fuzzing.
 pub fn decode_accesses(bytes: &[u8]) -> Result<Vec<Access>, String> {
-    let mut accesses = Vec::new();
-    decode_accesses_each(bytes, |access| accesses.push(access))?;
-    Ok(accesses)
-}
-
-/// [`decode_accesses`], handing each access to `on_access` as soon as it is decoded, in
-/// listing order. The errors are the same and come in the same order: a body that does
-/// not decode says so even if an earlier entry also broke a rule of the model, and once
-/// an entry has broken one, no later access is handed over.
-pub fn decode_accesses_each(bytes: &[u8], mut on_access: impl FnMut(Access)) -> Result<(), String> {
-    let mut index = 0;
-    let mut first_problem = None;
-    decode_with(
-        bytes,
-        wire::EachAccess(|entry| {
-            match wire::access(index, entry) {
-                Ok(access) if first_problem.is_none() => on_access(access),
-                Ok(_) => {}
-                Err(problem) => {
-                    first_problem.get_or_insert(problem);
-                }
-            }
-            index += 1;
-        }),
-    )?;
-    first_problem.map_or(Ok(()), Err)
+    let entries: Vec<wire::AccessWire> = decode_with(bytes)?;
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| wire::access(index, entry))
+        .collect()
 }
 
 /// Decode the body of `GET .../permissions/resources`, flattened. Pure.
 pub fn decode_resources(bytes: &[u8]) -> Result<Vec<Resource>, String> {
-    Ok(wire::resources(decode_with(
-        bytes,
-        std::marker::PhantomData::<Vec<wire::ResourceNodeWire>>,
-    )?))
+    Ok(wire::resources(decode_with(bytes)?))
 }
 
-fn decode_with<'de, S: serde::de::DeserializeSeed<'de>>(
-    bytes: &'de [u8],
-    seed: S,
-) -> Result<S::Value, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    seed.deserialize(&mut deserializer)
-        .and_then(|value| deserializer.end().map(|()| value))
-        .map_err(|err| {
-            let what = if looks_like_html(bytes) {
-                "an HTML page instead of JSON".to_string()
-            } else if err.is_eof() {
-                format!("truncated JSON ({err})")
-            } else {
-                err.to_string()
-            };
-            format!(
-                "{what}; the API answered something this tool does not understand, nothing was changed"
-            )
-        })
+fn decode_with<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        let what = if looks_like_html(bytes) {
+            "an HTML page instead of JSON".to_string()
+        } else if err.is_eof() {
+            format!("truncated JSON ({err})")
+        } else {
+            err.to_string()
+        };
+        format!(
+            "{what}; the API answered something this tool does not understand, nothing was changed"
+        )
+    })
 }
 
 fn looks_like_html(bytes: &[u8]) -> bool {
@@ -466,83 +418,27 @@ impl ReadClient {
     }
 
     /// Both reads, concurrently, decoded: the account's accesses and its resource tree.
+    /// A listing that fails is reported before a tree that fails.
     pub async fn live_state(&self) -> Result<LiveState, ApiError> {
-        let (listing, resources, ()) = self.read_with(|_| ()).await?;
-        Ok(LiveState {
-            accesses: listing.decode()?,
-            resources,
-        })
-    }
-
-    /// Both reads, running `on_resources` on the resource tree as soon as it is in,
-    /// while the far longer access listing is still on its way (a plan resolves the
-    /// file's names in that wait). The listing comes back undecoded, for its reader to
-    /// decode at its own pace. Errors come in the order [`live_state`] gives them: the
-    /// listing's first, then the tree's.
-    ///
-    /// [`live_state`]: ReadClient::live_state
-    pub async fn read_with<T>(
-        &self,
-        on_resources: impl FnOnce(&[Resource]) -> T,
-    ) -> Result<(Listing, Vec<Resource>, T), ApiError> {
         let account = self.transport.account_id;
         let accesses_path = format!("/api/accounts/{account}/account_accesses");
         let resources_path = format!("/api/accounts/{account}/permissions/resources");
-        let resources = async {
-            let body = self.transport.get(&resources_path).await?;
-            let resources = decode_resources(&body).map_err(|detail| ApiError::Decode {
-                request: format!("GET {resources_path}"),
-                detail,
-            })?;
-            let result = on_resources(&resources);
-            Ok::<_, ApiError>((resources, result))
-        };
-        let (body, resources) = tokio::join!(self.transport.get(&accesses_path), resources);
-        let listing = Listing::new(format!("GET {accesses_path}"), body?);
-        match resources {
-            Ok((resources, result)) => Ok((listing, resources, result)),
-            Err(err) => {
-                listing.check()?;
-                Err(err)
-            }
-        }
-    }
-}
-
-/// The body of the account listing, read but not yet decoded.
-pub struct Listing {
-    request: String,
-    body: Vec<u8>,
-}
-
-impl Listing {
-    /// The body `request` answered with.
-    pub(crate) fn new(request: String, body: Vec<u8>) -> Listing {
-        Listing { request, body }
-    }
-
-    /// Every access, in listing order.
-    pub fn decode(&self) -> Result<Vec<Access>, ApiError> {
-        decode_accesses(&self.body).map_err(|detail| self.error(detail))
-    }
-
-    /// Every access, handed to `on_access` as soon as it is decoded: see
-    /// [`decode_accesses_each`].
-    pub fn decode_each(&self, on_access: impl FnMut(Access)) -> Result<(), ApiError> {
-        decode_accesses_each(&self.body, on_access).map_err(|detail| self.error(detail))
-    }
-
-    /// The error decoding would give, if any: a caller that fails for another reason
-    /// reports a listing it does not understand first.
-    pub fn check(&self) -> Result<(), ApiError> {
-        self.decode_each(drop)
-    }
-
-    fn error(&self, detail: String) -> ApiError {
-        ApiError::Decode {
-            request: self.request.clone(),
+        let (accesses, resources) = tokio::join!(
+            self.transport.get(&accesses_path),
+            self.transport.get(&resources_path)
+        );
+        let decode_error = |path: &str, detail| ApiError::Decode {
+            request: format!("GET {path}"),
             detail,
-        }
+        };
+        let accesses =
+            decode_accesses(&accesses?).map_err(|detail| decode_error(&accesses_path, detail))?;
+        let resources = decode_resources(&resources?)
+            .map_err(|detail| decode_error(&resources_path, detail))?;
+        Ok(LiveState {
+            accesses,
+            resources,
+        })
     }
 }
 
@@ -583,46 +479,6 @@ impl WriteClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decoded_rows_hold_no_slack() {
-        // Twenty rows grow a list to a capacity of 32; held for ten thousand accesses
-        // beside the body, that slack is megabytes at the peak.
-        let row = r#"{"resource_type":"inbox","resource_id":4,"access_level":10}"#;
-        let rows = vec![row; 20].join(",");
-        let body = format!(
-            r#"[{{"id":1,"specifier_type":"User","specifier":{{"email":"a@x.io"}},"resources":[{rows}]}}]"#
-        );
-        let accesses = decode_accesses(body.as_bytes()).unwrap();
-        assert_eq!(accesses[0].rows.len(), 20);
-        assert_eq!(accesses[0].rows.capacity(), 20);
-    }
-
-    #[test]
-    fn accesses_are_handed_over_in_order_until_one_breaks_a_rule() {
-        let entry = |id: u64, email: &str| {
-            format!(
-                r#"{{"id":{id},"specifier_type":"User","specifier":{{"email":"{email}"}},"resources":[]}}"#
-            )
-        };
-        let body = format!(
-            "[{},{},{}]",
-            entry(1, "a@x.io"),
-            entry(2, ""),
-            entry(3, "c@x.io")
-        );
-        let mut handed = Vec::new();
-        let result = decode_accesses_each(body.as_bytes(), |access| handed.push(access.id));
-        assert_eq!(handed, [1]);
-        assert_eq!(
-            result.unwrap_err(),
-            "entry 1 (access 2) is a User without an email"
-        );
-        // A body that does not decode says so, whatever an earlier entry broke.
-        let broken = format!("[{},{},{{\"id\":", entry(1, "a@x.io"), entry(2, ""));
-        let message = decode_accesses_each(broken.as_bytes(), drop).unwrap_err();
-        assert!(message.starts_with("truncated JSON"), "{message}");
-    }
 
     #[test]
     fn the_token_never_formats() {

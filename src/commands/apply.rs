@@ -1,7 +1,9 @@
 //! `apply`: plan, show, confirm, send, then read back and verify. The only command that
-//! builds a [`WriteClient`].
+//! builds a [`WriteClient`]. With a saved plan (`apply PLAN_FILE`), the plan made now
+//! must equal the saved one before anything is sent; the rest is the same path.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 
 use anyhow::{bail, Context};
 
@@ -9,34 +11,53 @@ use crate::api::WriteClient;
 use crate::cli::ApplyArgs;
 use crate::render::progress::Progress;
 use crate::render::Style;
-use crate::{apply, rails, render};
+use crate::saved_plan::SavedPlan;
+use crate::{apply, config, rails, render};
 
-use super::planning::fetch_and_plan;
-use super::{buffered_stdout, connect, load_file, stdout_style, Outcome};
+use super::{buffered_stdout, connect, read_and_plan, stdout_style, Outcome};
 
-pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
-    if let Some(saved) = &args.plan {
-        return super::apply_saved::run(&args, saved).await;
-    }
-    let loaded = std::sync::Arc::new(load_file(&args.file.file)?);
-    let interactive = std::io::stdin().is_terminal();
-    if !args.auto_approve && !interactive {
+pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
+    if !args.auto_approve && !std::io::stdin().is_terminal() {
+        let saved = args
+            .plan
+            .as_ref()
+            .map(|path| format!(" {}", path.display()));
         bail!(
-            "refusing to apply without confirmation: stdin is not a terminal. Review the plan, then run `apply --auto-approve`"
+            "refusing to apply without confirmation: stdin is not a terminal. Review the plan, then run `apply --auto-approve{}`",
+            saved.unwrap_or_default()
         );
     }
-    let target = connect(&args.connection, loaded.file.account_id).await?;
+    let saved = args.plan.as_deref().map(read_saved_plan).transpose()?;
+    // A saved plan names the desired file it was made from; `-f` may name it anew.
+    let desired = match (&args.file.file, &saved) {
+        (None, Some(saved)) => Path::new(&saved.fingerprint.desired_file.path),
+        _ => args.file.path(),
+    };
+    let loaded = config::load(desired)?;
+    if let Some(saved) = &saved {
+        saved.check_desired(&loaded)?;
+    }
+    let planned_account = saved.as_ref().map(|saved| saved.plan.account_id);
+    let target = connect(&args.connection, planned_account.or(loaded.file.account_id)).await?;
+    if let Some(saved) = &saved {
+        saved.check_account(target.endpoint.account_id)?;
+    }
     let writer = WriteClient::new(target.endpoint)?;
     let reader = writer.reader();
     let style = stdout_style(args.color.color);
 
-    let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
-    let mut stdout = std::io::stdout();
-    {
-        let mut buffered = buffered_stdout();
-        render::plan_text(&plan, &mut buffered, style)?;
-        buffered.flush()?;
+    let (plan, live) = read_and_plan(&reader, &loaded).await?;
+    if let Some(saved) = &saved {
+        saved.check_fresh(&plan)?;
+        eprintln!(
+            "{}: planning again from {} gives exactly the saved changes.",
+            saved.path, loaded.display_path
+        );
     }
+    let mut stdout = buffered_stdout();
+    render::plan_text(&plan, &mut stdout, style)?;
+    stdout.flush()?;
+    drop(stdout);
     if plan.is_empty() {
         return Ok(Outcome::Success);
     }
@@ -52,7 +73,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         bail!("apply cancelled; nothing was sent");
     }
 
-    writeln!(stdout)?;
+    println!();
     let mut reporter = Reporter::start(plan.changes.len(), style);
     let concurrency = args.concurrency as usize;
     let results = apply::execute(&plan, &writer, concurrency, |result| {
@@ -61,13 +82,13 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     .await;
     reporter.finish();
 
-    let (replanned, _) = fetch_and_plan(&reader, &loaded)
+    let (replanned, _) = read_and_plan(&reader, &loaded)
         .await
         .context("the changes were sent, but reading the account back failed; run plan to check")?;
     let unconfirmed = apply::unconfirmed(&results, &replanned);
-    let mut buffered = buffered_stdout();
-    render::apply_summary(&results, &unconfirmed, &replanned, &mut buffered, style)?;
-    buffered.flush()?;
+    let mut stdout = buffered_stdout();
+    render::apply_summary(&results, &unconfirmed, &replanned, &mut stdout, style)?;
+    stdout.flush()?;
 
     let failed = results
         .iter()
@@ -84,8 +105,16 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+fn read_saved_plan(path: &Path) -> anyhow::Result<SavedPlan> {
+    let display = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!("cannot read the saved plan {display} (save one with `plan --out {display}`)")
+    })?;
+    Ok(SavedPlan::parse(&display, &text)?)
+}
+
 /// Ask on the terminal; only `yes` goes ahead.
-pub(super) fn confirmed(account_id: u64) -> anyhow::Result<bool> {
+fn confirmed(account_id: u64) -> anyhow::Result<bool> {
     let mut stdout = std::io::stdout();
     write!(
         stdout,
@@ -100,19 +129,19 @@ pub(super) fn confirmed(account_id: u64) -> anyhow::Result<bool> {
 /// Shows apply as it goes: each result line on stdout as it arrives and, when stderr is a
 /// terminal, a `[n/N]` progress line there. Output errors are ignored: a closed stdout
 /// must not stop the remaining requests.
-pub(super) struct Reporter {
+struct Reporter {
     progress: Progress,
     style: Style,
 }
 
 impl Reporter {
-    pub(super) fn start(total: usize, style: Style) -> Reporter {
+    fn start(total: usize, style: Style) -> Reporter {
         let progress = Progress::new(total, std::io::stderr().is_terminal());
         let _ = progress.draw(&mut std::io::stderr().lock());
         Reporter { progress, style }
     }
 
-    pub(super) fn report(&mut self, result: &apply::OperationResult) {
+    fn report(&mut self, result: &apply::OperationResult) {
         let mut err = std::io::stderr().lock();
         let _ = self.progress.clear(&mut err);
         let mut out = std::io::stdout().lock();
@@ -122,7 +151,7 @@ impl Reporter {
         let _ = self.progress.draw(&mut err);
     }
 
-    pub(super) fn finish(&self) {
+    fn finish(&self) {
         let _ = self.progress.clear(&mut std::io::stderr().lock());
     }
 }

@@ -8,7 +8,7 @@ use crate::export;
 
 use super::{connect, Outcome};
 
-pub async fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
+pub(super) async fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let target = connect(&args.connection, None).await?;
     let reader = ReadClient::new(target.endpoint)?;
     let live = reader

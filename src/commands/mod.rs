@@ -2,24 +2,22 @@
 //! the API is called, renderers write to stdout, and errors get their context.
 
 mod apply;
-mod apply_saved;
 mod export;
 mod plan;
-mod planning;
+mod sandbox;
 
-pub use planning::fetch_and_plan;
-pub mod sandbox;
-
-use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
 
-use crate::api::{ApiError, ApiToken, Endpoint, RetryPolicy, Timeouts};
+use crate::api::{ApiError, ApiToken, Endpoint, ReadClient, RetryPolicy, Timeouts};
 use crate::cli::{Cli, ColorWhen, Command, ConnectionArgs};
-use crate::config::{self, LoadedFile};
+use crate::config::{self, ConfigError, LoadedFile};
+use crate::model::LiveState;
+use crate::plan::Plan;
 use crate::render::Style;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxState};
+use crate::{planner, resolve};
 
 /// How a successful run ends; errors are exit code 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +38,7 @@ impl Outcome {
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Validate(args) => validate(&args.file),
+        Command::Validate(args) => validate(args.path()),
         Command::Schema => {
             print!("{}", config::json_schema());
             Ok(Outcome::Success)
@@ -74,24 +72,26 @@ pub fn error_lines(err: &anyhow::Error) -> Vec<String> {
 
 /// One thread is plenty: the work is waiting on the network, and concurrency comes from
 /// requests in flight, not from threads.
-/// `side` on a second thread while `main` runs on this one: two independent pieces of
-/// work on a big plan take the time of the longer one, not of both.
-pub fn beside<A: Send, B>(side: impl FnOnce() -> A + Send, main: impl FnOnce() -> B) -> (A, B) {
-    std::thread::scope(|scope| {
-        let side = scope.spawn(side);
-        let main = main();
-        let side = side
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (side, main)
-    })
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// The steps `plan` and `apply` share: read the live account (two GETs, through a
+/// client that cannot write), resolve the file's names against its resource tree, plan.
+async fn read_and_plan(
+    reader: &ReadClient,
+    loaded: &LoadedFile,
+) -> anyhow::Result<(Plan, LiveState)> {
+    let live = reader
+        .live_state()
+        .await
+        .context("cannot read the live account")?;
+    let desired = resolve::resolve(loaded, &live.resources).map_err(ConfigError::Invalid)?;
+    let plan = planner::plan(reader.account_id(), &desired, &live);
+    Ok((plan, live))
 }
 
 fn validate(path: &Path) -> anyhow::Result<Outcome> {
@@ -112,26 +112,18 @@ fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
     std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
 }
 
-/// The style of stdout for `--color`.
+/// The style of stdout for `--color`: `always` and `never` mean what they say; `auto`
+/// asks anstream, which colors a terminal unless `NO_COLOR` is set or `TERM=dumb`, and
+/// anything when `CLICOLOR_FORCE` is set.
 fn stdout_style(when: ColorWhen) -> Style {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-    Style {
-        color: color_enabled(when, std::io::stdout().is_terminal(), no_color),
-    }
-}
-
-/// `always` and `never` mean what they say; `auto` colors only a terminal, and only when
-/// `NO_COLOR` is unset (or empty, as no-color.org specifies).
-pub fn color_enabled(when: ColorWhen, is_terminal: bool, no_color: bool) -> bool {
-    match when {
+    let color = match when {
         ColorWhen::Always => true,
         ColorWhen::Never => false,
-        ColorWhen::Auto => is_terminal && !no_color,
-    }
-}
-
-fn load_file(path: &Path) -> anyhow::Result<LoadedFile> {
-    Ok(config::load(path)?)
+        ColorWhen::Auto => {
+            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+        }
+    };
+    Style { color }
 }
 
 /// A connection to the account: the endpoint, and the in-process sandbox behind it when
@@ -197,19 +189,5 @@ fn read_token(token_file: Option<&Path>) -> anyhow::Result<ApiToken> {
     match std::env::var("MAILTRAP_API_TOKEN") {
         Ok(token) if !token.trim().is_empty() => Ok(ApiToken::new(token)?),
         _ => Err(ApiError::MissingToken.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn color_follows_the_flag_the_terminal_and_no_color() {
-        assert!(color_enabled(ColorWhen::Auto, true, false));
-        assert!(!color_enabled(ColorWhen::Auto, false, false));
-        assert!(!color_enabled(ColorWhen::Auto, true, true));
-        assert!(color_enabled(ColorWhen::Always, false, true));
-        assert!(!color_enabled(ColorWhen::Never, true, false));
     }
 }

@@ -1,79 +1,53 @@
-//! `plan`: read the live account with a read-only client and show the changes.
+//! `plan`: read the live account with a read-only client and show the changes. The
+//! whole flow: load the file, read the live state, resolve and plan, check the rails,
+//! save the plan if asked, render it.
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context;
 
 use crate::api::ReadClient;
 use crate::cli::{PlanArgs, PlanFormat};
-use crate::config;
-use crate::rails::Refusal;
-use crate::saved_plan::SavedPlan;
-use crate::{rails, render};
+use crate::saved_plan::{Fingerprint, PlanDocument};
+use crate::{config, rails, render};
 
-use super::planning::fetch_and_plan;
-use super::{beside, buffered_stdout, connect, stdout_style, Outcome};
+use super::{buffered_stdout, connect, read_and_plan, stdout_style, Outcome};
 
-pub async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
-    let loaded = Arc::new(config::load(&args.file.file)?);
+pub(super) async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
+    let loaded = config::load(args.file.path())?;
     let target = connect(&args.connection, loaded.file.account_id).await?;
     let reader = ReadClient::new(target.endpoint)?;
-    let (plan, live) = fetch_and_plan(&reader, &loaded).await?;
-    // Checked without overrides: what `apply` will refuse unless told otherwise. On a big
-    // account the check takes milliseconds, so unless the saved plan or the format (JSON
-    // and Markdown show the rails) needs it first, it runs on a second thread while the
-    // plan is rendered.
-    let check_rails = || rails::check(&plan, &live, &loaded.file, false);
-    let needed_first =
-        args.out.is_some() || matches!(args.format, PlanFormat::Markdown | PlanFormat::Json);
-    let early_refusals = needed_first.then(check_rails);
-    if let (Some(path), Some(refusals)) = (&args.out, &early_refusals) {
-        let saved = SavedPlan::new(
-            &plan,
-            refusals,
-            &loaded.display_path,
-            loaded.text().as_bytes(),
-            &live,
-        );
+    let (plan, live) = read_and_plan(&reader, &loaded).await?;
+    // Checked without overrides: what `apply` will refuse unless told otherwise.
+    let refusals = rails::check(&plan, &live, &loaded.file, false);
+
+    if let Some(path) = &args.out {
+        let fingerprint = Fingerprint::new(&loaded.display_path, loaded.text());
         let mut text = Vec::new();
-        render::json::write_json(&saved, &mut text)?;
+        render::json::write_json(
+            &PlanDocument::new(&plan, &refusals, Some(fingerprint)),
+            &mut text,
+        )?;
         write_private(path, &text)
             .with_context(|| format!("cannot save the plan to {}", path.display()))?;
-        render::saved::saved_notice(path, &mut std::io::stderr().lock())?;
+        eprintln!(
+            "Saved the plan to {0}. Apply exactly these changes with `mailtrap-access apply {0}`; it refuses if planning again then gives other changes.",
+            path.display()
+        );
     }
+
     let mut stdout = buffered_stdout();
-    let mut show = |refusals: &[Refusal]| -> std::io::Result<()> {
-        match args.format {
-            PlanFormat::Text => {
-                render::plan_text(&plan, &mut stdout, stdout_style(args.color.color))
-            }
-            PlanFormat::Json => render::plan_json(&plan, refusals, &mut stdout),
-            PlanFormat::Markdown => render::plan_markdown(&plan, refusals, &mut stdout),
-            PlanFormat::Diff => {
-                render::plan_diff(
-                    &plan,
-                    &live,
-                    &loaded.display_path,
-                    &mut stdout,
-                    stdout_style(args.color.color),
-                )?;
-                render::plan_warnings(&plan, &mut std::io::stderr().lock())
-            }
+    let style = stdout_style(args.color.color);
+    match args.format {
+        PlanFormat::Text => render::plan_text(&plan, &mut stdout, style)?,
+        PlanFormat::Json => render::plan_json(&plan, &refusals, &mut stdout)?,
+        PlanFormat::Markdown => render::plan_markdown(&plan, &refusals, &mut stdout)?,
+        PlanFormat::Diff => {
+            render::plan_diff(&plan, &live, &loaded.display_path, &mut stdout, style)?;
+            render::plan_warnings(&plan, &mut std::io::stderr().lock())?;
         }
-    };
-    let refusals = match early_refusals {
-        Some(refusals) => {
-            show(&refusals)?;
-            refusals
-        }
-        None => {
-            let (refusals, shown) = beside(check_rails, || show(&[]));
-            shown?;
-            refusals
-        }
-    };
+    }
     stdout.flush()?;
     // Reviewers should learn on the pull request, not at merge, that apply will refuse.
     for refusal in &refusals {

@@ -7,8 +7,7 @@
 
 use std::io::{self, Write};
 
-use crate::model::level_code_name;
-use crate::plan::{Change, LeftAloneReason, Plan, Request, RowOp};
+use crate::plan::{plural, Change, LeftAloneReason, Plan, Request, RowOp};
 use crate::rails::Refusal;
 
 /// The first line of every comment; CI steps search for it.
@@ -95,9 +94,13 @@ pub fn markdown(plan: &Plan, refusals: &[Refusal], limit: usize) -> String {
             }
         }
         if dropped > 0 {
-            let shown = accesses.len() - dropped;
+            let shown = match accesses.len() - dropped {
+                0 => "none is shown".to_string(),
+                1 => "the first in alphabetical order is shown".to_string(),
+                many => format!("the first {many} in alphabetical order are shown"),
+            };
             cut.push(format!(
-                "{dropped} of {} changed accesses (the first {shown} in alphabetical order are shown)",
+                "{dropped} of {} changed accesses ({shown})",
                 accesses.len()
             ));
         }
@@ -179,12 +182,8 @@ fn access_section(access: &str, change: &Change) -> String {
     text.push_str("| operation | resource | id | from | to |\n| --- | --- | --- | --- | --- |\n");
     let row = |operation: &str, resource: &crate::plan::ResourceRef, from: &str, to: &str| {
         let name = match &resource.name {
-            Some(name) => format!(
-                "{} {}",
-                crate::resolve::noun(&resource.key.kind),
-                cell(name)
-            ),
-            None => crate::resolve::noun(&resource.key.kind).to_string(),
+            Some(name) => format!("{} {}", resource.key.kind.noun(), cell(name)),
+            None => resource.key.kind.noun().to_string(),
         };
         format!(
             "| {operation} | {name} | {} | {from} | {to} |\n",
@@ -192,8 +191,8 @@ fn access_section(access: &str, change: &Change) -> String {
         )
     };
     match change {
-        Change::Permissions(ops) => {
-            for op in ops {
+        Change::Permissions { operations } => {
+            for op in operations {
                 text.push_str(&match op {
                     RowOp::Create { resource, to } => row("create", resource, "", to.name()),
                     RowOp::Update { resource, from, to } => {
@@ -210,7 +209,7 @@ fn access_section(access: &str, change: &Change) -> String {
                 text.push_str(&row(
                     "**remove**",
                     &held.resource,
-                    &inline(&level_code_name(held.level)),
+                    &inline(&held.level.to_string()),
                     "",
                 ));
             }
@@ -273,14 +272,6 @@ fn requests(plan: &Plan) -> Option<String> {
     }
     text.push_str("```\n\n</details>\n");
     Some(text)
-}
-
-fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
-    if count == 1 {
-        one
-    } else {
-        many
-    }
 }
 
 /// Text from the account or the file, made inert in Markdown: no HTML, no emphasis, no

@@ -4,7 +4,7 @@
 //!
 //! - `live`: the account as it is, exported;
 //! - `desired`: the account as it will be once apply has run, that is the live state with
-//!   the plan applied to it ([`diff::expected_after`]), exported the same way.
+//!   the plan applied to it ([`planner::expected_after`]), exported the same way.
 //!
 //! So the diff shows exactly what the plan changes, and it is empty exactly when the plan
 //! is: people in the file but not in the account, rows this tool does not manage and the
@@ -19,7 +19,7 @@ use similar::TextDiff;
 
 use crate::model::LiveState;
 use crate::plan::Plan;
-use crate::{diff, export};
+use crate::{export, planner};
 
 use super::Style;
 
@@ -54,7 +54,7 @@ pub fn unified_diff(plan: &Plan, live: &LiveState, desired_name: &str) -> String
     let before = export::to_yaml(&export::export(plan.account_id, live));
     let after = export::to_yaml(&export::export(
         plan.account_id,
-        &diff::expected_after(plan, live),
+        &planner::expected_after(plan, live),
     ));
     let live_name = format!("live account {}", plan.account_id);
     let desired_name = format!("{desired_name} (as the account will be after apply)");

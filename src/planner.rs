@@ -1,0 +1,204 @@
+//! The heart of the tool: from the desired state and the live state to a plan. A pure
+//! function (no I/O, no clock, no randomness), so it is tested directly, by snapshots
+//! and by properties.
+//!
+//! Rules: each access the file lists gets exactly its grants as explicit rows; rows of a
+//! type or level the tool does not manage are left as they are; the owner is never
+//! changed; accesses absent from the file are removed only under `unmanaged: remove`,
+//! and never the owner's, a token's, or one holding rows the tool does not manage.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::UnmanagedPolicy;
+use crate::model::{Access, Identity, Level, LevelCode, LiveState, ResourceKey, Row};
+use crate::plan::{
+    AccessRef, Change, HeldRow, LeftAlone, LeftAloneReason, Plan, ResourceRef, RowOp, Warning,
+};
+use crate::resolve::Desired;
+
+/// Compute the plan that makes `live` match `desired` for account `account_id`.
+pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
+    let names: BTreeMap<&ResourceKey, &str> = live
+        .resources
+        .iter()
+        .map(|resource| (&resource.key, resource.path.as_str()))
+        .collect();
+    let name_of = |key: &ResourceKey| ResourceRef {
+        key: key.clone(),
+        name: names.get(key).map(|name| name.to_string()),
+    };
+    let mut plan = Plan {
+        account_id,
+        changes: BTreeMap::new(),
+        left_alone: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut found = BTreeSet::new();
+    for access in &live.accesses {
+        let Some(identity) = access.identity() else {
+            continue; // A specifier the tool does not know is never touched.
+        };
+        let access_ref = AccessRef {
+            label: access.label(),
+            kind: access.kind.clone(),
+            id: access.id,
+        };
+        let left_alone = |reason| LeftAlone {
+            access: access_ref.clone(),
+            reason,
+        };
+        match desired.principals.get(&identity) {
+            Some(wanted) if access.is_owner() => {
+                if !wanted.rows.is_empty() {
+                    plan.warnings.push(Warning::OwnerInFile {
+                        access: access_ref.clone(),
+                    });
+                }
+                plan.left_alone.push(left_alone(LeftAloneReason::Owner));
+            }
+            Some(wanted) => {
+                let ops = row_ops(access, &wanted.rows, &access_ref, &name_of, &mut plan);
+                if !ops.is_empty() {
+                    plan.changes
+                        .insert(access_ref.clone(), Change::Permissions { operations: ops });
+                }
+            }
+            // Tokens absent from the file are never touched.
+            None if !access.kind.is_person() => {}
+            None if access.is_owner() => plan.left_alone.push(left_alone(LeftAloneReason::Owner)),
+            None if desired.unmanaged == UnmanagedPolicy::Ignore => {
+                plan.left_alone.push(left_alone(LeftAloneReason::NotInFile))
+            }
+            None if access.rows.iter().any(|row| row.managed_level().is_none()) => plan
+                .left_alone
+                .push(left_alone(LeftAloneReason::HoldsUnmanagedRows)),
+            None => {
+                let mut rows: Vec<HeldRow> = access
+                    .rows
+                    .iter()
+                    .map(|row| HeldRow {
+                        resource: name_of(&row.resource),
+                        level: row.level,
+                    })
+                    .collect();
+                rows.sort();
+                plan.changes
+                    .insert(access_ref.clone(), Change::Remove { rows });
+            }
+        }
+        found.insert(identity);
+    }
+    for (identity, wanted) in &desired.principals {
+        if found.contains(identity) {
+            continue;
+        }
+        plan.warnings.push(match identity {
+            Identity::Person(_) => Warning::NotInAccount {
+                email: wanted.label.clone(),
+            },
+            Identity::Token(name) => Warning::TokenNotListed { name: name.clone() },
+        });
+    }
+    plan.left_alone.sort();
+    plan.warnings.sort();
+    plan
+}
+
+/// The row operations that give `access` exactly the rows `wanted`, leaving alone (and
+/// recording in `plan`) every row of a type or level the tool does not manage.
+fn row_ops(
+    access: &Access,
+    wanted: &BTreeMap<ResourceKey, Level>,
+    access_ref: &AccessRef,
+    name_of: &impl Fn(&ResourceKey) -> ResourceRef,
+    plan: &mut Plan,
+) -> Vec<RowOp> {
+    // Read into maps: of a row listed twice, the last one read is what the account holds.
+    let mut held: BTreeMap<&ResourceKey, Level> = BTreeMap::new();
+    let mut unmanaged: BTreeMap<&ResourceKey, LevelCode> = BTreeMap::new();
+    for row in &access.rows {
+        match row.managed_level() {
+            Some(level) => {
+                held.insert(&row.resource, level);
+            }
+            None => {
+                unmanaged.insert(&row.resource, row.level);
+            }
+        }
+    }
+    let mut ops = Vec::new();
+    for (key, &to) in wanted {
+        if let Some(&current) = unmanaged.get(key) {
+            plan.warnings.push(Warning::LevelNotManaged {
+                access: access_ref.clone(),
+                resource: name_of(key),
+                current,
+                wanted: to,
+            });
+            continue;
+        }
+        match held.get(key) {
+            Some(&from) if from == to => {}
+            Some(&from) => ops.push(RowOp::Update {
+                resource: name_of(key),
+                from,
+                to,
+            }),
+            None => ops.push(RowOp::Create {
+                resource: name_of(key),
+                to,
+            }),
+        }
+    }
+    for (key, &from) in &held {
+        if !wanted.contains_key(*key) {
+            ops.push(RowOp::Destroy {
+                resource: name_of(key),
+                from,
+            });
+        }
+    }
+    ops.sort_by(|a, b| a.resource().cmp(b.resource()));
+    for (key, level) in unmanaged {
+        plan.left_alone.push(LeftAlone {
+            access: access_ref.clone(),
+            reason: LeftAloneReason::UnmanagedRow {
+                resource: name_of(key),
+                level,
+            },
+        });
+    }
+    ops
+}
+
+/// What the live state becomes once `plan` is executed as the API documents it: the
+/// model the property tests and the diff format compare against.
+pub fn expected_after(plan: &Plan, live: &LiveState) -> LiveState {
+    let by_id: BTreeMap<u64, &Change> = plan
+        .changes
+        .iter()
+        .map(|(target, change)| (target.id, change))
+        .collect();
+    let mut after = live.clone();
+    after
+        .accesses
+        .retain(|access| !matches!(by_id.get(&access.id), Some(Change::Remove { .. })));
+    for access in &mut after.accesses {
+        let Some(Change::Permissions { operations }) = by_id.get(&access.id) else {
+            continue;
+        };
+        for op in operations {
+            let key = &op.resource().key;
+            access.rows.retain(|row| &row.resource != key);
+            match op {
+                RowOp::Create { to, .. } | RowOp::Update { to, .. } => access.rows.push(Row {
+                    resource: key.clone(),
+                    level: (*to).into(),
+                }),
+                RowOp::Destroy { .. } => {}
+            }
+        }
+        access.rows.sort();
+    }
+    after
+}
