@@ -3,6 +3,7 @@
 
 mod apply;
 mod apply_saved;
+pub mod docs;
 mod export;
 mod plan;
 mod planning;
@@ -49,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Apply(args) => runtime()?.block_on(apply::run(args)),
         Command::Export(args) => runtime()?.block_on(export::run(args)),
         Command::Sandbox(args) => sandbox::run(args).map(|()| Outcome::Success),
+        Command::Completions(args) => docs::completions(args.shell).map(|()| Outcome::Success),
+        Command::Man(args) => docs::man(args.out.as_deref()).map(|()| Outcome::Success),
     }
 }
 
