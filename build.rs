@@ -46,15 +46,15 @@ fn main() {
 
 /// The git directory of this checkout and the common directory its branches are in
 /// (the same directory except in a linked worktree).
-struct GitDirs {
-    dir: PathBuf,
-    common: PathBuf,
+pub struct GitDirs {
+    pub dir: PathBuf,
+    pub common: PathBuf,
 }
 
 impl GitDirs {
     /// Only `.git` beside Cargo.toml counts: a crate vendored inside some other
     /// repository must not be stamped with that repository's commit.
-    fn find(manifest_dir: &Path) -> Option<GitDirs> {
+    pub fn find(manifest_dir: &Path) -> Option<GitDirs> {
         let dot_git = manifest_dir.join(".git");
         let dir = if dot_git.is_dir() {
             dot_git
@@ -75,7 +75,7 @@ impl GitDirs {
 
     /// The files whose change means HEAD may now be another commit. A path that does not
     /// exist is left out: cargo would rerun the script on every build for it.
-    fn watched(&self, head: &str) -> Vec<PathBuf> {
+    pub fn watched(&self, head: &str) -> Vec<PathBuf> {
         let mut files = vec![self.dir.join("HEAD")];
         if let Some(name) = head.strip_prefix("ref:").map(str::trim) {
             let loose = self.ref_path(name);
@@ -103,7 +103,7 @@ impl GitDirs {
     }
 
     /// The commit HEAD names, read from the files, for when `git` itself is not there.
-    fn resolve(&self, head: &str) -> Option<String> {
+    pub fn resolve(&self, head: &str) -> Option<String> {
         let Some(name) = head.strip_prefix("ref:").map(str::trim) else {
             return is_hex(head).then(|| head.to_owned());
         };

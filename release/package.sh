@@ -27,10 +27,10 @@ PATH="$(cd "$(dirname "$docs_bin")" && pwd):$PATH"
 
 # A binary of another version would put wrong docs in every archive.
 reported=$(mailtrap-access --version)
-case "$reported " in
-  "mailtrap-access $version "*) ;;
-  *) echo "the docs binary reports '$reported', not version $version" >&2; exit 1 ;;
-esac
+if [[ "$reported " != "mailtrap-access $version "* ]]; then
+  echo "the docs binary reports '$reported', not version $version" >&2
+  exit 1
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
