@@ -12,7 +12,7 @@ use crate::sandbox::{parse_rate, Burst429};
 
 /// Manage who may do what in a Mailtrap account as code.
 #[derive(Debug, Parser)]
-#[command(name = "mailtrap-access", version, about, long_about = None)]
+#[command(name = "mailtrap-access", version = env!("MAILTRAP_ACCESS_VERSION"), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -32,6 +32,24 @@ pub enum Command {
     Schema,
     /// Serve a local simulation of Mailtrap's Account Management API.
     Sandbox(SandboxArgs),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    Completions(CompletionsArgs),
+    /// Write the manual pages, one per command (without --out, the main page on stdout).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write every page into this directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

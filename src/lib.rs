@@ -44,6 +44,12 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The command line's description (every subcommand and flag), for documentation and
+/// tests.
+pub fn cli_command() -> clap::Command {
+    <cli::Cli as clap::CommandFactory>::command()
+}
+
 /// Whether `words` (the program name first) is a command line the binary accepts; for
 /// tests of the example pipelines.
 pub fn parse_command_line<I, T>(words: I) -> Result<(), clap::Error>

@@ -2,6 +2,7 @@
 //! the API is called, renderers write to stdout, and errors get their context.
 
 mod apply;
+mod docs;
 mod export;
 mod plan;
 mod sandbox;
@@ -47,6 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Apply(args) => runtime()?.block_on(apply::run(args)),
         Command::Export(args) => runtime()?.block_on(export::run(args)),
         Command::Sandbox(args) => sandbox::run(args).map(|()| Outcome::Success),
+        Command::Completions(args) => docs::completions(args.shell).map(|()| Outcome::Success),
+        Command::Man(args) => docs::man(args.out.as_deref()).map(|()| Outcome::Success),
     }
 }
 
