@@ -469,3 +469,105 @@ fn a_delete_answered_404_counts_as_done() {
     let statuses: Vec<u16> = sandbox.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [200, 404]);
 }
+
+#[test]
+fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
+    use mailtrap_access::api::{ApiToken, Endpoint, RetryPolicy, Timeouts, WriteClient};
+    use mailtrap_access::apply::execute;
+    use mailtrap_access::model::SpecifierKind;
+    use mailtrap_access::plan::{AccessRef, Change, Plan};
+    use mailtrap_access::sandbox::{BlockingSandbox, Faults, SandboxConfig, SandboxState};
+
+    // Each request waits a random 0-400 ms (seeded), so they finish out of order.
+    let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+    config.faults = Faults {
+        latency_jitter: std::time::Duration::from_millis(400),
+        seed: 3,
+        ..Faults::none()
+    };
+    let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+    let writer = WriteClient::new(Endpoint {
+        base_url: sandbox.base_url(),
+        account_id: 1111111,
+        token: ApiToken::new(TOKEN).unwrap(),
+        timeouts: Timeouts::default(),
+        rate_limit: Default::default(),
+        retry: RetryPolicy::default(),
+    })
+    .unwrap();
+    // Removals of accesses that do not exist: each answered 404, counted as done.
+    let plan = Plan {
+        account_id: 1111111,
+        changes: (1..=8)
+            .map(|n| {
+                let access = AccessRef {
+                    label: format!("gone{n}@acme.com"),
+                    kind: SpecifierKind::User,
+                    id: 900 + n,
+                };
+                (access, Change::Remove { rows: vec![] })
+            })
+            .collect(),
+        left_alone: vec![],
+        warnings: vec![],
+    };
+    let mut finished = Vec::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let results = runtime.block_on(execute(&plan, &writer, 8, |result| {
+        finished.push(result.access.id)
+    }));
+    let planned: Vec<u64> = plan.changes.keys().map(|access| access.id).collect();
+    let returned: Vec<u64> = results.iter().map(|result| result.access.id).collect();
+    assert_eq!(returned, planned);
+    assert_ne!(finished, planned, "the requests finished in plan order");
+    finished.sort();
+    assert_eq!(finished, planned, "each result was reported once");
+}
+
+#[test]
+fn a_failed_read_back_says_the_changes_were_sent() {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("examples/sandbox-account.json").unwrap())
+            .unwrap();
+    // As the service lists them: users and invites, no API tokens.
+    let listing: Vec<&serde_json::Value> = (state["accesses"].as_array().unwrap().iter())
+        .filter(|access| access["specifier_type"] != "ApiToken")
+        .collect();
+    let (listing, tree) = (json!(listing).to_string(), state["resources"].to_string());
+    // Answers the two reads, then every write; once a write came, every read fails.
+    let wrote = std::sync::atomic::AtomicBool::new(false);
+    let (url, seen) = canned_server_by_path(move |path| {
+        use std::sync::atomic::Ordering;
+        let ok = |body: &str| http_response("200 OK", "application/json", body);
+        if path.ends_with("/permissions/bulk") {
+            wrote.store(true, Ordering::SeqCst);
+            ok(r#"{"message":"Permissions have been updated!"}"#)
+        } else if wrote.load(Ordering::SeqCst) {
+            http_response("500 Internal Server Error", "application/json", "{}")
+        } else if path.ends_with("/account_accesses") {
+            ok(&listing)
+        } else {
+            ok(&tree)
+        }
+    });
+    let output = run_against(
+        &url,
+        &["apply", "-f", DEMO, "--auto-approve", "--retries", "0"],
+    );
+    assert_exit(&output, 1);
+    let out = stdout(&output);
+    assert_eq!(out.matches("✓ ").count(), 3, "{out}");
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(
+            "error: the changes were sent, but reading the account back failed; run plan to check"
+        ) && err.contains("500"),
+        "{err}"
+    );
+    let methods = seen.lock().unwrap().clone();
+    assert_eq!(
+        methods.iter().filter(|m| *m == "PUT").count(),
+        3,
+        "{methods:?}"
+    );
+}
