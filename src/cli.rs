@@ -73,10 +73,15 @@ impl FileArgs {
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
     /// Base URL of the Mailtrap API.
-    #[arg(long, env = "MAILTRAP_API_URL", default_value = "https://mailtrap.io")]
+    #[arg(
+        long,
+        env = "MAILTRAP_API_URL",
+        hide_env_values = true,
+        default_value = "https://mailtrap.io"
+    )]
     pub api_url: String,
-    /// Account id; overrides `account_id` in the file.
-    #[arg(long, env = "MAILTRAP_ACCOUNT_ID")]
+    /// Account id; must agree with `account_id` in the file, if it has one.
+    #[arg(long, env = "MAILTRAP_ACCOUNT_ID", hide_env_values = true)]
     pub account_id: Option<u64>,
     /// Run against an in-process sandbox seeded with the demo account (no token needed).
     #[arg(long)]

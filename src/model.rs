@@ -38,8 +38,9 @@ pub struct TypeInfo {
     pub api_name: &'static str,
     /// Its key in a grant of the desired-state file.
     pub file_key: &'static str,
-    /// What messages call one of them.
+    /// What messages call one of them, and several.
     pub noun: &'static str,
+    pub plural: &'static str,
     pub shape: Shape,
 }
 
@@ -51,6 +52,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "account",
         file_key: "account",
         noun: "account",
+        plural: "accounts",
         shape: Shape::Singleton,
     },
     TypeInfo {
@@ -58,6 +60,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "billing",
         file_key: "billing",
         noun: "billing",
+        plural: "billing resources",
         shape: Shape::Singleton,
     },
     TypeInfo {
@@ -65,6 +68,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "project",
         file_key: "projects",
         noun: "project",
+        plural: "projects",
         shape: Shape::Named,
     },
     TypeInfo {
@@ -72,6 +76,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "inbox",
         file_key: "inboxes",
         noun: "inbox",
+        plural: "inboxes",
         shape: Shape::Named,
     },
     TypeInfo {
@@ -79,6 +84,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "sending_domain",
         file_key: "sending_domains",
         noun: "sending domain",
+        plural: "sending domains",
         shape: Shape::Named,
     },
     TypeInfo {
@@ -86,6 +92,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "email_campaign_permission_scope",
         file_key: "email_campaigns",
         noun: "email campaigns scope",
+        plural: "email campaigns scopes",
         shape: Shape::Singleton,
     },
 ];

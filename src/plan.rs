@@ -458,6 +458,9 @@ pub enum Warning {
     NotInAccount { email: String },
     /// A token in the file that the account listing does not show.
     TokenNotListed { name: String },
+    /// The account listing is empty: usually a wrong account id or a token of another
+    /// account. Nothing can be sent for an empty listing.
+    EmptyListing,
     /// The owner is listed with grants; they are not applied.
     OwnerInFile {
         #[serde(flatten)]
@@ -484,6 +487,9 @@ impl fmt::Display for Warning {
             Warning::TokenNotListed { name } => write!(
                 f,
                 "API token {name:?} is not in the account listing (Mailtrap lists users and invites only); nothing is sent for it."
+            ),
+            Warning::EmptyListing => f.write_str(
+                "the account listing is empty, which usually means a wrong account id or a token of another account; nothing is sent.",
             ),
             Warning::OwnerInFile { access } => write!(
                 f,

@@ -99,6 +99,9 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
             Identity::Token(name) => Warning::TokenNotListed { name: name.clone() },
         });
     }
+    if live.accesses.is_empty() {
+        plan.warnings.push(Warning::EmptyListing);
+    }
     plan.left_alone.sort();
     plan.warnings.sort();
     plan

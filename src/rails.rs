@@ -32,7 +32,6 @@ pub enum Refusal {
         accesses: usize,
     },
     EmptyDesiredFile,
-    EmptyLiveListing,
     TooFewAccountAdmins {
         before: usize,
         after: usize,
@@ -61,9 +60,6 @@ impl fmt::Display for Refusal {
             Refusal::EmptyDesiredFile => f.write_str(
                 "empty-file rail: the desired file lists no users and no API tokens; pass --allow-mass-removal if that is intended",
             ),
-            Refusal::EmptyLiveListing => f.write_str(
-                "empty-account rail: the account listing is empty, which usually means a wrong account or token; pass --allow-mass-removal if that is intended",
-            ),
             Refusal::TooFewAccountAdmins { before, after, minimum } => write!(
                 f,
                 "admin rail: the plan leaves {after} account admins besides the owner (now {before}, minimum {minimum}); keep an admin in the file, or set `min_account_admins: 0` in it"
@@ -73,6 +69,8 @@ impl fmt::Display for Refusal {
 }
 
 /// Every rail `plan` breaks. `allow_mass_removal` lifts the removal and emptiness rails.
+/// A plan without changes breaks none: apply sends nothing for it, whatever the file
+/// or the listing holds.
 pub fn check(
     plan: &Plan,
     live: &LiveState,
@@ -80,12 +78,12 @@ pub fn check(
     allow_mass_removal: bool,
 ) -> Vec<Refusal> {
     let mut refusals = Vec::new();
+    if plan.is_empty() {
+        return refusals;
+    }
     if !allow_mass_removal {
         if file.users.is_empty() && file.api_tokens.is_empty() {
             refusals.push(Refusal::EmptyDesiredFile);
-        }
-        if live.accesses.is_empty() {
-            refusals.push(Refusal::EmptyLiveListing);
         }
         let managed = live
             .accesses
@@ -323,14 +321,15 @@ mod tests {
     }
 
     #[test]
-    fn empty_file_and_empty_listing_are_refused_unless_allowed() {
+    fn an_empty_file_is_refused_unless_allowed_and_only_when_it_changes_something() {
         let live = project_viewers(1);
         let found = refusals(&live, &desired(&[]), &file(&[], Some(0)), false);
-        assert!(found.contains(&Refusal::EmptyDesiredFile), "{found:?}");
-        let empty = LiveState::default();
-        let found = refusals(&empty, &desired(&[]), &file(&[1], Some(0)), false);
-        assert_eq!(found, [Refusal::EmptyLiveListing]);
-        assert!(refusals(&empty, &desired(&[]), &file(&[], Some(0)), true).is_empty());
+        assert_eq!(found, [Refusal::EmptyDesiredFile]);
+        assert!(refusals(&live, &desired(&[]), &file(&[], Some(0)), true).is_empty());
+        // Nothing to send, nothing to refuse.
+        let mut ignore = desired(&[]);
+        ignore.unmanaged = UnmanagedPolicy::Ignore;
+        assert!(refusals(&live, &ignore, &file(&[], Some(0)), false).is_empty());
     }
 
     #[test]

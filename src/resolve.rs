@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use crate::config::{Diagnostic, Grants, LoadedFile, UnmanagedPolicy, ID_PREFIX};
-use crate::model::{Identity, Level, Resource, ResourceKey, ResourceType, Shape, MANAGED};
+use crate::model::{
+    Identity, Level, Resource, ResourceKey, ResourceType, Shape, TypeInfo, MANAGED,
+};
 
 /// The explicit rows one listed access should hold: one level per resource.
 pub type Rows = BTreeMap<ResourceKey, Level>;
@@ -113,7 +115,7 @@ fn resolve_grants(
             .collect();
         for (name, level) in grants.of_type(&info.kind) {
             let found = match (info.shape, name) {
-                (Shape::Named, Some(name)) => find_named(&of_kind, &info.kind, name),
+                (Shape::Named, Some(name)) => find_named(&of_kind, info, name),
                 _ => find_singleton(&of_kind, &info.kind),
             };
             match found {
@@ -184,12 +186,8 @@ fn find_singleton(of_kind: &[&Resource], kind: &ResourceType) -> Result<Resource
     }
 }
 
-fn find_named(
-    of_kind: &[&Resource],
-    kind: &ResourceType,
-    name: &str,
-) -> Result<ResourceKey, String> {
-    let noun = kind.noun();
+fn find_named(of_kind: &[&Resource], info: &TypeInfo, name: &str) -> Result<ResourceKey, String> {
+    let noun = info.noun;
     if let Some(id) = name.strip_prefix(ID_PREFIX) {
         let id: u64 = id
             .trim()
@@ -207,7 +205,7 @@ fn find_named(
         [] => {
             let nearest = nearest_names(name, of_kind.iter().map(|r| r.path.as_str()));
             let hint = if nearest.is_empty() && of_kind.is_empty() {
-                format!("the account has no {noun}s")
+                format!("the account has no {}", info.plural)
             } else if nearest.is_empty() {
                 format!("no {noun} has a name close to it")
             } else {
@@ -284,6 +282,16 @@ mod tests {
         assert_eq!(
             nearest_names("Staging/Backend", inboxes.into_iter())[0],
             "\"Backend/Staging\""
+        );
+    }
+
+    #[test]
+    fn a_name_in_a_type_the_account_lacks_says_so_in_the_plural() {
+        let inbox = ResourceType::Inbox.info().unwrap();
+        let err = find_named(&[], inbox, "Backend/Staging").unwrap_err();
+        assert_eq!(
+            err,
+            "unknown inbox \"Backend/Staging\"; the account has no inboxes"
         );
     }
 

@@ -210,12 +210,6 @@ pub enum SavedPlanError {
         at: String,
         why: String,
     },
-    #[error("{path} was planned for account {planned}, but apply targets account {target}; check --account-id / MAILTRAP_ACCOUNT_ID")]
-    AccountMismatch {
-        path: String,
-        planned: u64,
-        target: u64,
-    },
     #[error("{path} was planned from {planned_from} (SHA-256 {saved}), but {desired} has SHA-256 {now}; nothing was sent. Apply it with the desired file it was planned from, or run plan again")]
     DesiredFileChanged {
         path: String,
@@ -295,18 +289,6 @@ impl SavedPlan {
             desired: loaded.display_path.clone(),
             saved: self.fingerprint.desired_file.sha256.clone(),
             now,
-        })
-    }
-
-    /// Refuse unless the account is the one planned for.
-    pub fn check_account(&self, target: u64) -> Result<(), SavedPlanError> {
-        if target == self.plan.account_id {
-            return Ok(());
-        }
-        Err(SavedPlanError::AccountMismatch {
-            path: self.path.clone(),
-            planned: self.plan.account_id,
-            target,
         })
     }
 

@@ -462,7 +462,7 @@ fn saved_plan_usage_errors() {
     assert_exit(&other, 1);
     assert!(
         stderr(&other)
-            .contains("was planned for account 1111111, but apply targets account 2222222"),
+            .contains("--account-id / MAILTRAP_ACCOUNT_ID says account 2222222, but the saved plan says account 1111111"),
         "{}",
         stderr(&other)
     );
@@ -716,4 +716,66 @@ fn saved_plan_keeps_the_safety_rails() {
         .iter()
         .all(|request| request["method"] == "DELETE"));
     assert!(!sent(&sandbox).is_empty());
+}
+
+#[test]
+fn a_plan_without_changes_breaks_no_rail_in_plan_or_apply() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    // No users and nothing removed: nothing to send, so no rail to refuse by.
+    let empty = write_file(
+        dir.path(),
+        "empty.yaml",
+        "version: 1\naccount_id: 1111111\n",
+    );
+    let plan = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", &empty, "--format", "json"],
+    );
+    assert_exit(&plan, 0);
+    let document: Value = serde_json::from_str(&stdout(&plan)).unwrap();
+    assert_eq!(document["rails"], json!([]));
+    assert!(
+        !stderr(&plan).contains("apply will refuse"),
+        "{}",
+        stderr(&plan)
+    );
+    let apply = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", &empty, "--auto-approve"],
+    );
+    assert_exit(&apply, 0);
+    assert!(stdout(&apply).contains("No changes."), "{}", stdout(&apply));
+}
+
+#[test]
+fn an_account_id_that_disagrees_with_the_file_is_refused() {
+    let sandbox = demo_sandbox();
+    for args in [
+        &["plan", "-f", DEMO, "--account-id", "2222222"][..],
+        &[
+            "apply",
+            "-f",
+            DEMO,
+            "--auto-approve",
+            "--account-id",
+            "2222222",
+        ],
+    ] {
+        let output = run_against(&sandbox.base_url(), args);
+        assert_exit(&output, 1);
+        assert!(
+            stderr(&output).contains(
+                "--account-id / MAILTRAP_ACCOUNT_ID says account 2222222, but the desired file says account 1111111"
+            ),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert!(sandbox.requests().is_empty());
+    let agreeing = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", DEMO, "--account-id", "1111111"],
+    );
+    assert_exit(&agreeing, 0);
 }

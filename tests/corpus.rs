@@ -172,7 +172,7 @@ fn a_huge_listing_with_one_bad_entry_is_a_clear_error() {
     );
     assert_clear_error(
         &output,
-        "entry 100000 (access 2) is a Invite without an email",
+        "entry 100000 (access 2) is an Invite without an email",
         "huge",
     );
 }
@@ -193,4 +193,73 @@ fn unknown_values_are_read_and_left_alone() {
         None,
         "an unknown specifier kind is never matched to the file"
     );
+}
+
+/// The demo account's two answers, as the service gives them (no API tokens listed).
+fn demo_answers() -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("examples/sandbox-account.json").unwrap())
+            .unwrap();
+    let listing = (state["accesses"].as_array().unwrap().iter())
+        .filter(|access| access["specifier_type"] != "ApiToken")
+        .cloned()
+        .collect();
+    (listing, state["resources"].as_array().unwrap().clone())
+}
+
+#[test]
+fn inconsistent_answers_are_refused_and_nothing_is_sent() {
+    type Edit = fn(&mut Vec<serde_json::Value>, &mut Vec<serde_json::Value>);
+    let cases: [(Edit, &str); 3] = [
+        (
+            |listing, _| {
+                let twice = listing[1].clone();
+                listing.push(twice)
+            },
+            "/account_accesses: the response could not be read: access 5190002 is listed twice; the API answered something inconsistent, nothing was changed",
+        ),
+        (
+            |_, tree| {
+                let project = tree[0]["resources"][0].clone();
+                tree.push(project)
+            },
+            "/permissions/resources: the response could not be read: project 3301001 is in the resource tree twice",
+        ),
+        (
+            |_, tree| tree[0]["id"] = 999.into(),
+            "the tree's account node has id 999, not this account's id 1111111",
+        ),
+    ];
+    for (edit, phrase) in cases {
+        let (mut listing, mut tree) = demo_answers();
+        edit(&mut listing, &mut tree);
+        let (listing, tree) = (
+            serde_json::Value::from(listing),
+            serde_json::Value::from(tree),
+        );
+        let (url, seen) = canned_server_by_path(move |path| {
+            let body = if path.ends_with("/account_accesses") {
+                &listing
+            } else {
+                &tree
+            };
+            http_response("200 OK", "application/json", &body.to_string())
+        });
+        let output = run_against(
+            &url,
+            &[
+                "apply",
+                "-f",
+                "examples/mailtrap-access.yaml",
+                "--auto-approve",
+                "--retries",
+                "0",
+            ],
+        );
+        assert_clear_error(&output, phrase, phrase);
+        assert!(
+            seen.lock().unwrap().iter().all(|m| m == "GET"),
+            "{phrase}: a write was sent"
+        );
+    }
 }

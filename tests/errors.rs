@@ -48,12 +48,21 @@ fn wrong_token_is_401() {
 #[test]
 fn another_account_is_403() {
     let sandbox = demo_sandbox();
+    // The demo file without its account_id, so that the flag names the account.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(DEMO).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|line| !line.starts_with("account_id:"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let file = write_file(dir.path(), "no-account.yaml", &text);
     let output = run_against(
         &sandbox.base_url(),
         &[
             "apply",
             "-f",
-            DEMO,
+            &file,
             "--account-id",
             "2222222",
             "--auto-approve",

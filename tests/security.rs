@@ -105,12 +105,18 @@ fn token_file_is_read_and_checked() {
     assert_exit(&output, 0);
     assert_no_token(&output, "plan with --token-file");
 
-    let output = command(&["plan", "-f", DEMO, "--token-file", "/nonexistent/token"])
+    // The token itself given where its file belongs: refused without being echoed.
+    let output = command(&["plan", "-f", DEMO, "--token-file", TOKEN])
         .env("MAILTRAP_API_URL", sandbox.base_url())
         .output()
         .unwrap();
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("cannot read the token file /nonexistent/token"));
+    assert_no_token(&output, "--token-file given the token");
+    assert!(
+        stderr(&output).contains("--token-file takes the path of a file that holds the token"),
+        "{}",
+        stderr(&output)
+    );
 
     let empty = write_file(dir.path(), "empty", "\n");
     let output = command(&["plan", "-f", DEMO, "--token-file", &empty])
@@ -119,7 +125,7 @@ fn token_file_is_read_and_checked() {
         .unwrap();
     assert_exit(&output, 1);
     assert!(
-        stderr(&output).contains("holds no usable token"),
+        stderr(&output).contains(&format!("the token file {empty} is empty")),
         "{}",
         stderr(&output)
     );
@@ -136,4 +142,41 @@ fn the_token_is_not_a_command_line_option() {
         .unwrap();
     assert_exit(&output, 1); // a usage error; never 2, which `--detailed-exitcode` uses for changes
     assert!(stderr(&output).contains("unexpected argument '--token'"));
+}
+
+#[test]
+fn a_token_in_the_api_url_is_never_echoed() {
+    for url in [
+        format!("https://mailtrap.io/?api_token={TOKEN}"),
+        format!("https://ci:{TOKEN}@mailtrap.io"),
+        format!("https://mailtrap.io/#{TOKEN}"),
+        format!("not a url ?{TOKEN}"),
+    ] {
+        let output = run_against(&url, &["plan", "-f", DEMO]);
+        assert_exit(&output, 1);
+        assert_no_token(&output, &url);
+        assert!(
+            stderr(&output).contains("must not carry"),
+            "{url}: {}",
+            stderr(&output)
+        );
+    }
+    // Nor does --help show what the environment holds.
+    for args in [
+        &["plan", "--help"][..],
+        &["apply", "--help"],
+        &["export", "--help"],
+    ] {
+        let output = command(args)
+            .env(
+                "MAILTRAP_API_URL",
+                format!("https://ci:{TOKEN}@mailtrap.io"),
+            )
+            .env("MAILTRAP_ACCOUNT_ID", "1111111")
+            .output()
+            .unwrap();
+        assert_exit(&output, 0);
+        assert_no_token(&output, &args.join(" "));
+        assert!(!stdout(&output).contains("1111111"), "{}", stdout(&output));
+    }
 }

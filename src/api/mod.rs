@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
 
-use crate::model::{Access, LiveState, Resource};
+use crate::model::{Access, LiveState, Resource, ResourceType};
 use crate::plan::{BulkBody, Request};
 use crate::rate::RateLimit;
 
@@ -145,14 +145,28 @@ struct Transport {
 
 /// Checks the base URL: HTTPS unless the host is loopback, no credentials in it.
 pub fn check_base_url(text: &str) -> Result<Url, ApiError> {
-    let bad = |why: &str| ApiError::Config(format!("invalid API URL {text:?}: {why}"));
-    let url = Url::parse(text.trim()).map_err(|err| bad(&err.to_string()))?;
+    // A URL with credentials, a query or a fragment may carry a secret: it is refused
+    // without being echoed.
+    let secretive = |what: &str| {
+        ApiError::Config(format!(
+            "the API URL (--api-url / MAILTRAP_API_URL) must not carry {what}: give the base URL alone, and the token in MAILTRAP_API_TOKEN or --token-file"
+        ))
+    };
+    let Ok(url) = Url::parse(text.trim()) else {
+        if text.contains('@') || text.contains('?') || text.contains('#') {
+            return Err(secretive("credentials, a query or a fragment"));
+        }
+        return Err(ApiError::Config(format!(
+            "invalid API URL {text:?}: write it as https://HOST"
+        )));
+    };
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ApiError::Config(
-            "the API URL must not carry credentials: give the token in MAILTRAP_API_TOKEN"
-                .to_string(),
-        ));
+        return Err(secretive("credentials"));
     }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(secretive("a query or a fragment"));
+    }
+    let bad = |why: &str| ApiError::Config(format!("invalid API URL {text:?}: {why}"));
     let loopback = match url.host() {
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -168,9 +182,6 @@ pub fn check_base_url(text: &str) -> Result<Url, ApiError> {
             ))
         }
         other => return Err(bad(&format!("unsupported scheme {other}"))),
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("it must not have a query or fragment"));
     }
     Ok(url)
 }
@@ -349,6 +360,44 @@ fn decode_with<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, S
     })
 }
 
+/// What the two answers hold that a consistent account cannot, for the listing and for
+/// the tree: an access listed twice (it would get two requests), a resource listed twice
+/// under one type, an account node that is not this account (rows on it would be
+/// destroyed and recreated on the wrong id). Pure.
+pub fn inconsistencies(account_id: u64, live: &LiveState) -> (Option<String>, Option<String>) {
+    let refuse = |what: String| {
+        Some(format!(
+            "{what}; the API answered something inconsistent, nothing was changed"
+        ))
+    };
+    let mut ids = std::collections::BTreeSet::new();
+    let listing = live
+        .accesses
+        .iter()
+        .find(|access| !ids.insert(access.id))
+        .and_then(|access| refuse(format!("access {} is listed twice", access.id)));
+    let mut keys = std::collections::BTreeSet::new();
+    let tree = if let Some(twice) = live.resources.iter().find(|r| !keys.insert(&r.key)) {
+        refuse(format!(
+            "{} {} is in the resource tree twice",
+            twice.key.kind.noun(),
+            twice.key.id
+        ))
+    } else if let Some(other) = live
+        .resources
+        .iter()
+        .find(|r| r.key.kind == ResourceType::Account && r.key.id != account_id)
+    {
+        refuse(format!(
+            "the tree's account node has id {}, not this account's id {account_id}",
+            other.key.id
+        ))
+    } else {
+        None
+    };
+    (listing, tree)
+}
+
 fn looks_like_html(bytes: &[u8]) -> bool {
     let start: Vec<u8> = bytes
         .iter()
@@ -435,10 +484,18 @@ impl ReadClient {
             decode_accesses(&accesses?).map_err(|detail| decode_error(&accesses_path, detail))?;
         let resources = decode_resources(&resources?)
             .map_err(|detail| decode_error(&resources_path, detail))?;
-        Ok(LiveState {
+        let live = LiveState {
             accesses,
             resources,
-        })
+        };
+        let (listing, tree) = inconsistencies(account, &live);
+        if let Some(detail) = listing {
+            return Err(decode_error(&accesses_path, detail));
+        }
+        if let Some(detail) = tree {
+            return Err(decode_error(&resources_path, detail));
+        }
+        Ok(live)
     }
 }
 

@@ -63,8 +63,13 @@ pub(crate) fn access(index: usize, entry: AccessWire) -> Result<Access, String> 
     let kind = SpecifierKind::from_api(&entry.specifier_type);
     if kind.is_person() && entry.specifier.email.as_deref().is_none_or(str::is_empty) {
         return Err(format!(
-            "entry {index} (access {}) is a {kind} without an email",
-            entry.id
+            "entry {index} (access {}) is {} {kind} without an email",
+            entry.id,
+            if kind == SpecifierKind::Invite {
+                "an"
+            } else {
+                "a"
+            }
         ));
     }
     let rows: Vec<Row> = entry

@@ -37,11 +37,11 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     if let Some(saved) = &saved {
         saved.check_desired(&loaded)?;
     }
-    let planned_account = saved.as_ref().map(|saved| saved.plan.account_id);
-    let target = connect(&args.connection, planned_account.or(loaded.file.account_id)).await?;
-    if let Some(saved) = &saved {
-        saved.check_account(target.endpoint.account_id)?;
-    }
+    let named = match &saved {
+        Some(saved) => Some((saved.plan.account_id, "the saved plan")),
+        None => (loaded.file.account_id).map(|account| (account, "the desired file")),
+    };
+    let target = connect(&args.connection, named).await?;
     let writer = WriteClient::new(target.endpoint)?;
     let reader = writer.reader();
     let style = stdout_style(args.color.color);

@@ -136,7 +136,19 @@ struct Target {
     _sandbox: Option<Sandbox>,
 }
 
-async fn connect(args: &ConnectionArgs, file_account: Option<u64>) -> anyhow::Result<Target> {
+/// Connect to the account `--account-id` / `MAILTRAP_ACCOUNT_ID` names, or else the one
+/// `named` gives with what names it (the desired file, a saved plan); when both name one,
+/// they must agree: a flag or a variable left over from another job must not retarget
+/// a file at another account.
+async fn connect(args: &ConnectionArgs, named: Option<(u64, &str)>) -> anyhow::Result<Target> {
+    if let (Some(flag), Some((account, what))) = (args.account_id, named) {
+        if flag != account {
+            anyhow::bail!(
+                "--account-id / MAILTRAP_ACCOUNT_ID says account {flag}, but {what} says account {account}; nothing was read or sent. Make them agree, or leave the flag out"
+            );
+        }
+    }
+    let file_account = named.map(|(account, _)| account);
     let endpoint = |base_url: String, account_id: u64, token: ApiToken| Endpoint {
         base_url,
         account_id,
@@ -169,9 +181,10 @@ async fn connect(args: &ConnectionArgs, file_account: Option<u64>) -> anyhow::Re
             _sandbox: Some(sandbox),
         });
     }
-    let account_id = args.account_id.or(file_account).context(
-        "no account id: set account_id in the file, or pass --account-id / MAILTRAP_ACCOUNT_ID",
-    )?;
+    // Only an export, which reads no file, can come here without an account.
+    let Some(account_id) = args.account_id.or(file_account) else {
+        anyhow::bail!("no account id: pass --account-id or set MAILTRAP_ACCOUNT_ID");
+    };
     let token = read_token(args.token_file.as_deref())?;
     crate::api::check_base_url(&args.api_url)?;
     Ok(Target {
@@ -184,8 +197,20 @@ async fn connect(args: &ConnectionArgs, file_account: Option<u64>) -> anyhow::Re
 /// value, which would end up in shell history and CI logs.
 fn read_token(token_file: Option<&Path>) -> anyhow::Result<ApiToken> {
     if let Some(path) = token_file {
+        // Not echoed unless it is a file: someone may have passed the token itself.
+        if !path.is_file() {
+            anyhow::bail!(
+                "--token-file takes the path of a file that holds the token, and no such file exists (the value given is not shown, in case it is the token itself)"
+            );
+        }
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the token file {}", path.display()))?;
+        if text.trim().is_empty() {
+            anyhow::bail!(
+                "the token file {} is empty: put the API token in it",
+                path.display()
+            );
+        }
         return ApiToken::new(text)
             .with_context(|| format!("the token file {} holds no usable token", path.display()));
     }

@@ -16,7 +16,8 @@ use super::{buffered_stdout, connect, read_and_plan, stdout_style, Outcome};
 
 pub(super) async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let loaded = config::load(args.file.path())?;
-    let target = connect(&args.connection, loaded.file.account_id).await?;
+    let named = (loaded.file.account_id).map(|account| (account, "the desired file"));
+    let target = connect(&args.connection, named).await?;
     let reader = ReadClient::new(target.endpoint)?;
     let (plan, live) = read_and_plan(&reader, &loaded).await?;
     // Checked without overrides: what `apply` will refuse unless told otherwise.
