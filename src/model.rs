@@ -418,6 +418,25 @@ impl LiveState {
     }
 }
 
+/// `text` with every control character written as an escape (`\u{1b}`): for strings
+/// from the API or the file shown to people, so that a name holding `ESC[8m` cannot hide
+/// text, nor `ESC[1A` overwrite the line above.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,6 +458,15 @@ mod tests {
     fn the_table_lists_types_in_their_sort_order() {
         // Plans sort rows by type; the file and messages list types in table order.
         assert!(MANAGED.windows(2).all(|pair| pair[0].kind < pair[1].kind));
+    }
+
+    #[test]
+    fn control_characters_are_written_as_escapes() {
+        assert_eq!(printable("bob@acme.com"), "bob@acme.com");
+        assert_eq!(
+            printable("a\u{1b}[8mb\r\n\u{9b}"),
+            "a\\u{1b}[8mb\\u{d}\\u{a}\\u{9b}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Level, LevelCode, ResourceKey, ResourceType, SpecifierKind};
+use crate::model::{printable, Level, LevelCode, ResourceKey, ResourceType, SpecifierKind};
 
 /// All changes for one account, in a stable order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,8 @@ pub struct AccessRef {
 
 impl fmt::Display for AccessRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}, access {})", self.label, self.kind, self.id)
+        let (label, kind) = (printable(&self.label), printable(self.kind.api_name()));
+        write!(f, "{label} ({kind}, access {})", self.id)
     }
 }
 
@@ -482,7 +483,8 @@ impl fmt::Display for Warning {
         match self {
             Warning::NotInAccount { email } => write!(
                 f,
-                "{email} is not in the account: the API cannot create users; invite them in Mailtrap first. Nothing is sent for them."
+                "{} is not in the account: the API cannot create users; invite them in Mailtrap first. Nothing is sent for them.",
+                printable(email)
             ),
             Warning::TokenNotListed { name } => write!(
                 f,

@@ -18,6 +18,7 @@ pub use markdown::plan_markdown;
 pub use yaml_diff::plan_diff;
 
 use crate::apply::{Completion, OperationResult};
+use crate::model::printable;
 use crate::plan::{plural, AccessRef, Change, LeftAlone, LeftAloneReason, Plan, Request, RowOp};
 
 /// Whether to use colors (see `commands::stdout_style`: `--color`, a terminal,
@@ -174,7 +175,7 @@ fn write_left_alone(out: &mut impl Write, items: &[LeftAlone], style: Style) -> 
     let mut not_in_file = Vec::new();
     for item in items {
         if item.reason == LeftAloneReason::NotInFile {
-            not_in_file.push(item.access.label.as_str());
+            not_in_file.push(printable(&item.access.label));
         } else {
             writeln!(out, "  {} {}: {}", style.dim("="), item.access, item.reason)?;
         }

@@ -180,3 +180,53 @@ fn a_token_in_the_api_url_is_never_echoed() {
         assert!(!stdout(&output).contains("1111111"), "{}", stdout(&output));
     }
 }
+
+#[test]
+fn terminal_escapes_from_the_account_are_never_printed_raw() {
+    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
+    // erin's email hides text; frank's moves the cursor up and clears the line.
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("examples/sandbox-account.json").unwrap())
+            .unwrap();
+    for access in state["accesses"].as_array_mut().unwrap() {
+        let email = &mut access["specifier"]["email"];
+        if email == "erin@acme.com" {
+            *email = "erin\u{1b}[8m@acme.com".into();
+        } else if email == "frank@acme.com" {
+            *email = "frank\u{1b}[1A\u{1b}[2K\u{9b}2J@acme.com".into();
+        }
+    }
+    let state = SandboxState::from_json(&state.to_string()).unwrap();
+    let sandbox =
+        BlockingSandbox::start(SandboxConfig::new(state, TOKEN), ([127, 0, 0, 1], 0).into())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // erin gets a change (shown with her email); frank is left alone (listed by email).
+    let file = write_file(
+        dir.path(),
+        "access.yaml",
+        "version: 1\naccount_id: 1111111\nusers:\n  alice@acme.com: {account: admin}\n  \"erin\\e[8m@acme.com\": {projects: {Backend: viewer}}\n",
+    );
+    let runs: [&[&str]; 5] = [
+        &["plan", "-f", &file, "--color", "never"],
+        &["plan", "-f", &file, "--format", "markdown"],
+        &["plan", "-f", &file, "--format", "diff", "--color", "never"],
+        &["export", "--account-id", "1111111"],
+        &["apply", "-f", &file, "--auto-approve", "--color", "never"],
+    ];
+    for args in runs {
+        let output = run_against(&sandbox.base_url(), args);
+        let both = stdout(&output) + &stderr(&output);
+        assert!(
+            !both.contains('\u{1b}') && !both.contains('\u{9b}'),
+            "{args:?}: {both:?}"
+        );
+        assert!(
+            both.contains("u{1b}") || both.contains("\\e[8m") || both.contains("\\x1b"),
+            "{args:?} shows erin escaped: {both}"
+        );
+    }
+    // What apply sent was for erin's real access.
+    let sent = writes(&sandbox.requests()).len();
+    assert_eq!(sent, 1, "{:#?}", sandbox.requests());
+}

@@ -411,6 +411,10 @@ fn looks_like_html(bytes: &[u8]) -> bool {
 /// A short account of an error body: the API's `error`/`errors`, an HTML page's title,
 /// or the start of whatever else came back.
 fn error_detail(bytes: &[u8]) -> String {
+    crate::model::printable(&raw_error_detail(bytes)).into_owned()
+}
+
+fn raw_error_detail(bytes: &[u8]) -> String {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return "empty body".to_string();
     }
