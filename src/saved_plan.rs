@@ -198,7 +198,7 @@ pub struct SavedPlan {
 /// Why a saved plan cannot be applied. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum SavedPlanError {
-    #[error("{path} is not a saved plan: {detail}. Save one with `mailtrap-access plan --out {path}`; to apply a desired-state file, use `apply -f FILE`")]
+    #[error("{path} is not a saved plan: {detail}. To apply a desired-state file, use `apply -f {path}`; to save a plan for apply, use `plan --out plan.json`")]
     NotASavedPlan { path: String, detail: String },
     #[error("{path} has format_version {found}; this mailtrap-access reads version {FORMAT_VERSION}. Save the plan again with this version")]
     UnsupportedVersion { path: String, found: String },
@@ -327,6 +327,14 @@ impl SavedPlan {
             differences,
         })
     }
+}
+
+/// Whether `bytes` look like a saved plan (a JSON object with a format version and a
+/// fingerprint), whatever its version: what `plan --out` may overwrite.
+pub fn looks_saved(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|value| {
+        value.get("format_version").is_some() && value.get("fingerprint").is_some()
+    })
 }
 
 /// Lower-case hex SHA-256.

@@ -779,3 +779,83 @@ fn an_account_id_that_disagrees_with_the_file_is_refused() {
     );
     assert_exit(&agreeing, 0);
 }
+
+#[test]
+fn plan_out_never_overwrites_what_is_not_a_saved_plan() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(DEMO).unwrap();
+    let desired = write_file(dir.path(), "mailtrap-access.yaml", &demo);
+    let notes = write_file(dir.path(), "notes.txt", "keep me\n");
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&notes, &link).unwrap();
+    let link = link.to_str().unwrap();
+    let cases = [
+        (desired.as_str(), "is the desired-state file"),
+        (notes.as_str(), "exists and is not a saved plan"),
+        (link, "is a symbolic link"),
+    ];
+    for (out, expected) in cases {
+        let output = run_against(&sandbox.base_url(), &["plan", "-f", &desired, "--out", out]);
+        assert_exit(&output, 1);
+        assert!(
+            stderr(&output).contains(expected),
+            "{out}: {}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&desired).unwrap(), demo);
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "keep me\n");
+
+    // A saved plan is replaced by the next one.
+    let saved = dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    for _ in 0..2 {
+        let output = run_against(
+            &sandbox.base_url(),
+            &["plan", "-f", &desired, "--out", saved],
+        );
+        assert_exit(&output, 0);
+    }
+    // The Terraform habit: a desired file where a saved plan belongs points at -f, and
+    // never suggests saving a plan over the desired file.
+    let output = run_against(&sandbox.base_url(), &["apply", "--auto-approve", &desired]);
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains(&format!("use `apply -f {desired}`")), "{err}");
+    assert!(!err.contains(&format!("--out {desired}")), "{err}");
+}
+
+#[test]
+fn export_writes_a_private_file_and_not_through_a_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exported.yaml");
+    let out = out.to_str().unwrap();
+    let output = run_against(
+        &sandbox.base_url(),
+        &["export", "--account-id", "1111111", "-o", out],
+    );
+    assert_exit(&output, 0);
+    let mode = std::fs::metadata(out).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let link = dir.path().join("link.yaml");
+    std::os::unix::fs::symlink(out, &link).unwrap();
+    let output = run_against(
+        &sandbox.base_url(),
+        &[
+            "export",
+            "--account-id",
+            "1111111",
+            "-o",
+            link.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("is a symbolic link"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -88,6 +88,51 @@ fn unreachable_host() {
 }
 
 #[test]
+fn an_answer_cut_off_or_never_given_is_not_called_unreachable() {
+    // Announces 1,000 bytes, sends 20, closes.
+    let short = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n[{\"id\": 1, \"specifie".to_vec();
+    let (url, _) = canned_server(short);
+    let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "0"]);
+    assert_clean_failure(&output, &["the answer was cut off", "run again"]);
+    assert!(
+        !stderr(&output).contains("could not connect"),
+        "{}",
+        stderr(&output)
+    );
+    // Closes the connection without a word.
+    let (url, _) = canned_server(Vec::new());
+    let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "0"]);
+    assert_clean_failure(
+        &output,
+        &["the connection was closed before an answer came"],
+    );
+    assert!(
+        !stderr(&output).contains("could not connect"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_422_on_a_read_is_not_called_a_rejected_change() {
+    let (url, _) = canned_server(http_response(
+        "422 Unprocessable Entity",
+        "application/json",
+        r#"{"errors":"bad filter"}"#,
+    ));
+    let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "0"]);
+    assert_clean_failure(
+        &output,
+        &["422 Unprocessable (bad filter): the API refused to answer this read"],
+    );
+    assert!(
+        !stderr(&output).contains("rejected the change"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn plain_http_to_a_remote_host_is_refused_before_sending() {
     let output = run_against("http://example.com", &["plan", "-f", DEMO]);
     assert_clean_failure(&output, &["HTTPS is required"]);

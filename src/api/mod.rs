@@ -59,7 +59,7 @@ pub enum ApiError {
     Forbidden { request: String, detail: String },
     #[error("{request}: 404 Not Found: check the account id and --api-url")]
     NotFound { request: String },
-    #[error("{request}: 422 Unprocessable ({detail}): the API rejected the change")]
+    #[error("{request}: 422 Unprocessable ({detail}): {}", refused(.request))]
     Validation { request: String, detail: String },
     #[error("{request}: 429 Too Many Requests: rate limit exceeded{}; wait and run again", retry_hint(.retry_after))]
     RateLimited {
@@ -84,6 +84,19 @@ pub enum ApiError {
     Timeout { request: String },
     #[error("{request}: could not connect ({detail}); check --api-url and the network")]
     Connect { request: String, detail: String },
+    #[error("{request}: the connection was closed before an answer came ({detail}); run again")]
+    NoAnswer { request: String, detail: String },
+    #[error("{request}: the answer was cut off ({detail}): the connection broke before the whole body arrived; run again")]
+    CutOff { request: String, detail: String },
+}
+
+/// What a 422 means: a rejected change for a write, a refused read otherwise.
+fn refused(request: &str) -> &'static str {
+    if request.starts_with("GET ") {
+        "the API refused to answer this read; check the account id and --api-url"
+    } else {
+        "the API rejected the change"
+    }
 }
 
 fn retry_hint(retry_after: &Option<Duration>) -> String {
@@ -260,7 +273,7 @@ impl Transport {
         let response = builder
             .send()
             .await
-            .map_err(|err| self.transport_error(request.clone(), &err))?;
+            .map_err(|err| self.transport_error(request.clone(), &err, false))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -275,7 +288,7 @@ impl Transport {
         let bytes = response
             .bytes()
             .await
-            .map_err(|err| self.transport_error(request.clone(), &err))?
+            .map_err(|err| self.transport_error(request.clone(), &err, true))?
             .to_vec();
         if status.is_success() {
             return Ok(bytes);
@@ -308,7 +321,14 @@ impl Transport {
         })
     }
 
-    fn transport_error(&self, request: String, err: &reqwest::Error) -> ApiError {
+    /// A request that got no whole answer: it timed out, could not connect, was closed
+    /// before an answer came, or (`reading_body`) broke off in the middle of one.
+    fn transport_error(
+        &self,
+        request: String,
+        err: &reqwest::Error,
+        reading_body: bool,
+    ) -> ApiError {
         if err.is_timeout() {
             return ApiError::Timeout { request };
         }
@@ -319,9 +339,14 @@ impl Transport {
             detail = cause.to_string();
             source = cause.source();
         }
-        ApiError::Connect {
-            request: format!("{request} at {}", self.base),
-            detail: self.redact(&detail),
+        let request = format!("{request} at {}", self.base);
+        let detail = self.redact(&detail);
+        if reading_body {
+            ApiError::CutOff { request, detail }
+        } else if err.is_connect() {
+            ApiError::Connect { request, detail }
+        } else {
+            ApiError::NoAnswer { request, detail }
         }
     }
 

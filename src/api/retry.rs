@@ -34,7 +34,11 @@ impl RetryPolicy {
         }
         let retry_after = match error {
             ApiError::RateLimited { retry_after, .. } => *retry_after,
-            ApiError::Server { .. } | ApiError::Timeout { .. } | ApiError::Connect { .. } => None,
+            ApiError::Server { .. }
+            | ApiError::Timeout { .. }
+            | ApiError::Connect { .. }
+            | ApiError::NoAnswer { .. }
+            | ApiError::CutOff { .. } => None,
             _ => return None,
         };
         if let Some(wait) = retry_after {

@@ -6,7 +6,7 @@ use crate::api::ReadClient;
 use crate::cli::ExportArgs;
 use crate::export;
 
-use super::{connect, Outcome};
+use super::{connect, write_private, Outcome};
 
 pub(super) async fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let target = connect(&args.connection, None).await?;
@@ -18,8 +18,7 @@ pub(super) async fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let yaml = export::to_yaml(&export::export(reader.account_id(), &live));
     match &args.out {
         Some(path) => {
-            std::fs::write(path, yaml)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_private(path, yaml.as_bytes())?;
             eprintln!("wrote {}", path.display());
         }
         None => print!("{yaml}"),

@@ -219,3 +219,40 @@ fn read_token(token_file: Option<&Path>) -> anyhow::Result<ApiToken> {
         _ => Err(ApiError::MissingToken.into()),
     }
 }
+
+/// Refuse to write to `path` through a symbolic link, which could point anywhere.
+fn refuse_link(path: &Path) -> anyhow::Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        anyhow::bail!(
+            "{} is a symbolic link: refusing to write through it; name the file itself",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Write a file only its owner can read (a plan or an export names every person with
+/// access), never through a symbolic link, which could point anywhere.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    refuse_link(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        // `mode` applies only to a new file; an existing one is narrowed too.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}

@@ -5,14 +5,16 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use crate::api::ReadClient;
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::saved_plan::{Fingerprint, PlanDocument};
 use crate::{config, rails, render};
 
-use super::{buffered_stdout, connect, read_and_plan, stdout_style, Outcome};
+use super::{
+    buffered_stdout, connect, read_and_plan, refuse_link, stdout_style, write_private, Outcome,
+};
 
 pub(super) async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let loaded = config::load(args.file.path())?;
@@ -24,6 +26,7 @@ pub(super) async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let refusals = rails::check(&plan, &live, &loaded.file, false);
 
     if let Some(path) = &args.out {
+        check_plan_out(path, args.file.path())?;
         let fingerprint = Fingerprint::new(&loaded.display_path, loaded.text());
         let mut text = Vec::new();
         render::json::write_json(
@@ -61,24 +64,28 @@ pub(super) async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Write a file only its owner can read (a plan names every person with access).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
-        let mut file = options.open(path)?;
-        // `mode` applies only to a new file; an existing one is narrowed too.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(bytes)?;
-        file.sync_all()
+/// `--out` may only replace a saved plan: never the desired file (`apply FILE.yaml` out
+/// of habit, then `plan --out FILE.yaml`), nor anything else that is there.
+fn check_plan_out(out: &Path, desired: &Path) -> anyhow::Result<()> {
+    let same = match (out.canonicalize(), desired.canonicalize()) {
+        (Ok(out), Ok(desired)) => out == desired,
+        _ => out == desired,
+    };
+    if same {
+        bail!(
+            "--out {} is the desired-state file: the plan would overwrite it. Save the plan elsewhere, e.g. --out plan.json",
+            out.display()
+        );
     }
-    #[cfg(not(unix))]
-    {
-        let mut file = options.open(path)?;
-        file.write_all(bytes)?;
-        file.sync_all()
+    refuse_link(out)?;
+    let Ok(existing) = std::fs::read(out) else {
+        return Ok(()); // Nothing there yet.
+    };
+    if !crate::saved_plan::looks_saved(&existing) {
+        bail!(
+            "--out {} exists and is not a saved plan: refusing to overwrite it. Remove it, or save the plan elsewhere",
+            out.display()
+        );
     }
+    Ok(())
 }
