@@ -286,7 +286,7 @@ fn what_is_not_a_saved_plan_is_refused_with_a_way_forward() {
     for (text, expected) in cases {
         let err = SavedPlan::parse("x.json", text).unwrap_err().to_string();
         assert!(err.contains(expected), "{err}");
-        assert!(err.contains("apply -f FILE"), "{err}");
+        assert!(err.contains("use `apply -f x.json`"), "{err}");
     }
     let plan = huge_plan(1, 0);
     let refused = |edit: &dyn Fn(&mut serde_json::Value)| {
