@@ -434,6 +434,9 @@ pub enum LeftAloneReason {
     /// Not in the file under `unmanaged: remove`, but it holds rows the tool does not
     /// manage, so deleting the access would destroy them.
     HoldsUnmanagedRows,
+    /// Held by a kind of specifier the tool does not know (not a user, invite or token),
+    /// or by a token without a name: nothing in the file can name it.
+    UnknownSpecifier,
 }
 
 impl fmt::Display for LeftAloneReason {
@@ -446,6 +449,9 @@ impl fmt::Display for LeftAloneReason {
             LeftAloneReason::NotInFile => f.write_str("not in the file (unmanaged: ignore)"),
             LeftAloneReason::HoldsUnmanagedRows => {
                 f.write_str("not in the file, but kept: it holds rows this tool does not manage")
+            }
+            LeftAloneReason::UnknownSpecifier => {
+                f.write_str("a kind of access this tool does not manage: never changed")
             }
         }
     }

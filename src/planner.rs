@@ -35,9 +35,6 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
     };
     let mut found = BTreeSet::new();
     for access in &live.accesses {
-        let Some(identity) = access.identity() else {
-            continue; // A specifier the tool does not know is never touched.
-        };
         let access_ref = AccessRef {
             label: access.label(),
             kind: access.kind.clone(),
@@ -46,6 +43,11 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
         let left_alone = |reason| LeftAlone {
             access: access_ref.clone(),
             reason,
+        };
+        let Some(identity) = access.identity() else {
+            // A specifier the tool does not know is never touched, only shown.
+            plan.left_alone.push(left_alone(LeftAloneReason::UnknownSpecifier));
+            continue;
         };
         match desired.principals.get(&identity) {
             Some(wanted) if access.is_owner() => {
