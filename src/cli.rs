@@ -70,6 +70,18 @@ impl FileArgs {
 
 /// Where the live account is and how to reach it. The token is deliberately not a flag:
 /// command lines end up in shell history and CI logs.
+/// `HOST:PORT`, where `localhost` stands for 127.0.0.1.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let literal = match text.rsplit_once(':') {
+        Some((host, port)) if host.eq_ignore_ascii_case("localhost") => format!("127.0.0.1:{port}"),
+        _ => text.to_string(),
+    };
+    literal.parse().map_err(|_| {
+        format!("invalid address {text:?}: write HOST:PORT, e.g. 127.0.0.1:8025 or localhost:0")
+    })
+}
+
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
     /// Base URL of the Mailtrap API.
@@ -211,9 +223,14 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8025")]
+    /// Address to listen on (HOST:PORT; `localhost` is 127.0.0.1); port 0 picks a free
+    /// port. Loopback only, unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:8025", value_parser = parse_listen)]
     pub listen: SocketAddr,
+    /// Listen on an address other machines can reach (the sandbox accepts its token from
+    /// anyone who can connect).
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Seed state: {"account_id": N, "resources": [...], "accesses": [...]}.
     #[arg(long)]
     pub state: Option<PathBuf>,

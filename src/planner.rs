@@ -46,7 +46,8 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
         };
         let Some(identity) = access.identity() else {
             // A specifier the tool does not know is never touched, only shown.
-            plan.left_alone.push(left_alone(LeftAloneReason::UnknownSpecifier));
+            plan.left_alone
+                .push(left_alone(LeftAloneReason::UnknownSpecifier));
             continue;
         };
         match desired.principals.get(&identity) {

@@ -198,6 +198,19 @@ fn color_follows_the_flag_and_no_color() {
     assert!(stdout(&always).contains(
         "    \x1b[2mPUT /api/accounts/1111111/account_accesses/5190004/permissions/bulk\x1b[0m\n"
     ));
+    // CLICOLOR_FORCE colors even a pipe, as anstream reads it; NO_COLOR still wins.
+    let forced = command(&["plan", "-f", DEMO])
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .env("MAILTRAP_API_URL", sandbox.base_url())
+        .env("MAILTRAP_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&forced).contains("\x1b[32m+ inbox"),
+        "{}",
+        stdout(&forced)
+    );
     let never = command(&["plan", "-f", DEMO, "--color", "never"])
         .env_remove("NO_COLOR")
         .env("MAILTRAP_API_URL", sandbox.base_url())

@@ -373,3 +373,47 @@ fn errors_that_cannot_heal_are_not_retried() {
     assert_clean_failure(&output, &["401 Unauthorized"]);
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
+
+#[test]
+fn the_sandbox_listens_on_loopback_only_unless_told_otherwise() {
+    use std::io::{BufRead, BufReader};
+    // `localhost` is loopback: served, and the banner gives the address.
+    let mut child = command(&[
+        "sandbox",
+        "--listen",
+        "localhost:0",
+        "--token",
+        "secret-token",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        banner.starts_with("listening on http://127.0.0.1:"),
+        "{banner}"
+    );
+    // Every interface is refused without --allow-remote, and says how.
+    let output = command(&[
+        "sandbox",
+        "--listen",
+        "0.0.0.0:0",
+        "--token",
+        "secret-token",
+    ])
+    .output()
+    .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("is not a loopback address")
+            && stderr(&output).contains("--allow-remote"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -229,7 +229,7 @@ impl Transport {
 
     /// Scrub the token from text that came from elsewhere (an error page could echo it).
     fn redact(&self, text: &str) -> String {
-        text.replace(&self.token.0, "<redacted>")
+        redact(text, &self.token.0)
     }
 
     /// Send one request, paced under the rate limit, retried while the failure is
@@ -353,6 +353,28 @@ impl Transport {
     async fn get(&self, path: &str) -> Result<Vec<u8>, ApiError> {
         self.send(Method::GET, path, None).await
     }
+}
+
+/// `text` with `token` replaced by `<redacted>`. A token of 16 characters or more is
+/// replaced wherever it appears; a shorter one only as a whole word (not next to a
+/// letter, digit, `-` or `_`), so that it does not blank out pieces of ordinary words.
+fn redact(text: &str, token: &str) -> String {
+    if token.len() >= 16 {
+        return text.replace(token, "<redacted>");
+    }
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(token) {
+        let (before, after) = (&rest[..at], &rest[at + token.len()..]);
+        let whole = !before.chars().next_back().is_some_and(is_word)
+            && !after.chars().next().is_some_and(is_word);
+        out.push_str(before);
+        out.push_str(if whole { "<redacted>" } else { token });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Decode the body of `GET .../account_accesses`. Pure, for tests and fuzzing.
@@ -565,6 +587,21 @@ impl WriteClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_token_itself_is_redacted_not_words_holding_it() {
+        assert_eq!(
+            redact("Token T rejected (T); try Tomorrow", "T"),
+            "Token <redacted> rejected (<redacted>); try Tomorrow"
+        );
+        let short = "tok-3f9a1c";
+        assert_eq!(
+            redact(&format!("api_token={short}&x=1 {short}"), short),
+            "api_token=<redacted>&x=1 <redacted>"
+        );
+        let long = "3f9a1c77e2d04b5a9c1e";
+        assert_eq!(redact(&format!("x{long}y"), long), "x<redacted>y");
+    }
 
     #[test]
     fn the_token_never_formats() {

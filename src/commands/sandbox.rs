@@ -37,6 +37,12 @@ impl FaultArgs {
 
 pub fn run(args: SandboxArgs) -> anyhow::Result<()> {
     let faults = args.faults.faults()?;
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        anyhow::bail!(
+            "--listen {} is not a loopback address: the sandbox is for this machine; pass --allow-remote to serve others",
+            args.listen
+        );
+    }
     let state = match &args.state {
         Some(path) => SandboxState::load(path)?,
         None => SandboxState::demo(),
