@@ -24,19 +24,22 @@ pub enum Completion {
     AlreadyGone,
 }
 
-/// Send every request of `plan`, started in plan order with at most `concurrency` in
+/// Send the requests of `plan`, started in plan order with at most `concurrency` in
 /// flight (the client paces them under the rate limit), reporting each result to
 /// `progress` as it arrives. Results come back in plan order, whatever order they
-/// finished in.
+/// finished in. Once `keep_sending` says no, no further request is started; those in
+/// flight are waited for, and the results hold only the requests sent.
 pub async fn execute(
     plan: &Plan,
     writer: &WriteClient,
     concurrency: usize,
+    keep_sending: impl Fn() -> bool,
     mut progress: impl FnMut(&OperationResult),
 ) -> Vec<OperationResult> {
     let sends = plan
         .requests()
         .enumerate()
+        .take_while(|_| keep_sending())
         .map(|(index, (access, request))| async move {
             let outcome = send(writer, &request).await;
             let access = access.clone();
@@ -57,7 +60,7 @@ pub async fn execute(
         progress(&result);
         results[index] = Some(result);
     }
-    // Every send ends with a result, so none is missing.
+    // Every request started ends with a result; the others were not sent.
     results.into_iter().flatten().collect()
 }
 

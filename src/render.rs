@@ -218,6 +218,38 @@ pub fn apply_result(
     }
 }
 
+/// What an apply stopped by `signal` did and did not send: the accesses not sent, one
+/// line each, then a last line saying so.
+pub fn apply_interrupted(
+    plan: &Plan,
+    results: &[OperationResult],
+    signal: &str,
+    out: &mut impl Write,
+    style: Style,
+) -> io::Result<()> {
+    writeln!(out)?;
+    let sent: std::collections::BTreeSet<&AccessRef> =
+        results.iter().map(|result| &result.access).collect();
+    let not_sent: Vec<&AccessRef> = (plan.changes.keys())
+        .filter(|access| !sent.contains(access))
+        .collect();
+    for access in &not_sent {
+        writeln!(out, "{} {access}: not sent", style.yellow("-"))?;
+    }
+    let failed = results
+        .iter()
+        .filter(|result| result.outcome.is_err())
+        .count();
+    let line = format!(
+        "Apply interrupted by {signal}: {} of {} {} sent ({failed} failed), {} not sent; run apply again to finish.",
+        results.len(),
+        plan.changes.len(),
+        plural(plan.changes.len(), "request", "requests"),
+        not_sent.len()
+    );
+    writeln!(out, "{}", style.red(line))
+}
+
 /// The verdict after the read-back: first each access the API acknowledged but did not
 /// change, then a last line, green when apply completed, red when it did not.
 pub fn apply_summary(

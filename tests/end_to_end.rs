@@ -463,7 +463,7 @@ fn a_delete_answered_404_counts_as_done() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The second DELETE meets a 404: the access is gone, which is what was wanted.
     for expected in [Completion::Done, Completion::AlreadyGone] {
-        let results = runtime.block_on(execute(&remove_erin, &writer, 1, |_| {}));
+        let results = runtime.block_on(execute(&remove_erin, &writer, 1, || true, |_| {}));
         assert_eq!(results[0].outcome.as_ref().unwrap(), &expected);
     }
     let statuses: Vec<u16> = sandbox.requests().iter().map(|r| r.status).collect();
@@ -513,9 +513,13 @@ fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
     };
     let mut finished = Vec::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let results = runtime.block_on(execute(&plan, &writer, 8, |result| {
-        finished.push(result.access.id)
-    }));
+    let results = runtime.block_on(execute(
+        &plan,
+        &writer,
+        8,
+        || true,
+        |result| finished.push(result.access.id),
+    ));
     let planned: Vec<u64> = plan.changes.keys().map(|access| access.id).collect();
     let returned: Vec<u64> = results.iter().map(|result| result.access.id).collect();
     assert_eq!(returned, planned);
@@ -570,4 +574,72 @@ fn a_failed_read_back_says_the_changes_were_sent() {
         3,
         "{methods:?}"
     );
+}
+
+#[test]
+fn an_interrupted_apply_finishes_what_is_in_flight_says_what_was_not_sent_and_reruns() {
+    use mailtrap_access::sandbox::{BlockingSandbox, Faults, SandboxConfig, SandboxState};
+    use std::io::{BufRead, BufReader};
+    // Each request takes 400 ms, one at a time: the signal comes while the second of
+    // the plan's three requests is in flight.
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+        config.faults = Faults {
+            latency: std::time::Duration::from_millis(400),
+            ..Faults::none()
+        };
+        let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+        let mut child = command(&["apply", "-f", DEMO, "--auto-approve", "--concurrency", "1"])
+            .env("MAILTRAP_API_URL", sandbox.base_url())
+            .env("MAILTRAP_API_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut out = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            out += &line;
+            out.push('\n');
+            if line.starts_with("✓ ") {
+                break; // the first result: the second request is in flight now
+            }
+        }
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        for line in lines {
+            out += &line.unwrap();
+            out.push('\n');
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{out}");
+        let name = &signal[1..];
+        assert!(
+            out.contains(&format!("Apply interrupted by SIG{name}: 2 of 3 requests sent (0 failed), 1 not sent; run apply again to finish.")),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches("✓ ").count(),
+            2,
+            "the request in flight was waited for: {out}"
+        );
+        assert_eq!(out.matches(": not sent").count(), 1, "{out}");
+        assert_eq!(writes(&sandbox.requests()).len(), 2);
+
+        // Run again: it finishes the job, and then there is nothing left to do.
+        let rerun = run_against(
+            &sandbox.base_url(),
+            &["apply", "-f", DEMO, "--auto-approve"],
+        );
+        assert_exit(&rerun, 0);
+        let plan = run_against(
+            &sandbox.base_url(),
+            &["plan", "-f", DEMO, "--detailed-exitcode"],
+        );
+        assert_exit(&plan, 0);
+    }
 }

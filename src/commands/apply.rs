@@ -14,6 +14,7 @@ use crate::render::Style;
 use crate::saved_plan::SavedPlan;
 use crate::{apply, config, rails, render};
 
+use super::interrupt::Interrupt;
 use super::{buffered_stdout, connect, read_and_plan, stdout_style, Outcome};
 
 pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
@@ -76,11 +77,20 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     println!();
     let mut reporter = Reporter::start(plan.changes.len(), style);
     let concurrency = args.concurrency as usize;
-    let results = apply::execute(&plan, &writer, concurrency, |result| {
+    let interrupt = Interrupt::watch()?;
+    let keep_sending = || interrupt.received().is_none();
+    let results = apply::execute(&plan, &writer, concurrency, keep_sending, |result| {
         reporter.report(result)
     })
     .await;
+    interrupt.sending_done();
     reporter.finish();
+    if let Some(signal) = interrupt.received() {
+        let mut stdout = buffered_stdout();
+        render::apply_interrupted(&plan, &results, signal.name(), &mut stdout, style)?;
+        stdout.flush()?;
+        return Ok(Outcome::Interrupted(signal.exit_code()));
+    }
 
     let (replanned, _) = read_and_plan(&reader, &loaded)
         .await

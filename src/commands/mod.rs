@@ -4,6 +4,7 @@
 mod apply;
 mod docs;
 mod export;
+mod interrupt;
 mod plan;
 mod sandbox;
 
@@ -26,6 +27,8 @@ pub enum Outcome {
     Success,
     /// `plan --detailed-exitcode` found changes.
     ChangesPending,
+    /// Apply stopped sending on a signal; the code is the shell's for that signal.
+    Interrupted(u8),
 }
 
 impl Outcome {
@@ -33,6 +36,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::ChangesPending => 2,
+            Outcome::Interrupted(code) => code,
         }
     }
 }
