@@ -117,6 +117,7 @@ mod tests {
         };
         Plan {
             account_id: 1,
+            dialect: Default::default(),
             changes: ids
                 .iter()
                 .map(|id| {

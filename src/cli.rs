@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::model::PathFamily;
 use crate::rate::RateLimit;
 use crate::sandbox::{parse_rate, Burst429};
 
@@ -92,9 +93,14 @@ pub struct ConnectionArgs {
         default_value = "https://mailtrap.io"
     )]
     pub api_url: String,
-    /// Account id; must agree with `account_id` in the file, if it has one.
+    /// Account id; must agree with `account_id` in the file, if it has one. Without
+    /// either, the only account the token can reach (GET /api/accounts).
     #[arg(long, env = "MAILTRAP_ACCOUNT_ID", hide_env_values = true)]
     pub account_id: Option<u64>,
+    /// Which paths reach the account: `account` (/api/accounts/ID/...) or `token`
+    /// (/api/..., the account the token belongs to).
+    #[arg(long, env = "MAILTRAP_API_PATHS", hide_env_values = true, value_enum, default_value_t = PathFamily::Account)]
+    pub api_paths: PathFamily,
     /// Run against an in-process sandbox seeded with the demo account (no token needed).
     #[arg(long)]
     pub sandbox: bool,

@@ -30,12 +30,77 @@ pub enum Shape {
     Named,
 }
 
+/// The API's two sets of names: the contract's (`inbox`, `sending_domain`) and those of
+/// Mailtrap's 2026 OpenAPI (`sandbox`, `domain`). A server speaks one; its resource
+/// tree says which.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Vocabulary {
+    #[default]
+    Old,
+    New,
+}
+
+impl fmt::Display for Vocabulary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Vocabulary::Old => "old (inbox, sending_domain)",
+            Vocabulary::New => "new (sandbox, domain)",
+        })
+    }
+}
+
+/// Which paths reach the account: `/api/accounts/{id}/...` (the contract), or the
+/// token-scoped ones of the 2026 OpenAPI, where the token alone says which account.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum PathFamily {
+    #[default]
+    Account,
+    Token,
+}
+
+impl fmt::Display for PathFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PathFamily::Account => "account",
+            PathFamily::Token => "token",
+        })
+    }
+}
+
+/// How a server speaks: the paths it was read through and the names its tree uses.
+/// Writes go the same way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dialect {
+    #[serde(rename = "api_paths")]
+    pub paths: PathFamily,
+    pub vocabulary: Vocabulary,
+}
+
 /// Everything the tool knows about one managed resource type.
 #[derive(Debug)]
 pub struct TypeInfo {
     pub kind: ResourceType,
-    /// Its name in the API's rows, tree nodes and bulk bodies.
+    /// Its name in the API's rows, tree nodes and bulk bodies, in the old vocabulary and
+    /// in the new one (the same for the types that were not renamed).
     pub api_name: &'static str,
+    pub new_api_name: &'static str,
     /// Its key in a grant of the desired-state file.
     pub file_key: &'static str,
     /// What messages call one of them, and several.
@@ -50,6 +115,7 @@ pub const MANAGED: [TypeInfo; 6] = [
     TypeInfo {
         kind: ResourceType::Account,
         api_name: "account",
+        new_api_name: "account",
         file_key: "account",
         noun: "account",
         plural: "accounts",
@@ -58,6 +124,7 @@ pub const MANAGED: [TypeInfo; 6] = [
     TypeInfo {
         kind: ResourceType::Billing,
         api_name: "billing",
+        new_api_name: "billing",
         file_key: "billing",
         noun: "billing",
         plural: "billing resources",
@@ -66,6 +133,7 @@ pub const MANAGED: [TypeInfo; 6] = [
     TypeInfo {
         kind: ResourceType::Project,
         api_name: "project",
+        new_api_name: "project",
         file_key: "projects",
         noun: "project",
         plural: "projects",
@@ -74,6 +142,7 @@ pub const MANAGED: [TypeInfo; 6] = [
     TypeInfo {
         kind: ResourceType::Inbox,
         api_name: "inbox",
+        new_api_name: "sandbox",
         file_key: "inboxes",
         noun: "inbox",
         plural: "inboxes",
@@ -82,6 +151,7 @@ pub const MANAGED: [TypeInfo; 6] = [
     TypeInfo {
         kind: ResourceType::SendingDomain,
         api_name: "sending_domain",
+        new_api_name: "domain",
         file_key: "sending_domains",
         noun: "sending domain",
         plural: "sending domains",
@@ -90,6 +160,7 @@ pub const MANAGED: [TypeInfo; 6] = [
     TypeInfo {
         kind: ResourceType::EmailCampaigns,
         api_name: "email_campaign_permission_scope",
+        new_api_name: "email_campaign_permission_scope",
         file_key: "email_campaigns",
         noun: "email campaigns scope",
         plural: "email campaigns scopes",
@@ -98,14 +169,23 @@ pub const MANAGED: [TypeInfo; 6] = [
 ];
 
 impl ResourceType {
+    /// The type a name of either vocabulary stands for.
     pub fn from_api(name: &str) -> ResourceType {
         MANAGED
             .iter()
-            .find(|info| info.api_name == name)
+            .find(|info| info.api_name == name || info.new_api_name == name)
             .map_or_else(
                 || ResourceType::Other(name.to_string()),
                 |info| info.kind.clone(),
             )
+    }
+
+    /// The name this type has in `vocabulary`.
+    pub fn api_name_in(&self, vocabulary: Vocabulary) -> &str {
+        match (self.info(), vocabulary) {
+            (Some(info), Vocabulary::New) => info.new_api_name,
+            _ => self.api_name(),
+        }
     }
 
     /// The table's row for a managed type; `None` for one the tool does not manage.
@@ -113,7 +193,7 @@ impl ResourceType {
         MANAGED.iter().find(|info| &info.kind == self)
     }
 
-    /// The name the API uses for this type, in rows and bulk bodies.
+    /// The name the API's contract (the old vocabulary) uses for this type.
     pub fn api_name(&self) -> &str {
         match (self, self.info()) {
             (ResourceType::Other(name), _) => name,
@@ -129,6 +209,21 @@ impl ResourceType {
 
     pub fn is_managed(&self) -> bool {
         self.info().is_some()
+    }
+}
+
+impl Vocabulary {
+    /// The vocabulary a type name belongs to alone; `None` for a name both share (or
+    /// one neither knows).
+    pub fn of_name(name: &str) -> Option<Vocabulary> {
+        let info = MANAGED
+            .iter()
+            .find(|info| info.api_name == name || info.new_api_name == name)?;
+        match (info.api_name == name, info.new_api_name == name) {
+            (true, false) => Some(Vocabulary::Old),
+            (false, true) => Some(Vocabulary::New),
+            _ => None,
+        }
     }
 }
 
@@ -410,6 +505,8 @@ pub struct Resource {
 pub struct LiveState {
     pub resources: Vec<Resource>,
     pub accesses: Vec<Access>,
+    /// How the server spoke in those reads.
+    pub dialect: Dialect,
 }
 
 impl LiveState {
@@ -452,6 +549,24 @@ mod tests {
         assert_eq!(unknown, ResourceType::Other("organization".into()));
         assert!(!unknown.is_managed());
         assert_eq!(unknown.api_name(), "organization");
+    }
+
+    #[test]
+    fn both_vocabularies_name_the_same_types() {
+        for (old, new) in [("inbox", "sandbox"), ("sending_domain", "domain")] {
+            let kind = ResourceType::from_api(old);
+            assert_eq!(ResourceType::from_api(new), kind);
+            assert_eq!(kind.api_name_in(Vocabulary::Old), old);
+            assert_eq!(kind.api_name_in(Vocabulary::New), new);
+            assert_eq!(Vocabulary::of_name(old), Some(Vocabulary::Old));
+            assert_eq!(Vocabulary::of_name(new), Some(Vocabulary::New));
+        }
+        assert_eq!(Vocabulary::of_name("project"), None);
+        assert_eq!(Vocabulary::of_name("organization"), None);
+        assert_eq!(
+            ResourceType::Project.api_name_in(Vocabulary::New),
+            "project"
+        );
     }
 
     #[test]

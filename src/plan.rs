@@ -12,12 +12,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{printable, Level, LevelCode, ResourceKey, ResourceType, SpecifierKind};
+use crate::model::{
+    printable, Dialect, Level, LevelCode, PathFamily, ResourceKey, SpecifierKind, Vocabulary,
+};
 
 /// All changes for one account, in a stable order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub account_id: u64,
+    /// The paths and names the requests use: those the live state was read in.
+    pub dialect: Dialect,
     /// One entry per access that needs a request: a bulk PUT or a DELETE.
     pub changes: BTreeMap<AccessRef, Change>,
     /// What the plan deliberately does not touch, so that a reviewer sees it.
@@ -51,9 +55,10 @@ impl Plan {
 
     /// The requests apply sends, in order: exactly one per changed access.
     pub fn requests(&self) -> impl Iterator<Item = (&AccessRef, Request)> + '_ {
-        self.changes
-            .iter()
-            .map(|(access, change)| (access, change.request(self.account_id, access.id)))
+        self.changes.iter().map(|(access, change)| {
+            let request = change.request(self.account_id, self.dialect, access.id);
+            (access, request)
+        })
     }
 }
 
@@ -197,14 +202,21 @@ pub enum Change {
 }
 
 impl Change {
-    pub fn request(&self, account_id: u64, access_id: u64) -> Request {
-        let path =
-            |tail: &str| format!("/api/accounts/{account_id}/account_accesses/{access_id}{tail}");
+    /// The one request that makes this change, in the server's `dialect`.
+    pub fn request(&self, account_id: u64, dialect: Dialect, access_id: u64) -> Request {
+        let path = |tail: &str| match dialect.paths {
+            PathFamily::Account => {
+                format!("/api/accounts/{account_id}/account_accesses/{access_id}{tail}")
+            }
+            PathFamily::Token => format!("/api/account_accesses/{access_id}{tail}"),
+        };
         match self {
             Change::Permissions { operations } => Request::BulkUpdate {
                 path: path("/permissions/bulk"),
                 body: BulkBody {
-                    permissions: operations.iter().map(RowOp::bulk_item).collect(),
+                    permissions: (operations.iter())
+                        .map(|op| op.bulk_item(dialect.vocabulary))
+                        .collect(),
                 },
             },
             Change::Remove { .. } => Request::DeleteAccess { path: path("") },
@@ -250,7 +262,7 @@ impl RowOp {
 
     /// The entry of the bulk body: `resource_id` as a string and the level by name, as
     /// the contract and the official SDKs send them; `_destroy` only ever as `true`.
-    fn bulk_item(&self) -> BulkPermission {
+    fn bulk_item(&self, vocabulary: Vocabulary) -> BulkPermission {
         let key = &self.resource().key;
         let (access_level, destroy) = match self {
             RowOp::Create { to, .. } | RowOp::Update { to, .. } => (Some(*to), None),
@@ -258,7 +270,7 @@ impl RowOp {
         };
         BulkPermission {
             resource_id: key.id.to_string(),
-            resource_type: key.kind.clone(),
+            resource_type: key.kind.api_name_in(vocabulary).to_string(),
             access_level,
             destroy,
         }
@@ -403,7 +415,8 @@ pub struct BulkBody {
 #[serde(deny_unknown_fields)]
 pub struct BulkPermission {
     pub resource_id: String,
-    pub resource_type: ResourceType,
+    /// In the server's vocabulary.
+    pub resource_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<Level>,
     #[serde(rename = "_destroy", default, skip_serializing_if = "Option::is_none")]

@@ -29,6 +29,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
     };
     let mut plan = Plan {
         account_id,
+        dialect: live.dialect,
         changes: BTreeMap::new(),
         left_alone: Vec::new(),
         warnings: Vec::new(),

@@ -267,6 +267,7 @@ mod tests {
         let mut accesses = vec![user(1, &[(ResourceType::Account, 1, 100)])];
         accesses.extend((2..2 + count).map(|id| user(id, &[(ResourceType::Project, 7, 10)])));
         LiveState {
+            dialect: Default::default(),
             resources: vec![],
             accesses,
         }

@@ -313,6 +313,7 @@ mod tests {
     fn summary(results: &[OperationResult]) -> String {
         let converged = Plan {
             account_id: 1111111,
+            dialect: Default::default(),
             changes: Default::default(),
             left_alone: Vec::new(),
             warnings: Vec::new(),

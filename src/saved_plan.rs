@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::LoadedFile;
+use crate::model::Dialect;
 use crate::plan::{AccessRef, Change, LeftAlone, Plan, Request, Summary, Warning};
 use crate::rails::Refusal;
 
@@ -30,6 +31,9 @@ const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct PlanDocument {
     pub format_version: u32,
     pub account_id: u64,
+    /// The path family and vocabulary of the requests.
+    #[serde(flatten)]
+    pub dialect: Dialect,
     /// Whether apply would send anything.
     pub changes: bool,
     pub summary: Summary,
@@ -125,6 +129,7 @@ impl PlanDocument {
         PlanDocument {
             format_version: FORMAT_VERSION,
             account_id: plan.account_id,
+            dialect: plan.dialect,
             changes: !plan.is_empty(),
             summary: plan.summary(),
             accesses: plan
@@ -161,13 +166,17 @@ impl PlanDocument {
     fn into_plan(self) -> Result<Plan, (String, String)> {
         let mut plan = Plan {
             account_id: self.account_id,
+            dialect: self.dialect,
             changes: BTreeMap::new(),
             left_alone: self.left_alone.into_iter().map(|item| item.item).collect(),
             warnings: self.warnings.into_iter().map(|item| item.item).collect(),
         };
         for (index, entry) in self.accesses.into_iter().enumerate() {
             let at = |field: &str| format!("accesses[{index}]{field}");
-            if entry.request != entry.change.request(plan.account_id, entry.access.id) {
+            let made = entry
+                .change
+                .request(plan.account_id, plan.dialect, entry.access.id);
+            if entry.request != made {
                 return Err((
                     at(".request"),
                     "it is not the request its operations make".to_string(),
@@ -217,6 +226,12 @@ pub enum SavedPlanError {
         desired: String,
         saved: String,
         now: String,
+    },
+    #[error("{path} was planned with --api-paths {} in the {} vocabulary, but the account is now read with --api-paths {} in the {} vocabulary; nothing was sent. Apply it as it was planned, or run plan again", .saved.paths, .saved.vocabulary, .now.paths, .now.vocabulary)]
+    OtherDialect {
+        path: String,
+        saved: Dialect,
+        now: Dialect,
     },
     #[error("the plan made now differs from {path}, so what was reviewed is not what would be sent; nothing was sent. What differs: {}. Run plan again, review it, and apply the new plan", .differences.join("; "))]
     Stale {
@@ -296,6 +311,13 @@ impl SavedPlan {
     /// makes exactly the saved changes. What is only shown (left alone, warnings) may
     /// differ: it sends nothing.
     pub fn check_fresh(&self, fresh: &Plan) -> Result<(), SavedPlanError> {
+        if fresh.dialect != self.plan.dialect {
+            return Err(SavedPlanError::OtherDialect {
+                path: self.path.clone(),
+                saved: self.plan.dialect,
+                now: fresh.dialect,
+            });
+        }
         if fresh.changes == self.plan.changes {
             return Ok(());
         }

@@ -443,6 +443,7 @@ fn a_delete_answered_404_counts_as_done() {
     let writer = WriteClient::new(Endpoint {
         base_url: sandbox.base_url(),
         account_id: 1111111,
+        paths: Default::default(),
         token: ApiToken::new(TOKEN).unwrap(),
         timeouts: Timeouts::default(),
         rate_limit: Default::default(),
@@ -456,6 +457,7 @@ fn a_delete_answered_404_counts_as_done() {
     };
     let remove_erin = Plan {
         account_id: 1111111,
+        dialect: Default::default(),
         changes: [(erin, Change::Remove { rows: vec![] })].into(),
         left_alone: vec![],
         warnings: vec![],
@@ -489,6 +491,7 @@ fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
     let writer = WriteClient::new(Endpoint {
         base_url: sandbox.base_url(),
         account_id: 1111111,
+        paths: Default::default(),
         token: ApiToken::new(TOKEN).unwrap(),
         timeouts: Timeouts::default(),
         rate_limit: Default::default(),
@@ -498,6 +501,7 @@ fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
     // Removals of accesses that do not exist: each answered 404, counted as done.
     let plan = Plan {
         account_id: 1111111,
+        dialect: Default::default(),
         changes: (1..=8)
             .map(|n| {
                 let access = AccessRef {

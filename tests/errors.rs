@@ -151,7 +151,9 @@ fn no_account_id() {
     let file = write_file(dir.path(), "f.yaml", "version: 1\nusers: {}\n");
     let output = run_against(&sandbox.base_url(), &["plan", "-f", &file]);
     assert_clean_failure(&output, &["no account id", "--account-id"]);
-    assert!(sandbox.requests().is_empty());
+    // The one request: the search for the token's account.
+    let paths: Vec<String> = sandbox.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/api/accounts"]);
 }
 
 #[test]

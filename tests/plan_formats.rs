@@ -73,6 +73,7 @@ fn huge_plan(accesses: usize, left_alone: usize) -> Plan {
     }
     Plan {
         account_id: 1111111,
+        dialect: Default::default(),
         changes,
         left_alone: (0..left_alone)
             .map(|index| LeftAlone {
@@ -222,6 +223,7 @@ fn names_from_the_account_cannot_break_the_markdown() {
     );
     let plan = Plan {
         account_id: 9,
+        dialect: Default::default(),
         changes,
         left_alone: vec![],
         warnings: vec![],

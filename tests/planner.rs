@@ -26,6 +26,7 @@ fn live_state(path: &Path, is_seed: bool) -> LiveState {
             .retain(|access| access["specifier_type"] != "ApiToken");
     }
     LiveState {
+        dialect: Default::default(),
         accesses: decode_accesses(state["accesses"].to_string().as_bytes()).unwrap(),
         resources: decode_resources(state["resources"].to_string().as_bytes()).unwrap(),
     }

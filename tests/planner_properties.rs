@@ -93,6 +93,7 @@ fn access() -> impl Strategy<Value = (SpecifierKind, usize, Vec<Row>)> {
 
 fn live() -> impl Strategy<Value = LiveState> {
     proptest::collection::vec(access(), 0..8).prop_map(|entries| LiveState {
+        dialect: Default::default(),
         resources: resources(),
         accesses: entries
             .into_iter()

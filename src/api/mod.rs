@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
 
-use crate::model::{Access, LiveState, Resource, ResourceType};
+use crate::model::{Access, Dialect, LiveState, PathFamily, Resource, ResourceType, Vocabulary};
 use crate::plan::{BulkBody, Request};
 use crate::rate::RateLimit;
 
@@ -141,6 +141,7 @@ impl Default for Timeouts {
 pub struct Endpoint {
     pub base_url: String,
     pub account_id: u64,
+    pub paths: PathFamily,
     pub token: ApiToken,
     pub timeouts: Timeouts,
     pub rate_limit: RateLimit,
@@ -151,6 +152,7 @@ struct Transport {
     http: reqwest::Client,
     base: Url,
     account_id: u64,
+    paths: PathFamily,
     token: ApiToken,
     pacer: pacing::Pacer,
     retry: RetryPolicy,
@@ -214,6 +216,7 @@ impl Transport {
             http,
             base,
             account_id: endpoint.account_id,
+            paths: endpoint.paths,
             token: endpoint.token,
             pacer: pacing::Pacer::new(endpoint.rate_limit),
             retry: endpoint.retry,
@@ -379,17 +382,58 @@ fn redact(text: &str, token: &str) -> String {
 
 /// Decode the body of `GET .../account_accesses`. Pure, for tests and fuzzing.
 pub fn decode_accesses(bytes: &[u8]) -> Result<Vec<Access>, String> {
-    let entries: Vec<wire::AccessWire> = decode_with(bytes)?;
-    entries
-        .into_iter()
-        .enumerate()
-        .map(|(index, entry)| wire::access(index, entry))
-        .collect()
+    decode_listing(bytes).map(|(accesses, _)| accesses)
 }
 
 /// Decode the body of `GET .../permissions/resources`, flattened. Pure.
 pub fn decode_resources(bytes: &[u8]) -> Result<Vec<Resource>, String> {
-    Ok(wire::resources(decode_with(bytes)?))
+    decode_tree(bytes).map(|(resources, _)| resources)
+}
+
+fn decode_listing(bytes: &[u8]) -> Result<(Vec<Access>, wire::VocabularyNames), String> {
+    let entries: Vec<wire::AccessWire> = decode_with(bytes)?;
+    let mut names = wire::VocabularyNames::new();
+    let accesses = (entries.into_iter().enumerate())
+        .map(|(index, entry)| wire::access(index, entry, &mut names))
+        .collect::<Result<_, _>>()?;
+    Ok((accesses, names))
+}
+
+fn decode_tree(bytes: &[u8]) -> Result<(Vec<Resource>, wire::VocabularyNames), String> {
+    let mut names = wire::VocabularyNames::new();
+    let resources = wire::resources(decode_with(bytes)?, &mut names);
+    Ok((resources, names))
+}
+
+/// The vocabulary the tree speaks (the old one when its nodes do not tell), checked
+/// against the tree itself and the listing: neither may use the other one's names.
+fn vocabulary(
+    tree: &wire::VocabularyNames,
+    listing: &wire::VocabularyNames,
+) -> (Result<Vocabulary, String>, Result<(), String>) {
+    let inconsistent = |what: String| {
+        format!("{what}; the API answered something inconsistent, nothing was changed")
+    };
+    let spoken = match (tree.get(&Vocabulary::Old), tree.get(&Vocabulary::New)) {
+        (Some(old), Some(new)) => {
+            let what =
+                format!("the resource tree mixes the old and the new type names: {old} and {new}");
+            return (Err(inconsistent(what)), Ok(()));
+        }
+        (None, Some(_)) => Vocabulary::New,
+        _ => Vocabulary::Old,
+    };
+    let told = !tree.is_empty();
+    let other = listing
+        .iter()
+        .find(|(vocabulary, _)| **vocabulary != spoken);
+    let listing = match other {
+        Some((_, row)) if told => Err(inconsistent(format!(
+            "{row}, but the resource tree speaks the {spoken} vocabulary"
+        ))),
+        _ => Ok(()),
+    };
+    (Ok(spoken), listing)
 }
 
 fn decode_with<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, String> {
@@ -517,12 +561,17 @@ impl ReadClient {
         self.transport.account_id
     }
 
-    /// Both reads, concurrently, decoded: the account's accesses and its resource tree.
-    /// A listing that fails is reported before a tree that fails.
+    /// Both reads, concurrently, decoded: the account's accesses and its resource tree,
+    /// and the vocabulary the tree speaks. A listing that fails is reported before a
+    /// tree that fails.
     pub async fn live_state(&self) -> Result<LiveState, ApiError> {
         let account = self.transport.account_id;
-        let accesses_path = format!("/api/accounts/{account}/account_accesses");
-        let resources_path = format!("/api/accounts/{account}/permissions/resources");
+        let prefix = match self.transport.paths {
+            PathFamily::Account => format!("/api/accounts/{account}"),
+            PathFamily::Token => "/api".to_string(),
+        };
+        let accesses_path = format!("{prefix}/account_accesses");
+        let resources_path = format!("{prefix}/permissions/resources");
         let (accesses, resources) = tokio::join!(
             self.transport.get(&accesses_path),
             self.transport.get(&resources_path)
@@ -531,13 +580,20 @@ impl ReadClient {
             request: format!("GET {path}"),
             detail,
         };
-        let accesses =
-            decode_accesses(&accesses?).map_err(|detail| decode_error(&accesses_path, detail))?;
-        let resources = decode_resources(&resources?)
-            .map_err(|detail| decode_error(&resources_path, detail))?;
+        let (accesses, listing_names) =
+            decode_listing(&accesses?).map_err(|detail| decode_error(&accesses_path, detail))?;
+        let (resources, tree_names) =
+            decode_tree(&resources?).map_err(|detail| decode_error(&resources_path, detail))?;
+        let (spoken, listing_agrees) = vocabulary(&tree_names, &listing_names);
+        listing_agrees.map_err(|detail| decode_error(&accesses_path, detail))?;
+        let vocabulary = spoken.map_err(|detail| decode_error(&resources_path, detail))?;
         let live = LiveState {
             accesses,
             resources,
+            dialect: Dialect {
+                paths: self.transport.paths,
+                vocabulary,
+            },
         };
         let (listing, tree) = inconsistencies(account, &live);
         if let Some(detail) = listing {
@@ -547,6 +603,27 @@ impl ReadClient {
             return Err(decode_error(&resources_path, detail));
         }
         Ok(live)
+    }
+}
+
+/// An account the token can reach, as `GET /api/accounts` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct AccountSummary {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+}
+
+impl ReadClient {
+    /// `GET /api/accounts`: every account the token can reach. The client's own account
+    /// id plays no part in it.
+    pub async fn accounts(&self) -> Result<Vec<AccountSummary>, ApiError> {
+        let path = "/api/accounts";
+        let body = self.transport.get(path).await?;
+        decode_with(&body).map_err(|detail| ApiError::Decode {
+            request: format!("GET {path}"),
+            detail,
+        })
     }
 }
 
@@ -608,6 +685,7 @@ mod tests {
         let endpoint = Endpoint {
             base_url: "https://mailtrap.io".into(),
             account_id: 1,
+            paths: PathFamily::Account,
             token: ApiToken::new("s3cr3t-token").unwrap(),
             timeouts: Timeouts::default(),
             rate_limit: RateLimit::default(),

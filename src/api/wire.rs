@@ -2,9 +2,13 @@
 //! does not use are skipped, and an API token's `token` is not a field here at all, so
 //! the secret is never stored anywhere in the process.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer};
 
-use crate::model::{Access, LevelCode, Resource, ResourceKey, ResourceType, Row, SpecifierKind};
+use crate::model::{
+    Access, LevelCode, Resource, ResourceKey, ResourceType, Row, SpecifierKind, Vocabulary,
+};
 
 #[derive(Deserialize)]
 pub(crate) struct AccessWire {
@@ -26,7 +30,7 @@ struct SpecifierWire {
 struct RowWire {
     #[serde(deserialize_with = "integer_or_numeric_string")]
     resource_id: u64,
-    resource_type: ResourceType,
+    resource_type: String,
     access_level: u32,
 }
 
@@ -57,9 +61,16 @@ fn integer_or_numeric_string<'de, D: Deserializer<'de>>(deserializer: D) -> Resu
     }
 }
 
+/// The names that tell a vocabulary apart, each with where it was first seen.
+pub(crate) type VocabularyNames = BTreeMap<Vocabulary, String>;
+
 /// Convert the entry at `index` of the listing, checking what serde cannot: a person
-/// must have an email.
-pub(crate) fn access(index: usize, entry: AccessWire) -> Result<Access, String> {
+/// must have an email. Type names of one vocabulary alone go into `names`.
+pub(crate) fn access(
+    index: usize,
+    entry: AccessWire,
+    names: &mut VocabularyNames,
+) -> Result<Access, String> {
     let kind = SpecifierKind::from_api(&entry.specifier_type);
     if kind.is_person() && entry.specifier.email.as_deref().is_none_or(str::is_empty) {
         return Err(format!(
@@ -75,9 +86,22 @@ pub(crate) fn access(index: usize, entry: AccessWire) -> Result<Access, String> 
     let rows: Vec<Row> = entry
         .resources
         .into_iter()
-        .map(|row| Row {
-            resource: ResourceKey::new(row.resource_type, row.resource_id),
-            level: LevelCode(row.access_level),
+        .map(|row| {
+            if let Some(vocabulary) = Vocabulary::of_name(&row.resource_type) {
+                (names.entry(vocabulary)).or_insert_with(|| {
+                    format!(
+                        "a row of access {} has type {:?}",
+                        entry.id, row.resource_type
+                    )
+                });
+            }
+            Row {
+                resource: ResourceKey::new(
+                    ResourceType::from_api(&row.resource_type),
+                    row.resource_id,
+                ),
+                level: LevelCode(row.access_level),
+            }
         })
         .collect();
     Ok(Access {
@@ -89,12 +113,20 @@ pub(crate) fn access(index: usize, entry: AccessWire) -> Result<Access, String> 
     })
 }
 
-/// Flatten the nested tree; inboxes are named `Project/Inbox` after their parent.
-pub(crate) fn resources(nodes: Vec<ResourceNodeWire>) -> Vec<Resource> {
+/// Flatten the nested tree; inboxes are named `Project/Inbox` after their parent. Type
+/// names of one vocabulary alone go into `names`.
+pub(crate) fn resources(
+    nodes: Vec<ResourceNodeWire>,
+    names: &mut VocabularyNames,
+) -> Vec<Resource> {
     let mut flat = Vec::new();
     let mut stack: Vec<(ResourceNodeWire, Option<String>)> =
         nodes.into_iter().rev().map(|node| (node, None)).collect();
     while let Some((node, parent_project)) = stack.pop() {
+        if let Some(vocabulary) = Vocabulary::of_name(&node.kind) {
+            (names.entry(vocabulary))
+                .or_insert_with(|| format!("{} {} {:?}", node.kind, node.id, node.name));
+        }
         let kind = ResourceType::from_api(&node.kind);
         let path = match (&kind, &parent_project) {
             (ResourceType::Inbox, Some(project)) => format!("{project}/{}", node.name),

@@ -156,6 +156,7 @@ async fn connect(args: &ConnectionArgs, named: Option<(u64, &str)>) -> anyhow::R
     let endpoint = |base_url: String, account_id: u64, token: ApiToken| Endpoint {
         base_url,
         account_id,
+        paths: args.api_paths,
         token,
         timeouts: Timeouts {
             connect: args.connect_timeout,
@@ -185,16 +186,51 @@ async fn connect(args: &ConnectionArgs, named: Option<(u64, &str)>) -> anyhow::R
             _sandbox: Some(sandbox),
         });
     }
-    // Only an export, which reads no file, can come here without an account.
-    let Some(account_id) = args.account_id.or(file_account) else {
-        anyhow::bail!("no account id: pass --account-id or set MAILTRAP_ACCOUNT_ID");
-    };
     let token = read_token(args.token_file.as_deref())?;
     crate::api::check_base_url(&args.api_url)?;
+    let account_id = match args.account_id.or(file_account) {
+        Some(account_id) => account_id,
+        None => {
+            let probe = ReadClient::new(endpoint(args.api_url.clone(), 0, token.clone()))?;
+            discover_account(&probe).await?
+        }
+    };
     Ok(Target {
         endpoint: endpoint(args.api_url.clone(), account_id, token),
         _sandbox: None,
     })
+}
+
+/// The account when nothing names one: the only one the token can reach, said on stderr.
+async fn discover_account(probe: &ReadClient) -> anyhow::Result<u64> {
+    let accounts = probe
+        .accounts()
+        .await
+        .context("no account id was given (set `account_id:` in the file or pass --account-id), and listing the token's accounts to find it failed")?;
+    match accounts.as_slice() {
+        [one] => {
+            eprintln!(
+                "Using account {} ({}), the only one this token can reach.",
+                one.id,
+                crate::model::printable(&one.name)
+            );
+            Ok(one.id)
+        }
+        [] => anyhow::bail!(
+            "no account id was given, and the token can reach no account (GET /api/accounts is empty): check the token"
+        ),
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .map(|account| format!("  {}  {}", account.id, crate::model::printable(&account.name)))
+                .collect();
+            anyhow::bail!(
+                "no account id was given, and the token can reach {} accounts; choose one with `account_id:` in the file or --account-id:\n  id  name\n{}",
+                many.len(),
+                listed.join("\n")
+            )
+        }
+    }
 }
 
 /// The token from `--token-file`, else from `MAILTRAP_API_TOKEN`; never from a flag's
