@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use mailtrap_access::api::{decode_accesses, decode_resources};
 use mailtrap_access::config::{DesiredFile, UnmanagedPolicy};
 use mailtrap_access::model::{
-    Access, Identity, Level, LevelCode, LiveState, Resource, ResourceKey, ResourceType, Row,
-    SpecifierKind,
+    Access, Dialect, Identity, Level, LevelCode, LiveState, PathFamily, Resource, ResourceKey,
+    ResourceType, Row, SpecifierKind, Vocabulary,
 };
 use mailtrap_access::plan::{Change, Request};
 use mailtrap_access::planner::{expected_after, plan};
@@ -188,8 +189,63 @@ fn is_managed_row(row: &Row) -> bool {
     row.managed_level().is_some()
 }
 
+/// `live` as the two GET bodies of a server speaking `vocabulary`.
+fn as_served(live: &LiveState, vocabulary: Vocabulary) -> (String, String) {
+    let tree: Vec<serde_json::Value> = (live.resources.iter())
+        .map(|r| {
+            serde_json::json!({"id": r.key.id, "name": r.name, "resources": [],
+                "type": r.key.kind.api_name_in(vocabulary)})
+        })
+        .collect();
+    let listing: Vec<serde_json::Value> = (live.accesses.iter())
+        .map(|a| {
+            let rows: Vec<serde_json::Value> = (a.rows.iter())
+                .map(|row| {
+                    serde_json::json!({"resource_type": row.resource.kind.api_name_in(vocabulary),
+                        "resource_id": row.resource.id, "access_level": row.level.0})
+                })
+                .collect();
+            serde_json::json!({"id": a.id, "specifier_type": a.kind.api_name(),
+                "specifier": {"email": a.email, "name": a.name}, "resources": rows})
+        })
+        .collect();
+    (
+        serde_json::Value::from(listing).to_string(),
+        serde_json::Value::from(tree).to_string(),
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn both_vocabularies_plan_the_same_operations_and_write_their_own_names(
+        live in live(),
+        desired in desired(),
+    ) {
+        let mut plans = Vec::new();
+        for vocabulary in [Vocabulary::Old, Vocabulary::New] {
+            let (listing, tree) = as_served(&live, vocabulary);
+            let read = LiveState {
+                accesses: decode_accesses(listing.as_bytes()).unwrap(),
+                resources: decode_resources(tree.as_bytes()).unwrap(),
+                dialect: Dialect { paths: PathFamily::Account, vocabulary },
+            };
+            let planned = plan(ACCOUNT, &desired, &read);
+            for (_, request) in planned.requests() {
+                if let Request::BulkUpdate { body, .. } = request {
+                    for item in &body.permissions {
+                        let kind = ResourceType::from_api(&item.resource_type);
+                        prop_assert_eq!(&item.resource_type, kind.api_name_in(vocabulary));
+                    }
+                }
+            }
+            plans.push(planned);
+        }
+        prop_assert_eq!(&plans[0].changes, &plans[1].changes);
+        prop_assert_eq!(&plans[0].left_alone, &plans[1].left_alone);
+        prop_assert_eq!(&plans[0].warnings, &plans[1].warnings);
+    }
 
     #[test]
     fn executing_the_plan_converges(live in live(), desired in desired()) {

@@ -681,6 +681,36 @@ mod tests {
     }
 
     #[test]
+    fn the_tree_says_the_vocabulary_and_the_listing_must_agree() {
+        let tree = |nodes: &str| decode_tree(nodes.as_bytes()).unwrap().1;
+        let listing = |rows: &str| {
+            let body = format!(
+                r#"[{{"id":7,"specifier_type":"User","specifier":{{"email":"a@x.io"}},"resources":[{rows}]}}]"#
+            );
+            decode_listing(body.as_bytes()).unwrap().1
+        };
+        let new_tree = tree(r#"[{"id":4,"name":"S","type":"sandbox","resources":[]}]"#);
+        let old_row = listing(r#"{"resource_type":"inbox","resource_id":4,"access_level":10}"#);
+        let new_row = listing(r#"{"resource_type":"sandbox","resource_id":4,"access_level":10}"#);
+        let (spoken, agrees) = vocabulary(&new_tree, &new_row);
+        assert_eq!((spoken, agrees), (Ok(Vocabulary::New), Ok(())));
+        let (_, agrees) = vocabulary(&new_tree, &old_row);
+        assert!(agrees.unwrap_err().starts_with(
+            "a row of access 7 has type \"inbox\", but the resource tree speaks the new (sandbox, domain) vocabulary"
+        ));
+        let mixed = tree(
+            r#"[{"id":4,"name":"S","type":"sandbox","resources":[]},{"id":5,"name":"D","type":"sending_domain","resources":[]}]"#,
+        );
+        let (spoken, _) = vocabulary(&mixed, &old_row);
+        assert!(spoken
+            .unwrap_err()
+            .contains("sending_domain 5 \"D\" and sandbox 4 \"S\""));
+        // A tree without inboxes or domains does not tell: the old names, and any rows.
+        let untold = tree(r#"[{"id":1,"name":"P","type":"project","resources":[]}]"#);
+        assert_eq!(vocabulary(&untold, &new_row), (Ok(Vocabulary::Old), Ok(())));
+    }
+
+    #[test]
     fn the_token_never_formats() {
         let endpoint = Endpoint {
             base_url: "https://mailtrap.io".into(),
