@@ -447,6 +447,12 @@ pub enum LeftAloneReason {
     /// Not in the file under `unmanaged: remove`, but it holds rows the tool does not
     /// manage, so deleting the access would destroy them.
     HoldsUnmanagedRows,
+    /// A row on a resource the resource tree does not show (deleted, or one this token
+    /// does not administer): the file cannot name it, and a bulk call on it would fail.
+    NotInTree {
+        resource: ResourceRef,
+        level: LevelCode,
+    },
     /// Held by a kind of specifier the tool does not know (not a user, invite or token),
     /// or by a token without a name: nothing in the file can name it.
     UnknownSpecifier,
@@ -463,6 +469,10 @@ impl fmt::Display for LeftAloneReason {
             LeftAloneReason::HoldsUnmanagedRows => {
                 f.write_str("not in the file, but kept: it holds rows this tool does not manage")
             }
+            LeftAloneReason::NotInTree { resource, level } => write!(
+                f,
+                "{resource} at {level}: not in the resource tree this token sees"
+            ),
             LeftAloneReason::UnknownSpecifier => {
                 f.write_str("a kind of access this tool does not manage: never changed")
             }

@@ -123,10 +123,15 @@ fn row_ops(
     // Read into maps: of a row listed twice, the last one read is what the account holds.
     let mut held: BTreeMap<&ResourceKey, Level> = BTreeMap::new();
     let mut unmanaged: BTreeMap<&ResourceKey, LevelCode> = BTreeMap::new();
+    let mut not_in_tree: BTreeMap<&ResourceKey, LevelCode> = BTreeMap::new();
     for row in &access.rows {
+        let in_tree = name_of(&row.resource).name.is_some();
         match row.managed_level() {
-            Some(level) => {
+            Some(level) if in_tree => {
                 held.insert(&row.resource, level);
+            }
+            Some(_) => {
+                not_in_tree.insert(&row.resource, row.level);
             }
             None => {
                 unmanaged.insert(&row.resource, row.level);
@@ -175,6 +180,15 @@ fn row_ops(
             },
         });
     }
+    for (key, level) in not_in_tree {
+        plan.left_alone.push(LeftAlone {
+            access: access_ref.clone(),
+            reason: LeftAloneReason::NotInTree {
+                resource: name_of(key),
+                level,
+            },
+        });
+    }
     ops
 }
 
@@ -208,4 +222,66 @@ pub fn expected_after(plan: &Plan, live: &LiveState) -> LiveState {
         access.rows.sort();
     }
     after
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Identity, Resource, ResourceType, SpecifierKind};
+    use crate::resolve::DesiredPrincipal;
+
+    #[test]
+    fn a_row_on_a_resource_the_tree_does_not_show_is_left_alone_not_destroyed() {
+        let (shown, hidden) = (
+            ResourceKey::new(ResourceType::Project, 1),
+            ResourceKey::new(ResourceType::Project, 2),
+        );
+        let live = LiveState {
+            resources: vec![Resource {
+                key: shown.clone(),
+                name: "Shown".into(),
+                path: "Shown".into(),
+            }],
+            accesses: vec![Access {
+                id: 9,
+                kind: SpecifierKind::User,
+                email: Some("bob@x.io".into()),
+                name: None,
+                rows: vec![
+                    Row {
+                        resource: shown.clone(),
+                        level: LevelCode(10),
+                    },
+                    Row {
+                        resource: hidden.clone(),
+                        level: LevelCode(100),
+                    },
+                ],
+            }],
+            dialect: Default::default(),
+        };
+        // The file gives bob nothing: his visible row goes, the hidden one stays.
+        let desired = Desired {
+            unmanaged: UnmanagedPolicy::Ignore,
+            principals: [(
+                Identity::Person("bob@x.io".into()),
+                DesiredPrincipal {
+                    label: "bob@x.io".into(),
+                    rows: Default::default(),
+                },
+            )]
+            .into(),
+        };
+        let planned = plan(1, &desired, &live);
+        let Some(Change::Permissions { operations }) = planned.changes.values().next() else {
+            panic!("{planned:?}")
+        };
+        assert_eq!(operations.len(), 1);
+        assert_eq!(operations[0].resource().key, shown);
+        assert_eq!(planned.left_alone.len(), 1);
+        assert!(matches!(
+            &planned.left_alone[0].reason,
+            LeftAloneReason::NotInTree { resource, level } if resource.key == hidden && *level == LevelCode(100)
+        ));
+    }
 }

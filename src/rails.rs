@@ -266,9 +266,17 @@ mod tests {
     fn project_viewers(count: u64) -> LiveState {
         let mut accesses = vec![user(1, &[(ResourceType::Account, 1, 100)])];
         accesses.extend((2..2 + count).map(|id| user(id, &[(ResourceType::Project, 7, 10)])));
+        let resource = |kind, id| crate::model::Resource {
+            key: ResourceKey::new(kind, id),
+            name: format!("{id}"),
+            path: format!("{id}"),
+        };
         LiveState {
             dialect: Default::default(),
-            resources: vec![],
+            resources: vec![
+                resource(ResourceType::Account, 1),
+                resource(ResourceType::Project, 7),
+            ],
             accesses,
         }
     }
