@@ -5,7 +5,7 @@
 
 pub mod json;
 pub mod markdown;
-pub mod progress;
+pub(crate) mod progress;
 pub mod yaml_diff;
 
 use std::fmt;
