@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use mailtrap_access::config::{DesiredFile, Entries, UnmanagedPolicy};
+use mailtrap_access::config::{DesiredFile, UnmanagedPolicy};
 use mailtrap_access::diff::{expected_after, plan};
 use mailtrap_access::model::{
     Access, Identity, Level, LiveState, Resource, ResourceKey, ResourceType, Row, SpecifierKind,
@@ -173,12 +173,12 @@ fn file_with_minimum(min_account_admins: u32) -> DesiredFile {
         account_id: Some(ACCOUNT),
         min_account_admins: Some(min_account_admins),
         unmanaged: UnmanagedPolicy::Ignore,
-        roles: Entries::default(),
+        roles: Default::default(),
         users: PEOPLE
             .iter()
             .map(|email| (email.to_string(), Default::default()))
             .collect(),
-        api_tokens: Entries::default(),
+        api_tokens: Default::default(),
     }
 }
 

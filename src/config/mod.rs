@@ -2,21 +2,20 @@
 //! loading with positions, and the offline checks `validate` runs. Nothing here knows
 //! the live account; turning names into resources is `resolve`'s job.
 
-pub mod entries;
-pub mod name_map;
+mod present;
+mod reading;
 pub mod source_map;
-mod yaml_subset;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Level;
-pub use entries::Entries;
-pub use name_map::NameMap;
+pub use reading::MAX_FILE_BYTES;
 pub use source_map::{Position, SourceMap};
 
 /// The only file format version this tool reads and writes.
@@ -33,24 +32,50 @@ pub struct DesiredFile {
     /// File format version; always 1.
     pub version: u32,
     /// The Mailtrap account id; `--account-id` or `MAILTRAP_ACCOUNT_ID` override it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::number"
+    )]
+    #[schemars(with = "u64")]
     pub account_id: Option<u64>,
     /// Apply refuses a plan that leaves fewer account admins (besides the owner) than
     /// this; 1 when absent. Set 0 to allow an account administered by its owner alone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::number"
+    )]
+    #[schemars(with = "u32")]
     pub min_account_admins: Option<u32>,
     /// What to do with users and invites in the account but not in this file.
-    #[serde(default, skip_serializing_if = "UnmanagedPolicy::is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "UnmanagedPolicy::is_default",
+        deserialize_with = "present::policy"
+    )]
     pub unmanaged: UnmanagedPolicy,
     /// Reusable bundles of grants, by role name.
-    #[serde(default, skip_serializing_if = "Entries::is_empty")]
-    pub roles: Entries<Grants>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::entries"
+    )]
+    pub roles: BTreeMap<String, Grants>,
     /// Users and pending invites, keyed by email (case-insensitive).
-    #[serde(default, skip_serializing_if = "Entries::is_empty")]
-    pub users: Entries<Grants>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::entries"
+    )]
+    pub users: BTreeMap<String, Grants>,
     /// API tokens, keyed by token name. Tokens absent from the file are never touched.
-    #[serde(default, skip_serializing_if = "Entries::is_empty")]
-    pub api_tokens: Entries<Grants>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::entries"
+    )]
+    pub api_tokens: BTreeMap<String, Grants>,
 }
 
 /// The fate of users and invites that the file does not list.
@@ -76,26 +101,57 @@ impl UnmanagedPolicy {
 #[serde(deny_unknown_fields)]
 pub struct Grants {
     /// Roles whose grants are merged in; on the same resource the higher level wins.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "present::role_names"
+    )]
     pub roles: Vec<String>,
     /// Level on the account itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::level"
+    )]
+    #[schemars(with = "Level")]
     pub account: Option<Level>,
     /// Level on billing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::level"
+    )]
+    #[schemars(with = "Level")]
     pub billing: Option<Level>,
     /// Level on the email campaigns scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::level"
+    )]
+    #[schemars(with = "Level")]
     pub email_campaigns: Option<Level>,
     /// Projects by name (or `id:NNN`).
-    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
-    pub projects: NameMap<Level>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::levels"
+    )]
+    pub projects: BTreeMap<String, Level>,
     /// Inboxes by `Project/Inbox` (or `id:NNN`).
-    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
-    pub inboxes: NameMap<Level>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::levels"
+    )]
+    pub inboxes: BTreeMap<String, Level>,
     /// Sending domains by domain name (or `id:NNN`).
-    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
-    pub sending_domains: NameMap<Level>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::levels"
+    )]
+    pub sending_domains: BTreeMap<String, Level>,
 }
 
 /// One problem in a desired-state file, with where it is.
@@ -122,10 +178,12 @@ impl fmt::Display for Diagnostic {
 /// Why a desired-state file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {}: {source} (name the desired-state file with -f FILE)", path.display())]
+    /// The io error is part of the message rather than a source: anyhow's `{:#}` would
+    /// print it a second time.
+    #[error("cannot read {}: {cause} (name the desired-state file with -f FILE)", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{}", render_diagnostics(.0))]
     Invalid(Vec<Diagnostic>),
@@ -178,21 +236,25 @@ impl LoadedFile {
 
 /// Read, parse and validate the file at `path`.
 pub fn load(path: &Path) -> Result<LoadedFile, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let display_path = path.display().to_string();
-    let text = String::from_utf8(bytes).map_err(|err| {
-        ConfigError::Invalid(vec![Diagnostic {
-            file: display_path.clone(),
+    let read_error = |cause| ConfigError::Read {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut bytes = Vec::new();
+    // One byte past the limit tells a file over it, without reading a huge one whole.
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        let size = std::fs::metadata(path).map_or(bytes.len(), |m| m.len() as usize);
+        return Err(ConfigError::Invalid(vec![Diagnostic {
+            file: display_path,
             position: None,
-            message: format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                err.utf8_error().valid_up_to()
-            ),
-        }])
-    })?;
+            message: reading::too_big(size),
+        }]));
+    }
+    let text = reading::utf8(&display_path, bytes).map_err(|d| ConfigError::Invalid(vec![d]))?;
     parse_owned(&display_path, text)
 }
 
@@ -203,12 +265,12 @@ pub fn parse(display_path: &str, text: &str) -> Result<LoadedFile, ConfigError> 
 
 /// [`parse`], keeping `text` itself (for locating problems) rather than a copy.
 fn parse_owned(display_path: &str, text: String) -> Result<LoadedFile, ConfigError> {
-    let file = match yaml_subset::parse(&text) {
-        Some(file) => file,
-        None => serde_yaml::from_str(&text).map_err(|err| {
-            ConfigError::Invalid(vec![syntax_diagnostic(display_path, &text, &err)])
-        })?,
-    };
+    if let Some(problem) = reading::check_text(display_path, &text) {
+        return Err(ConfigError::Invalid(vec![problem]));
+    }
+    let file = reading::parse(&text).map_err(|err| {
+        ConfigError::Invalid(vec![reading::diagnostic(display_path, &text, &err)])
+    })?;
     let loaded = LoadedFile {
         display_path: display_path.to_string(),
         file,
@@ -220,29 +282,6 @@ fn parse_owned(display_path: &str, text: String) -> Result<LoadedFile, ConfigErr
         Ok(loaded)
     } else {
         Err(ConfigError::Invalid(problems))
-    }
-}
-
-fn syntax_diagnostic(display_path: &str, text: &str, err: &serde_yaml::Error) -> Diagnostic {
-    let position = err.location().map(|at| Position {
-        line: at.line(),
-        column: at.column(),
-    });
-    let mut message = err.to_string();
-    // serde_yaml appends the position to its message; the diagnostic carries it already.
-    if let Some(at) = position {
-        let suffix = format!(" at line {} column {}", at.line, at.column);
-        if let Some(cut) = message.find(&suffix) {
-            message.replace_range(cut..cut + suffix.len(), "");
-        }
-    }
-    if text.trim().is_empty() {
-        message = "the file is empty: it needs at least `version: 1`".to_string();
-    }
-    Diagnostic {
-        file: display_path.to_string(),
-        position,
-        message,
     }
 }
 
@@ -273,8 +312,8 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
                 file.users.contains_key(&lower) || !lowered.insert(lower)
             })
     };
-    if case_collision || !file.users.repeated().is_empty() {
-        // Only now is the source map needed: it keeps every key in order, repeats too.
+    if case_collision {
+        // Only now is the source map needed: it keeps the keys in the order written.
         let mut seen: BTreeMap<String, (String, Position)> = BTreeMap::new();
         for (email, at) in loaded.source().keys_of(&["users"]) {
             match seen.get(&email.to_lowercase()) {
@@ -297,39 +336,6 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
             problems.push(loaded.diagnostic(
                 &["users", email],
                 format!("user {email:?} is not an email address"),
-            ));
-        }
-    }
-    for (section, repeated) in [
-        ("roles", file.roles.repeated()),
-        ("api_tokens", file.api_tokens.repeated()),
-    ] {
-        for key in repeated {
-            let last = loaded
-                .source()
-                .keys_of(&[section])
-                .iter()
-                .rfind(|(k, _)| k == key);
-            problems.push(Diagnostic {
-                file: loaded.display_path.clone(),
-                position: last.map(|(_, at)| *at),
-                message: format!("{key:?} is listed twice in {section}"),
-            });
-        }
-    }
-
-    // A key with nothing after it (`bob@acme.com:`) is more likely an editing slip than
-    // a wish to strip every grant, which is what an empty entry means: require `{}`.
-    let empties = [
-        ("roles", file.roles.empty()),
-        ("users", file.users.empty()),
-        ("api_tokens", file.api_tokens.empty()),
-    ];
-    for (section, keys) in empties {
-        for key in keys {
-            problems.push(loaded.diagnostic(
-                &[section, key],
-                format!("{key:?} has nothing after it: write `{key}: {{}}` to give it no grants"),
             ));
         }
     }
