@@ -4,6 +4,7 @@
 
 mod present;
 mod reading;
+pub mod snippet;
 pub mod source_map;
 
 use std::collections::{BTreeMap, BTreeSet};
