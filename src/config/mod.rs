@@ -463,4 +463,248 @@ mod tests {
         );
         assert!(problems(&distinct).is_empty(), "{:?}", problems(&distinct));
     }
+
+    #[test]
+    fn a_key_written_twice_is_an_error_naming_both_lines() {
+        let head = "version: 1\nusers:\n  bob@acme.com:\n";
+        let cases = [
+            (
+                "    projects:\n      Backend: admin\n      Backend: viewer\n",
+                "f.yaml:6:7: \"Backend\" is written twice in this mapping (first on line 5)",
+            ),
+            (
+                "    roles: [dev]\n    account: admin\n    roles: [ops]\n",
+                "f.yaml:6:5: \"roles\" is written twice in this mapping (first on line 4)",
+            ),
+            (
+                "    projects: {Backend: admin, Backend: viewer}\n",
+                "f.yaml:4:32: \"Backend\" is written twice in this mapping (first on line 4)",
+            ),
+            (
+                "    account: admin\n  alice@acme.com: {}\n  bob@acme.com: {}\n",
+                "f.yaml:6:3: \"bob@acme.com\" is written twice in this mapping (first on line 3)",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(problems(&format!("{head}{body}")), [expected], "{body}");
+        }
+        assert_eq!(
+            problems("version: 1\nversion: 1\n"),
+            ["f.yaml:2:1: \"version\" is written twice in this mapping (first on line 1)"]
+        );
+    }
+
+    #[test]
+    fn an_empty_value_is_an_error_at_its_key() {
+        let cases = [
+            ("users:\n", "f.yaml:2:6: users: nothing after it: write `{}` for none"),
+            ("roles:\n", "f.yaml:2:6: roles: nothing after it: write `{}` for none"),
+            ("api_tokens:\n", "f.yaml:2:11: api_tokens: nothing after it: write `{}` for none"),
+            (
+                "users:\n  bob@acme.com:\n",
+                "f.yaml:3:3: users: \"bob@acme.com\" has nothing after it: write `bob@acme.com: {}` to give it no grants",
+            ),
+            (
+                "users:\n  bob@acme.com:\n    account:\n",
+                "f.yaml:4:12: users.bob@acme.com.account: the level is missing: write admin or viewer",
+            ),
+            (
+                "users:\n  bob@acme.com: {billing: , account: admin}\n",
+                "f.yaml:3:25: users.bob@acme.com.billing: the level is missing: write admin or viewer",
+            ),
+            (
+                "users:\n  bob@acme.com:\n    projects:\n    account: admin\n",
+                "f.yaml:4:13: users.bob@acme.com.projects: nothing after it: write names with their levels, or `{}` for none",
+            ),
+            (
+                "users:\n  bob@acme.com:\n    projects:\n      Backend:\n",
+                "f.yaml:5:7: users.bob@acme.com.projects: the level of \"Backend\" is missing: write admin or viewer",
+            ),
+            (
+                "api_tokens:\n  CI:\n    roles:\n",
+                "f.yaml:4:10: api_tokens.CI.roles: nothing after it: write a list of roles, or `[]` for none",
+            ),
+            (
+                "roles:\n  dev:\n    sending_domains:\n",
+                "f.yaml:4:20: roles.dev.sending_domains: nothing after it: write names with their levels, or `{}` for none",
+            ),
+            (
+                "account_id:\n",
+                "f.yaml:2:11: account_id: nothing after it: write a number, or leave the line out",
+            ),
+            (
+                "unmanaged: ~\n",
+                "f.yaml:2:12: unmanaged: nothing after it: write ignore or remove, or leave the line out",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(
+                problems(&format!("version: 1\n{body}")),
+                [expected],
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_braces_and_brackets_still_say_none() {
+        let text = "version: 1\nroles: {}\napi_tokens: {}\nusers:\n  bob@acme.com: {roles: [], projects: {}}\n  al@acme.com: {}\n";
+        let loaded = parse("f.yaml", text).unwrap();
+        assert_eq!(loaded.file.users.len(), 2);
+        assert_eq!(loaded.file.users["bob@acme.com"], Grants::default());
+    }
+
+    #[test]
+    fn a_byte_order_mark_reads_as_nothing() {
+        let loaded = parse("f.yaml", "\u{feff}version: 1\nusers:\n  bob@acme.com: {}\n").unwrap();
+        assert_eq!(loaded.file.users.len(), 1);
+        assert_eq!(
+            problems("\u{feff}version: 2\n"),
+            ["f.yaml:1:10: unsupported version 2: this tool reads version 1"]
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_located_by_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.yaml");
+        std::fs::write(
+            &path,
+            b"version: 1\nusers:\n  b\xc3\xa9\xffb@acme.com: {}\n",
+        )
+        .unwrap();
+        let err = load(&path).unwrap_err();
+        let position = err.diagnostics()[0].position;
+        assert_eq!(position, Some(Position { line: 3, column: 5 }));
+        assert!(err
+            .to_string()
+            .ends_with(":3:5: not UTF-8 text: save the file as UTF-8"));
+    }
+
+    #[test]
+    fn a_missing_file_says_why_once() {
+        let err = load(Path::new("/nonexistent/f.yaml")).unwrap_err();
+        let chain = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
+        assert!(
+            chain.starts_with("cannot read /nonexistent/f.yaml: "),
+            "{chain}"
+        );
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_before_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        let file = std::fs::File::create(&path).unwrap();
+        // Sparse: no 33 MiB are written, and the loader stops reading past the limit.
+        file.set_len(33 << 20).unwrap();
+        let message = load(&path).unwrap_err().to_string();
+        assert!(
+            message.ends_with(
+                "big.yaml: the file is 33.0 MiB, over the limit of 32 MiB for a desired-state file"
+            ),
+            "{message}"
+        );
+        let text = format!("version: 1\n{}", " ".repeat(MAX_FILE_BYTES));
+        assert!(problems(&text)[0].contains("over the limit of 32 MiB"));
+    }
+
+    /// Parse `text`, which must fail, within `seconds` (generous: a debug build on a
+    /// busy machine); returns the one message.
+    fn refused_quickly(text: &str, seconds: u64) -> String {
+        let started = std::time::Instant::now();
+        let problems = problems(text);
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(seconds),
+            "took {took:?}"
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        problems.into_iter().next().unwrap()
+    }
+
+    /// Build a hostile input, bounded in time itself.
+    fn generated(build: impl FnOnce() -> String) -> String {
+        let started = std::time::Instant::now();
+        let text = build();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        text
+    }
+
+    #[test]
+    fn a_billion_laughs_is_refused() {
+        let text = generated(|| {
+            let mut text =
+                "version: 1\nroles:\n  r0: &a0 {projects: {a: admin, b: admin}}\n".to_string();
+            for level in 1..10 {
+                let previous = format!("*a{}", level - 1);
+                let items = vec![previous.as_str(); 10].join(", ");
+                text.push_str(&format!("  r{level}: &a{level} [{items}]\n"));
+            }
+            text
+        });
+        // The types refuse a list of roles where grants are: the shape is wrong before
+        // the expansion is large. The same file typed loosely is refused by the budget.
+        assert!(refused_quickly(&text, 10).starts_with("f.yaml:"));
+        let loose: Result<serde_json::Value, _> =
+            serde_saphyr::from_str_with_options(&text, reading::options_for_tests());
+        let err = loose.unwrap_err();
+        let message = reading::diagnostic("f.yaml", &text, &err).message;
+        assert!(
+            message.starts_with("aliases expand to more than"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn one_big_map_aliased_from_thousands_of_users_is_refused() {
+        let text = generated(|| {
+            let mut text = String::from("version: 1\nusers:\n  u0@x.io: &grants\n    projects:\n");
+            for project in 0..6_000 {
+                text.push_str(&format!("      p{project}: admin\n"));
+            }
+            for user in 1..6_000 {
+                text.push_str(&format!("  u{user}@x.io: *grants\n"));
+            }
+            text
+        });
+        let message = refused_quickly(&text, 10);
+        assert!(message.contains(": aliases expand to more than the file may hold: write the shared grants once, as a role"), "{message}");
+    }
+
+    #[test]
+    fn nesting_100000_deep_is_refused() {
+        let flow = generated(|| format!("version: 1\nusers: {}", "[".repeat(100_000)));
+        let message = refused_quickly(&flow, 10);
+        assert!(message.starts_with("f.yaml:2:"), "{message}");
+        let block = generated(|| format!("version: 1\nusers:\n  {}x\n", "- ".repeat(100_000)));
+        assert!(refused_quickly(&block, 10).starts_with("f.yaml:3:"));
+        // The file's types refuse a list there before it is deep; typed loosely, the
+        // same text is refused by the depth limit.
+        let loose: Result<serde_json::Value, _> =
+            serde_saphyr::from_str_with_options(&block, reading::options_for_tests());
+        let message = reading::diagnostic("f.yaml", &block, &loose.unwrap_err()).message;
+        assert_eq!(
+            message,
+            "nested more than 32 levels deep; a desired-state file needs 4"
+        );
+    }
+
+    #[test]
+    fn a_big_real_file_is_within_the_limits() {
+        let text = generated(|| {
+            let mut text = String::from("version: 1\nusers:\n");
+            for user in 0..10_000 {
+                text.push_str(&format!("  user{user}@acme.com:\n    projects:\n"));
+                for project in 0..20 {
+                    text.push_str(&format!("      Project {project}: viewer\n"));
+                }
+            }
+            text
+        });
+        let loaded = parse("f.yaml", &text).unwrap();
+        assert_eq!(loaded.file.users.len(), 10_000);
+        assert_eq!(loaded.file.users["user9999@acme.com"].projects.len(), 20);
+    }
 }
