@@ -44,7 +44,7 @@ impl SourceMap {
                 break;
             }
         }
-        collector.map
+        collector.finish()
     }
 
     /// Where the key at `path` is written (its first occurrence).
@@ -110,6 +110,8 @@ enum Frame {
     Mapping {
         path: NodePath,
         pending_key: Option<String>,
+        /// This mapping's keys so far; moved into the map when it ends.
+        keys: Vec<(String, Position)>,
     },
     Sequence {
         path: NodePath,
@@ -129,7 +131,11 @@ impl Collector {
     fn start_node(&mut self, scalar: Option<&str>, position: Position) -> Option<NodePath> {
         match self.stack.last_mut() {
             None => Some(Vec::new()),
-            Some(Frame::Mapping { path, pending_key }) => match pending_key.take() {
+            Some(Frame::Mapping {
+                path,
+                pending_key,
+                keys,
+            }) => match pending_key.take() {
                 None => {
                     // A key. Complex (non-scalar) keys get a placeholder segment; the
                     // file's types reject them anyway.
@@ -137,11 +143,7 @@ impl Collector {
                     let mut key_path = path.clone();
                     key_path.push(key.clone());
                     self.map.keys.entry(key_path).or_insert(position);
-                    self.map
-                        .mapping_keys
-                        .entry(path.clone())
-                        .or_default()
-                        .push((key.clone(), position));
+                    keys.push((key.clone(), position));
                     *pending_key = Some(key);
                     None
                 }
@@ -160,8 +162,8 @@ impl Collector {
         }
     }
 
-    fn record_value(&mut self, path: &NodePath, position: Position) {
-        self.map.values.entry(path.clone()).or_insert(position);
+    fn record_value(&mut self, path: NodePath, position: Position) {
+        self.map.values.entry(path).or_insert(position);
     }
 
     /// A collection starts: returns false when it is nested too deep to index.
@@ -173,11 +175,12 @@ impl Collector {
         let path = self
             .start_node(None, position)
             .unwrap_or_else(|| vec!["<complex key>".to_string()]);
-        self.record_value(&path, position);
+        self.record_value(path.clone(), position);
         self.stack.push(if mapping {
             Frame::Mapping {
                 path,
                 pending_key: None,
+                keys: Vec::new(),
             }
         } else {
             Frame::Sequence {
@@ -186,6 +189,13 @@ impl Collector {
             }
         });
         true
+    }
+
+    /// A collection ends (or the text does, inside it).
+    fn close(&mut self) {
+        if let Some(Frame::Mapping { path, keys, .. }) = self.stack.pop() {
+            self.map.mapping_keys.entry(path).or_default().extend(keys);
+        }
     }
 
     /// Index one event; false to stop.
@@ -197,22 +207,28 @@ impl Collector {
         match event {
             Event::Scalar(ref text, ..) => {
                 if let Some(path) = self.start_node(Some(text), position) {
-                    self.record_value(&path, position);
+                    self.record_value(path, position);
                 }
             }
             Event::Alias(_) => {
                 if let Some(path) = self.start_node(None, position) {
-                    self.record_value(&path, position);
+                    self.record_value(path, position);
                 }
             }
             Event::MappingStart(..) => return self.open(true, position),
             Event::SequenceStart(..) => return self.open(false, position),
-            Event::MappingEnd | Event::SequenceEnd => {
-                self.stack.pop();
-            }
+            Event::MappingEnd | Event::SequenceEnd => self.close(),
             _ => {}
         }
         true
+    }
+
+    /// The index, with the keys of mappings still open where the text stopped.
+    fn finish(mut self) -> SourceMap {
+        while !self.stack.is_empty() {
+            self.close();
+        }
+        self.map
     }
 }
 
