@@ -639,7 +639,7 @@ mod tests {
                 "version: 1\nroles:\n  r0: &a0 {projects: {a: admin, b: admin}}\n".to_string();
             for level in 1..10 {
                 let previous = format!("*a{}", level - 1);
-                let items = vec![previous.as_str(); 10].join(", ");
+                let items = [previous.as_str(); 10].join(", ");
                 text.push_str(&format!("  r{level}: &a{level} [{items}]\n"));
             }
             text
