@@ -12,7 +12,9 @@ const CONTEXT: usize = 60;
 /// The excerpt of `text` at `at`: a gutter line, the line itself, and the caret.
 /// None when the line is not in `text`.
 pub fn excerpt(text: &str, at: Position) -> Option<Vec<String>> {
+    // `lines` leaves the carriage return of a CRLF file on the line.
     let line = text.lines().nth(at.line.checked_sub(1)?)?;
+    let line = line.strip_suffix('\r').unwrap_or(line);
     let line = if at.line == 1 {
         line.trim_start_matches('\u{feff}')
     } else {
@@ -111,6 +113,8 @@ mod tests {
             ]
         );
         assert_eq!(excerpt(text, at(9, 1)), None);
+        let crlf = text.replace('\n', "\r\n");
+        assert_eq!(excerpt(&crlf, at(4, 16)), excerpt(text, at(4, 16)));
         assert_eq!(excerpt(text, at(0, 1)), None);
     }
 
