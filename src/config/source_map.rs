@@ -5,7 +5,7 @@
 //! serde-saphyr re-exports), so positions agree with the ones serde-saphyr reports, and
 //! only when there is a problem to locate: a valid file is parsed once.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde_saphyr::granit_parser::{Event, Parser, Span};
 
@@ -25,12 +25,14 @@ pub type NodePath = Vec<String>;
 const MAX_DEPTH: usize = 64;
 
 /// Positions of every mapping key and every value, by path; and the keys of each mapping
-/// in document order, repeats included (a map type would keep only one).
+/// in document order, repeats included (a map type would keep only one). Hashed rather
+/// than ordered: paths share long prefixes, which makes comparing them the cost of
+/// building a tree of them.
 #[derive(Debug, Default, Clone)]
 pub struct SourceMap {
-    keys: BTreeMap<NodePath, Position>,
-    values: BTreeMap<NodePath, Position>,
-    mapping_keys: BTreeMap<NodePath, Vec<(String, Position)>>,
+    keys: HashMap<NodePath, Position>,
+    values: HashMap<NodePath, Position>,
+    mapping_keys: HashMap<NodePath, Vec<(String, Position)>>,
 }
 
 impl SourceMap {
