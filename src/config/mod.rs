@@ -692,6 +692,23 @@ mod tests {
     }
 
     #[test]
+    fn more_nodes_than_any_real_file_is_refused() {
+        let text = generated(|| format!("[{}0]\n", "0,".repeat(reading::MAX_NODES)));
+        let started = std::time::Instant::now();
+        let err = serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(
+            &text,
+            reading::options_for_tests(),
+        )
+        .unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let message = reading::diagnostic("f.yaml", &text, &err).message;
+        assert_eq!(
+            message,
+            "more than 1 million nodes (with aliases expanded): too big for a desired-state file"
+        );
+    }
+
+    #[test]
     fn a_big_real_file_is_within_the_limits() {
         let text = generated(|| {
             let mut text = String::from("version: 1\nusers:\n");

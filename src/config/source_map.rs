@@ -39,10 +39,19 @@ impl SourceMap {
     /// Index `text` as far as it parses: the part before a syntax error is indexed, so
     /// that an error there can still be located.
     pub fn build(text: &str) -> SourceMap {
+        SourceMap::build_until(text, None)
+    }
+
+    /// Index `text` up to `end` and no further: enough to find what is written there,
+    /// and a key's earlier occurrences, in the time the parser took to get there.
+    pub fn build_until(text: &str, end: Option<Position>) -> SourceMap {
         let mut collector = Collector::default();
         let mut parser = Parser::new_from_str(text);
         while let Some(Ok((event, span))) = parser.next_event() {
-            if !collector.on_event(event, span) {
+            let past_end = end.is_some_and(|end| {
+                (span.start.line(), span.start.col() + 1) > (end.line, end.column)
+            });
+            if past_end || !collector.on_event(event, span) {
                 break;
             }
         }
@@ -289,6 +298,17 @@ mod tests {
         let map = SourceMap::build("version: 1\nusers: [unclosed\n");
         assert_eq!(map.key(&["version"]), Some(at(1, 1)));
         assert_eq!(map.key(&["users"]), Some(at(2, 1)));
+    }
+
+    #[test]
+    fn an_index_up_to_a_position_holds_what_comes_before_it() {
+        let map = SourceMap::build_until(TEXT, Some(at(4, 16)));
+        assert_eq!(
+            map.key(&["users", "Bob@acme.com", "projects", "Backend"]),
+            Some(at(4, 16))
+        );
+        assert_eq!(map.key(&["users", "Bob@acme.com", "roles"]), None);
+        assert_eq!(map.keys_of(&["users"]).len(), 1);
     }
 
     #[test]
