@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{DesiredFile, Entries, Grants, FORMAT_VERSION, ID_PREFIX};
+use crate::config::{DesiredFile, Grants, FORMAT_VERSION, ID_PREFIX};
 use crate::model::{LiveState, ResourceKey, ResourceType, SpecifierKind};
 
 /// Build the desired-state file that describes `live` exactly.
@@ -14,12 +14,10 @@ pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
         account_id: Some(account_id),
         min_account_admins: None,
         unmanaged: Default::default(),
-        roles: Entries::default(),
-        users: Entries::default(),
-        api_tokens: Entries::default(),
+        roles: BTreeMap::new(),
+        users: BTreeMap::new(),
+        api_tokens: BTreeMap::new(),
     };
-    let mut users = BTreeMap::new();
-    let mut api_tokens = BTreeMap::new();
     let mut accesses: Vec<_> = live.accesses.iter().collect();
     accesses.sort_by_key(|access| (access.label().to_lowercase(), access.id));
     for access in accesses {
@@ -31,16 +29,14 @@ pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
             grants.set(&row.resource.kind, name_for(live, &row.resource), level);
         }
         let section = match access.kind {
-            SpecifierKind::User | SpecifierKind::Invite => &mut users,
-            SpecifierKind::ApiToken => &mut api_tokens,
+            SpecifierKind::User | SpecifierKind::Invite => &mut file.users,
+            SpecifierKind::ApiToken => &mut file.api_tokens,
             SpecifierKind::Other(_) => continue,
         };
         // A person with both a user and an invite appears once; their rows are equal
         // after an apply, and plan shows any difference.
         section.entry(access.label()).or_insert(grants);
     }
-    file.users = users.into_iter().collect();
-    file.api_tokens = api_tokens.into_iter().collect();
     file
 }
 
@@ -68,7 +64,8 @@ fn name_for(live: &LiveState, key: &ResourceKey) -> String {
 
 /// The file as YAML, with a comment on what it leaves out.
 pub fn to_yaml(file: &DesiredFile) -> String {
-    let body = serde_yaml::to_string(file).expect("the desired-state types always serialize");
+    // Maps with string keys, options, lists and enums: nothing serde-saphyr refuses.
+    let body = serde_saphyr::to_string(file).expect("the desired-state types always serialize");
     format!(
         "# Exported by mailtrap-access. Rows of types or levels this tool does not manage\n# (owner, viewer+, organization) are not listed: plan leaves them alone.\n{body}"
     )

@@ -8,11 +8,11 @@ const GITHUB: &str = "examples/ci/github-actions.yml";
 const GITLAB: &str = "examples/ci/gitlab-ci.yml";
 
 /// Every string under one of `keys` (shell steps), anywhere in the document.
-fn shell_steps(value: &serde_yaml::Value, keys: &[&str], found: &mut Vec<String>) {
+fn shell_steps(value: &serde_json::Value, keys: &[&str], found: &mut Vec<String>) {
     match value {
-        serde_yaml::Value::Mapping(map) => {
+        serde_json::Value::Object(map) => {
             for (key, item) in map {
-                let is_shell = key.as_str().is_some_and(|key| keys.contains(&key));
+                let is_shell = keys.contains(&key.as_str());
                 if is_shell {
                     collect_strings(item, found);
                 } else {
@@ -20,7 +20,7 @@ fn shell_steps(value: &serde_yaml::Value, keys: &[&str], found: &mut Vec<String>
                 }
             }
         }
-        serde_yaml::Value::Sequence(items) => {
+        serde_json::Value::Array(items) => {
             for item in items {
                 shell_steps(item, keys, found);
             }
@@ -29,10 +29,10 @@ fn shell_steps(value: &serde_yaml::Value, keys: &[&str], found: &mut Vec<String>
     }
 }
 
-fn collect_strings(value: &serde_yaml::Value, found: &mut Vec<String>) {
+fn collect_strings(value: &serde_json::Value, found: &mut Vec<String>) {
     match value {
-        serde_yaml::Value::String(text) => found.push(text.clone()),
-        serde_yaml::Value::Sequence(items) => {
+        serde_json::Value::String(text) => found.push(text.clone()),
+        serde_json::Value::Array(items) => {
             for item in items {
                 collect_strings(item, found);
             }
@@ -210,8 +210,8 @@ fn mailtrap_commands(script: &str) -> Vec<Vec<String>> {
 
 fn commands_in(path: &str, keys: &[&str]) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path).unwrap();
-    let document: serde_yaml::Value =
-        serde_yaml::from_str(&text).unwrap_or_else(|err| panic!("{path} is not YAML: {err}"));
+    let document: serde_json::Value =
+        serde_saphyr::from_str(&text).unwrap_or_else(|err| panic!("{path} is not YAML: {err}"));
     let mut steps = Vec::new();
     shell_steps(&document, keys, &mut steps);
     assert!(!steps.is_empty(), "{path}: no shell steps found");

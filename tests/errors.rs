@@ -259,6 +259,9 @@ fn missing_file() {
         .output()
         .unwrap();
     assert_clean_failure(&output, &["cannot read does-not-exist.yaml", "-f FILE"]);
+    // The io error is said once, not again by the error chain.
+    let err = stderr(&output);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
 
 #[test]

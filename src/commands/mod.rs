@@ -66,11 +66,22 @@ pub fn describe_error(err: &anyhow::Error) -> String {
 /// GitHub Actions (`GITHUB_ACTIONS=true`), a `::error file=,line=,col=::` annotation for
 /// each problem in the desired-state file (the runner reads workflow commands on stderr
 /// too, which keeps stdout clean for `--format markdown > plan.md`).
+///
+/// On a terminal, a file error with nothing around it also shows each line it points at,
+/// with a caret under the column.
 pub fn error_lines(err: &anyhow::Error) -> Vec<String> {
-    let mut lines: Vec<String> = describe_error(err)
-        .lines()
-        .map(|line| format!("error: {line}"))
-        .collect();
+    let file_error = err
+        .downcast_ref::<config::ConfigError>()
+        .filter(|_| err.chain().count() == 1);
+    let mut lines: Vec<String> = match file_error {
+        Some(file_error) if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
+            config::snippet::annotated(file_error, config::snippet::read_lossy)
+        }
+        _ => describe_error(err)
+            .lines()
+            .map(|line| format!("error: {line}"))
+            .collect(),
+    };
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true") {
         lines.extend(crate::annotations::github_annotations(err));
     }

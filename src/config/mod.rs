@@ -2,21 +2,21 @@
 //! loading with positions, and the offline checks `validate` runs. Nothing here knows
 //! the live account; turning names into resources is `resolve`'s job.
 
-pub mod entries;
-pub mod name_map;
+mod present;
+mod reading;
+pub mod snippet;
 pub mod source_map;
-mod yaml_subset;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Level;
-pub use entries::Entries;
-pub use name_map::NameMap;
+pub use reading::MAX_FILE_BYTES;
 pub use source_map::{Position, SourceMap};
 
 /// The only file format version this tool reads and writes.
@@ -33,24 +33,50 @@ pub struct DesiredFile {
     /// File format version; always 1.
     pub version: u32,
     /// The Mailtrap account id; `--account-id` or `MAILTRAP_ACCOUNT_ID` override it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::number"
+    )]
+    #[schemars(with = "u64")]
     pub account_id: Option<u64>,
     /// Apply refuses a plan that leaves fewer account admins (besides the owner) than
     /// this; 1 when absent. Set 0 to allow an account administered by its owner alone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::number"
+    )]
+    #[schemars(with = "u32")]
     pub min_account_admins: Option<u32>,
     /// What to do with users and invites in the account but not in this file.
-    #[serde(default, skip_serializing_if = "UnmanagedPolicy::is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "UnmanagedPolicy::is_default",
+        deserialize_with = "present::policy"
+    )]
     pub unmanaged: UnmanagedPolicy,
     /// Reusable bundles of grants, by role name.
-    #[serde(default, skip_serializing_if = "Entries::is_empty")]
-    pub roles: Entries<Grants>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::entries"
+    )]
+    pub roles: BTreeMap<String, Grants>,
     /// Users and pending invites, keyed by email (case-insensitive).
-    #[serde(default, skip_serializing_if = "Entries::is_empty")]
-    pub users: Entries<Grants>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::entries"
+    )]
+    pub users: BTreeMap<String, Grants>,
     /// API tokens, keyed by token name. Tokens absent from the file are never touched.
-    #[serde(default, skip_serializing_if = "Entries::is_empty")]
-    pub api_tokens: Entries<Grants>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::entries"
+    )]
+    pub api_tokens: BTreeMap<String, Grants>,
 }
 
 /// The fate of users and invites that the file does not list.
@@ -76,26 +102,57 @@ impl UnmanagedPolicy {
 #[serde(deny_unknown_fields)]
 pub struct Grants {
     /// Roles whose grants are merged in; on the same resource the higher level wins.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "present::role_names"
+    )]
     pub roles: Vec<String>,
     /// Level on the account itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::level"
+    )]
+    #[schemars(with = "Level")]
     pub account: Option<Level>,
     /// Level on billing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::level"
+    )]
+    #[schemars(with = "Level")]
     pub billing: Option<Level>,
     /// Level on the email campaigns scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::level"
+    )]
+    #[schemars(with = "Level")]
     pub email_campaigns: Option<Level>,
     /// Projects by name (or `id:NNN`).
-    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
-    pub projects: NameMap<Level>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::levels"
+    )]
+    pub projects: BTreeMap<String, Level>,
     /// Inboxes by `Project/Inbox` (or `id:NNN`).
-    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
-    pub inboxes: NameMap<Level>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::levels"
+    )]
+    pub inboxes: BTreeMap<String, Level>,
     /// Sending domains by domain name (or `id:NNN`).
-    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
-    pub sending_domains: NameMap<Level>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::levels"
+    )]
+    pub sending_domains: BTreeMap<String, Level>,
 }
 
 /// One problem in a desired-state file, with where it is.
@@ -122,10 +179,12 @@ impl fmt::Display for Diagnostic {
 /// Why a desired-state file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {}: {source} (name the desired-state file with -f FILE)", path.display())]
+    /// The io error is part of the message rather than a source: anyhow's `{:#}` would
+    /// print it a second time.
+    #[error("cannot read {}: {cause} (name the desired-state file with -f FILE)", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{}", render_diagnostics(.0))]
     Invalid(Vec<Diagnostic>),
@@ -178,21 +237,25 @@ impl LoadedFile {
 
 /// Read, parse and validate the file at `path`.
 pub fn load(path: &Path) -> Result<LoadedFile, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let display_path = path.display().to_string();
-    let text = String::from_utf8(bytes).map_err(|err| {
-        ConfigError::Invalid(vec![Diagnostic {
-            file: display_path.clone(),
+    let read_error = |cause| ConfigError::Read {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut bytes = Vec::new();
+    // One byte past the limit tells a file over it, without reading a huge one whole.
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        let size = std::fs::metadata(path).map_or(bytes.len(), |m| m.len() as usize);
+        return Err(ConfigError::Invalid(vec![Diagnostic {
+            file: display_path,
             position: None,
-            message: format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                err.utf8_error().valid_up_to()
-            ),
-        }])
-    })?;
+            message: reading::too_big(size),
+        }]));
+    }
+    let text = reading::utf8(&display_path, bytes).map_err(|d| ConfigError::Invalid(vec![d]))?;
     parse_owned(&display_path, text)
 }
 
@@ -203,12 +266,12 @@ pub fn parse(display_path: &str, text: &str) -> Result<LoadedFile, ConfigError> 
 
 /// [`parse`], keeping `text` itself (for locating problems) rather than a copy.
 fn parse_owned(display_path: &str, text: String) -> Result<LoadedFile, ConfigError> {
-    let file = match yaml_subset::parse(&text) {
-        Some(file) => file,
-        None => serde_yaml::from_str(&text).map_err(|err| {
-            ConfigError::Invalid(vec![syntax_diagnostic(display_path, &text, &err)])
-        })?,
-    };
+    if let Some(problem) = reading::check_text(display_path, &text) {
+        return Err(ConfigError::Invalid(vec![problem]));
+    }
+    let file = reading::parse(&text).map_err(|err| {
+        ConfigError::Invalid(vec![reading::diagnostic(display_path, &text, &err)])
+    })?;
     let loaded = LoadedFile {
         display_path: display_path.to_string(),
         file,
@@ -220,29 +283,6 @@ fn parse_owned(display_path: &str, text: String) -> Result<LoadedFile, ConfigErr
         Ok(loaded)
     } else {
         Err(ConfigError::Invalid(problems))
-    }
-}
-
-fn syntax_diagnostic(display_path: &str, text: &str, err: &serde_yaml::Error) -> Diagnostic {
-    let position = err.location().map(|at| Position {
-        line: at.line(),
-        column: at.column(),
-    });
-    let mut message = err.to_string();
-    // serde_yaml appends the position to its message; the diagnostic carries it already.
-    if let Some(at) = position {
-        let suffix = format!(" at line {} column {}", at.line, at.column);
-        if let Some(cut) = message.find(&suffix) {
-            message.replace_range(cut..cut + suffix.len(), "");
-        }
-    }
-    if text.trim().is_empty() {
-        message = "the file is empty: it needs at least `version: 1`".to_string();
-    }
-    Diagnostic {
-        file: display_path.to_string(),
-        position,
-        message,
     }
 }
 
@@ -273,8 +313,8 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
                 file.users.contains_key(&lower) || !lowered.insert(lower)
             })
     };
-    if case_collision || !file.users.repeated().is_empty() {
-        // Only now is the source map needed: it keeps every key in order, repeats too.
+    if case_collision {
+        // Only now is the source map needed: it keeps the keys in the order written.
         let mut seen: BTreeMap<String, (String, Position)> = BTreeMap::new();
         for (email, at) in loaded.source().keys_of(&["users"]) {
             match seen.get(&email.to_lowercase()) {
@@ -297,39 +337,6 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
             problems.push(loaded.diagnostic(
                 &["users", email],
                 format!("user {email:?} is not an email address"),
-            ));
-        }
-    }
-    for (section, repeated) in [
-        ("roles", file.roles.repeated()),
-        ("api_tokens", file.api_tokens.repeated()),
-    ] {
-        for key in repeated {
-            let last = loaded
-                .source()
-                .keys_of(&[section])
-                .iter()
-                .rfind(|(k, _)| k == key);
-            problems.push(Diagnostic {
-                file: loaded.display_path.clone(),
-                position: last.map(|(_, at)| *at),
-                message: format!("{key:?} is listed twice in {section}"),
-            });
-        }
-    }
-
-    // A key with nothing after it (`bob@acme.com:`) is more likely an editing slip than
-    // a wish to strip every grant, which is what an empty entry means: require `{}`.
-    let empties = [
-        ("roles", file.roles.empty()),
-        ("users", file.users.empty()),
-        ("api_tokens", file.api_tokens.empty()),
-    ];
-    for (section, keys) in empties {
-        for key in keys {
-            problems.push(loaded.diagnostic(
-                &[section, key],
-                format!("{key:?} has nothing after it: write `{key}: {{}}` to give it no grants"),
             ));
         }
     }
@@ -455,5 +462,266 @@ mod tests {
             "{head}  Bob@acme.com: {{}}\n  alice@acme.com: {{}}\n  ALICE@other.com: {{}}\n"
         );
         assert!(problems(&distinct).is_empty(), "{:?}", problems(&distinct));
+    }
+
+    #[test]
+    fn a_key_written_twice_is_an_error_naming_both_lines() {
+        let head = "version: 1\nusers:\n  bob@acme.com:\n";
+        let cases = [
+            (
+                "    projects:\n      Backend: admin\n      Backend: viewer\n",
+                "f.yaml:6:7: \"Backend\" is written twice in this mapping (first on line 5)",
+            ),
+            (
+                "    roles: [dev]\n    account: admin\n    roles: [ops]\n",
+                "f.yaml:6:5: \"roles\" is written twice in this mapping (first on line 4)",
+            ),
+            (
+                "    projects: {Backend: admin, Backend: viewer}\n",
+                "f.yaml:4:32: \"Backend\" is written twice in this mapping (first on line 4)",
+            ),
+            (
+                "    account: admin\n  alice@acme.com: {}\n  bob@acme.com: {}\n",
+                "f.yaml:6:3: \"bob@acme.com\" is written twice in this mapping (first on line 3)",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(problems(&format!("{head}{body}")), [expected], "{body}");
+        }
+        assert_eq!(
+            problems("version: 1\nversion: 1\n"),
+            ["f.yaml:2:1: \"version\" is written twice in this mapping (first on line 1)"]
+        );
+    }
+
+    #[test]
+    fn an_empty_value_is_an_error_at_its_key() {
+        let cases = [
+            ("users:\n", "f.yaml:2:6: users: nothing after it: write `{}` for none"),
+            ("roles:\n", "f.yaml:2:6: roles: nothing after it: write `{}` for none"),
+            ("api_tokens:\n", "f.yaml:2:11: api_tokens: nothing after it: write `{}` for none"),
+            (
+                "users:\n  bob@acme.com:\n",
+                "f.yaml:3:3: users: \"bob@acme.com\" has nothing after it: write `bob@acme.com: {}` to give it no grants",
+            ),
+            (
+                "users:\n  bob@acme.com:\n    account:\n",
+                "f.yaml:4:12: users.bob@acme.com.account: the level is missing: write admin or viewer",
+            ),
+            (
+                "users:\n  bob@acme.com: {billing: , account: admin}\n",
+                "f.yaml:3:25: users.bob@acme.com.billing: the level is missing: write admin or viewer",
+            ),
+            (
+                "users:\n  bob@acme.com:\n    projects:\n    account: admin\n",
+                "f.yaml:4:13: users.bob@acme.com.projects: nothing after it: write names with their levels, or `{}` for none",
+            ),
+            (
+                "users:\n  bob@acme.com:\n    projects:\n      Backend:\n",
+                "f.yaml:5:7: users.bob@acme.com.projects: the level of \"Backend\" is missing: write admin or viewer",
+            ),
+            (
+                "api_tokens:\n  CI:\n    roles:\n",
+                "f.yaml:4:10: api_tokens.CI.roles: nothing after it: write a list of roles, or `[]` for none",
+            ),
+            (
+                "roles:\n  dev:\n    sending_domains:\n",
+                "f.yaml:4:20: roles.dev.sending_domains: nothing after it: write names with their levels, or `{}` for none",
+            ),
+            (
+                "account_id:\n",
+                "f.yaml:2:11: account_id: nothing after it: write a number, or leave the line out",
+            ),
+            (
+                "unmanaged: ~\n",
+                "f.yaml:2:12: unmanaged: nothing after it: write ignore or remove, or leave the line out",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(
+                problems(&format!("version: 1\n{body}")),
+                [expected],
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_braces_and_brackets_still_say_none() {
+        let text = "version: 1\nroles: {}\napi_tokens: {}\nusers:\n  bob@acme.com: {roles: [], projects: {}}\n  al@acme.com: {}\n";
+        let loaded = parse("f.yaml", text).unwrap();
+        assert_eq!(loaded.file.users.len(), 2);
+        assert_eq!(loaded.file.users["bob@acme.com"], Grants::default());
+    }
+
+    #[test]
+    fn a_byte_order_mark_reads_as_nothing() {
+        let loaded = parse("f.yaml", "\u{feff}version: 1\nusers:\n  bob@acme.com: {}\n").unwrap();
+        assert_eq!(loaded.file.users.len(), 1);
+        assert_eq!(
+            problems("\u{feff}version: 2\n"),
+            ["f.yaml:1:10: unsupported version 2: this tool reads version 1"]
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_located_by_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.yaml");
+        std::fs::write(
+            &path,
+            b"version: 1\nusers:\n  b\xc3\xa9\xffb@acme.com: {}\n",
+        )
+        .unwrap();
+        let err = load(&path).unwrap_err();
+        let position = err.diagnostics()[0].position;
+        assert_eq!(position, Some(Position { line: 3, column: 5 }));
+        assert!(err
+            .to_string()
+            .ends_with(":3:5: not UTF-8 text: save the file as UTF-8"));
+    }
+
+    #[test]
+    fn a_missing_file_says_why_once() {
+        let err = load(Path::new("/nonexistent/f.yaml")).unwrap_err();
+        let chain = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
+        assert!(
+            chain.starts_with("cannot read /nonexistent/f.yaml: "),
+            "{chain}"
+        );
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_before_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        let file = std::fs::File::create(&path).unwrap();
+        // Sparse: no 33 MiB are written, and the loader stops reading past the limit.
+        file.set_len(33 << 20).unwrap();
+        let message = load(&path).unwrap_err().to_string();
+        assert!(
+            message.ends_with(
+                "big.yaml: the file is 33.0 MiB, over the limit of 32 MiB for a desired-state file"
+            ),
+            "{message}"
+        );
+        let text = format!("version: 1\n{}", " ".repeat(MAX_FILE_BYTES));
+        assert!(problems(&text)[0].contains("over the limit of 32 MiB"));
+    }
+
+    /// Parse `text`, which must fail, within `seconds` (generous: a debug build on a
+    /// busy machine); returns the one message.
+    fn refused_quickly(text: &str, seconds: u64) -> String {
+        let started = std::time::Instant::now();
+        let problems = problems(text);
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(seconds),
+            "took {took:?}"
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        problems.into_iter().next().unwrap()
+    }
+
+    /// Build a hostile input, bounded in time itself.
+    fn generated(build: impl FnOnce() -> String) -> String {
+        let started = std::time::Instant::now();
+        let text = build();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        text
+    }
+
+    #[test]
+    fn a_billion_laughs_is_refused() {
+        let text = generated(|| {
+            let mut text =
+                "version: 1\nroles:\n  r0: &a0 {projects: {a: admin, b: admin}}\n".to_string();
+            for level in 1..10 {
+                let previous = format!("*a{}", level - 1);
+                let items = [previous.as_str(); 10].join(", ");
+                text.push_str(&format!("  r{level}: &a{level} [{items}]\n"));
+            }
+            text
+        });
+        // The types refuse a list of roles where grants are: the shape is wrong before
+        // the expansion is large. The same file typed loosely is refused by the budget.
+        assert!(refused_quickly(&text, 10).starts_with("f.yaml:"));
+        let loose: Result<serde_json::Value, _> =
+            serde_saphyr::from_str_with_options(&text, reading::options_for_tests());
+        let err = loose.unwrap_err();
+        let message = reading::diagnostic("f.yaml", &text, &err).message;
+        assert!(
+            message.starts_with("aliases expand to more than"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn one_big_map_aliased_from_thousands_of_users_is_refused() {
+        let text = generated(|| {
+            let mut text = String::from("version: 1\nusers:\n  u0@x.io: &grants\n    projects:\n");
+            for project in 0..6_000 {
+                text.push_str(&format!("      p{project}: admin\n"));
+            }
+            for user in 1..6_000 {
+                text.push_str(&format!("  u{user}@x.io: *grants\n"));
+            }
+            text
+        });
+        let message = refused_quickly(&text, 10);
+        assert!(message.contains(": aliases expand to more than the file may hold: write the shared grants once, as a role"), "{message}");
+    }
+
+    #[test]
+    fn nesting_100000_deep_is_refused() {
+        let flow = generated(|| format!("version: 1\nusers: {}", "[".repeat(100_000)));
+        let message = refused_quickly(&flow, 10);
+        assert!(message.starts_with("f.yaml:2:"), "{message}");
+        let block = generated(|| format!("version: 1\nusers:\n  {}x\n", "- ".repeat(100_000)));
+        assert!(refused_quickly(&block, 10).starts_with("f.yaml:3:"));
+        // The file's types refuse a list there before it is deep; typed loosely, the
+        // same text is refused by the depth limit.
+        let loose: Result<serde_json::Value, _> =
+            serde_saphyr::from_str_with_options(&block, reading::options_for_tests());
+        let message = reading::diagnostic("f.yaml", &block, &loose.unwrap_err()).message;
+        assert_eq!(
+            message,
+            "nested more than 32 levels deep; a desired-state file needs 4"
+        );
+    }
+
+    #[test]
+    fn more_nodes_than_any_real_file_is_refused() {
+        let text = generated(|| format!("[{}0]\n", "0,".repeat(reading::MAX_NODES)));
+        let started = std::time::Instant::now();
+        let err = serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(
+            &text,
+            reading::options_for_tests(),
+        )
+        .unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let message = reading::diagnostic("f.yaml", &text, &err).message;
+        assert_eq!(
+            message,
+            "more than 1 million nodes (with aliases expanded): too big for a desired-state file"
+        );
+    }
+
+    #[test]
+    fn a_big_real_file_is_within_the_limits() {
+        let text = generated(|| {
+            let mut text = String::from("version: 1\nusers:\n");
+            for user in 0..10_000 {
+                text.push_str(&format!("  user{user}@acme.com:\n    projects:\n"));
+                for project in 0..20 {
+                    text.push_str(&format!("      Project {project}: viewer\n"));
+                }
+            }
+            text
+        });
+        let loaded = parse("f.yaml", &text).unwrap();
+        assert_eq!(loaded.file.users.len(), 10_000);
+        assert_eq!(loaded.file.users["user9999@acme.com"].projects.len(), 20);
     }
 }
