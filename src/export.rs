@@ -26,7 +26,8 @@ pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
             let Some(level) = row.managed_level() else {
                 continue; // Left alone by plan, so not described here.
             };
-            grants.set(&row.resource.kind, name_for(live, &row.resource), level);
+            let name = name_for(live, &row.resource);
+            grants.set(&row.resource.kind, name, level, live.dialect.vocabulary);
         }
         let section = match access.kind {
             SpecifierKind::User | SpecifierKind::Invite => &mut file.users,

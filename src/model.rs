@@ -101,8 +101,10 @@ pub struct TypeInfo {
     /// in the new one (the same for the types that were not renamed).
     pub api_name: &'static str,
     pub new_api_name: &'static str,
-    /// Its key in a grant of the desired-state file.
+    /// Its key in a grant of the desired-state file, and the key in the new vocabulary
+    /// (the same for the types that were not renamed).
     pub file_key: &'static str,
+    pub new_file_key: &'static str,
     /// What messages call one of them, and several.
     pub noun: &'static str,
     pub plural: &'static str,
@@ -117,6 +119,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "account",
         new_api_name: "account",
         file_key: "account",
+        new_file_key: "account",
         noun: "account",
         plural: "accounts",
         shape: Shape::Singleton,
@@ -126,6 +129,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "billing",
         new_api_name: "billing",
         file_key: "billing",
+        new_file_key: "billing",
         noun: "billing",
         plural: "billing resources",
         shape: Shape::Singleton,
@@ -135,6 +139,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "project",
         new_api_name: "project",
         file_key: "projects",
+        new_file_key: "projects",
         noun: "project",
         plural: "projects",
         shape: Shape::Named,
@@ -144,6 +149,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "inbox",
         new_api_name: "sandbox",
         file_key: "inboxes",
+        new_file_key: "sandboxes",
         noun: "inbox",
         plural: "inboxes",
         shape: Shape::Named,
@@ -153,6 +159,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "sending_domain",
         new_api_name: "domain",
         file_key: "sending_domains",
+        new_file_key: "domains",
         noun: "sending domain",
         plural: "sending domains",
         shape: Shape::Named,
@@ -162,6 +169,7 @@ pub const MANAGED: [TypeInfo; 6] = [
         api_name: "email_campaign_permission_scope",
         new_api_name: "email_campaign_permission_scope",
         file_key: "email_campaigns",
+        new_file_key: "email_campaigns",
         noun: "email campaigns scope",
         plural: "email campaigns scopes",
         shape: Shape::Singleton,

@@ -113,7 +113,7 @@ fn resolve_grants(
             .iter()
             .filter(|resource| resource.key.kind == info.kind)
             .collect();
-        for (name, level) in grants.of_type(&info.kind) {
+        for (file_key, name, level) in grants.of_type(&info.kind) {
             let found = match (info.shape, name) {
                 (Shape::Named, Some(name)) => find_named(&of_kind, info, name),
                 _ => find_singleton(&of_kind, &info.kind),
@@ -122,50 +122,11 @@ fn resolve_grants(
                 Ok(key) => grant(rows, key, level),
                 Err(message) => {
                     let mut path = at.to_vec();
-                    path.push(info.file_key);
+                    path.push(file_key);
                     path.extend(name);
                     problems.push(loaded.diagnostic(&path, message));
                 }
             }
-        }
-    }
-}
-
-impl Grants {
-    /// The grants of one type, as `(name, level)`: the name is `None` for a
-    /// [`Shape::Singleton`] type.
-    pub fn of_type(&self, kind: &ResourceType) -> Vec<(Option<&str>, Level)> {
-        fn single<'g>(level: Option<Level>) -> Vec<(Option<&'g str>, Level)> {
-            level.map(|level| (None, level)).into_iter().collect()
-        }
-        fn named<'g>(
-            map: impl IntoIterator<Item = (&'g String, &'g Level)>,
-        ) -> Vec<(Option<&'g str>, Level)> {
-            map.into_iter()
-                .map(|(name, level)| (Some(name.as_str()), *level))
-                .collect()
-        }
-        match kind {
-            ResourceType::Account => single(self.account),
-            ResourceType::Billing => single(self.billing),
-            ResourceType::EmailCampaigns => single(self.email_campaigns),
-            ResourceType::Project => named(&self.projects),
-            ResourceType::Inbox => named(&self.inboxes),
-            ResourceType::SendingDomain => named(&self.sending_domains),
-            ResourceType::Other(_) => Vec::new(),
-        }
-    }
-
-    /// Grant `level` on a resource of `kind`, named `name` for a named type.
-    pub fn set(&mut self, kind: &ResourceType, name: String, level: Level) {
-        match kind {
-            ResourceType::Account => self.account = Some(level),
-            ResourceType::Billing => self.billing = Some(level),
-            ResourceType::EmailCampaigns => self.email_campaigns = Some(level),
-            ResourceType::Project => drop(self.projects.insert(name, level)),
-            ResourceType::Inbox => drop(self.inboxes.insert(name, level)),
-            ResourceType::SendingDomain => drop(self.sending_domains.insert(name, level)),
-            ResourceType::Other(_) => {}
         }
     }
 }
@@ -250,6 +211,7 @@ fn nearest_names<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Vocabulary;
 
     #[test]
     fn the_higher_level_wins() {
@@ -296,22 +258,32 @@ mod tests {
     }
 
     #[test]
-    fn grants_of_every_managed_type_are_read_and_written_back() {
-        let mut grants = Grants::default();
-        for info in &MANAGED {
-            grants.set(&info.kind, format!("{} name", info.noun), Level::Admin);
-        }
-        for info in &MANAGED {
-            let expected_name = match info.shape {
-                Shape::Singleton => None,
-                Shape::Named => Some(format!("{} name", info.noun)),
-            };
-            let read: Vec<(Option<String>, Level)> = grants
-                .of_type(&info.kind)
-                .into_iter()
-                .map(|(name, level)| (name.map(str::to_string), level))
-                .collect();
-            assert_eq!(read, [(expected_name, Level::Admin)], "{}", info.api_name);
+    fn grants_of_every_managed_type_are_read_and_written_back_in_either_vocabulary() {
+        for vocabulary in [Vocabulary::Old, Vocabulary::New] {
+            let mut grants = Grants::default();
+            for info in &MANAGED {
+                grants.set(
+                    &info.kind,
+                    format!("{} name", info.noun),
+                    Level::Admin,
+                    vocabulary,
+                );
+            }
+            for info in &MANAGED {
+                let key = match vocabulary {
+                    Vocabulary::Old => info.file_key,
+                    Vocabulary::New => info.new_file_key,
+                };
+                let name = match info.shape {
+                    Shape::Singleton => None,
+                    Shape::Named => Some(format!("{} name", info.noun)),
+                };
+                let read: Vec<(&str, Option<String>, Level)> = (grants.of_type(&info.kind))
+                    .into_iter()
+                    .map(|(key, name, level)| (key, name.map(str::to_string), level))
+                    .collect();
+                assert_eq!(read, [(key, name, Level::Admin)], "{}", info.api_name);
+            }
         }
     }
 }

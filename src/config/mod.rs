@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Level;
+use crate::model::{Level, ResourceType, Shape, Vocabulary, MANAGED};
 pub use reading::MAX_FILE_BYTES;
 pub use source_map::{Position, SourceMap};
 
@@ -153,6 +153,75 @@ pub struct Grants {
         deserialize_with = "present::levels"
     )]
     pub sending_domains: BTreeMap<String, Level>,
+    /// `inboxes` in the API's new vocabulary: sandboxes by `Project/Sandbox` (or
+    /// `id:NNN`). Write one of the two.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::levels"
+    )]
+    pub sandboxes: BTreeMap<String, Level>,
+    /// `sending_domains` in the API's new vocabulary. Write one of the two.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "present::levels"
+    )]
+    pub domains: BTreeMap<String, Level>,
+}
+
+/// One grant as written: the key it is under, the resource's name for a named type
+/// (`None` for a single level), and the level.
+pub type Granted<'g> = (&'static str, Option<&'g str>, Level);
+
+impl Grants {
+    /// What is granted on resources of `kind`, under either of its keys.
+    pub fn of_type(&self, kind: &ResourceType) -> Vec<Granted<'_>> {
+        let Some(info) = kind.info() else {
+            return Vec::new(); // The file grants only the types the tool manages.
+        };
+        let (old, new) = (info.file_key, info.new_file_key);
+        fn single(key: &'static str, level: Option<Level>) -> Vec<Granted<'static>> {
+            level.map(|level| (key, None, level)).into_iter().collect()
+        }
+        fn named<'g>(keyed: &[(&'static str, &'g BTreeMap<String, Level>)]) -> Vec<Granted<'g>> {
+            (keyed.iter())
+                .flat_map(|(key, map)| {
+                    map.iter()
+                        .map(|(name, level)| (*key, Some(name.as_str()), *level))
+                })
+                .collect()
+        }
+        match kind {
+            ResourceType::Account => single(old, self.account),
+            ResourceType::Billing => single(old, self.billing),
+            ResourceType::EmailCampaigns => single(old, self.email_campaigns),
+            ResourceType::Project => named(&[(old, &self.projects)]),
+            ResourceType::Inbox => named(&[(old, &self.inboxes), (new, &self.sandboxes)]),
+            ResourceType::SendingDomain => {
+                named(&[(old, &self.sending_domains), (new, &self.domains)])
+            }
+            ResourceType::Other(_) => Vec::new(),
+        }
+    }
+
+    /// Grant `level` on a resource of `kind`, named `name` for a named type, under the
+    /// key of `vocabulary`.
+    pub fn set(&mut self, kind: &ResourceType, name: String, level: Level, vocabulary: Vocabulary) {
+        let new = vocabulary == Vocabulary::New;
+        let map = match kind {
+            ResourceType::Account => return self.account = Some(level),
+            ResourceType::Billing => return self.billing = Some(level),
+            ResourceType::EmailCampaigns => return self.email_campaigns = Some(level),
+            ResourceType::Other(_) => return,
+            ResourceType::Project => &mut self.projects,
+            ResourceType::Inbox if new => &mut self.sandboxes,
+            ResourceType::Inbox => &mut self.inboxes,
+            ResourceType::SendingDomain if new => &mut self.domains,
+            ResourceType::SendingDomain => &mut self.sending_domains,
+        };
+        map.insert(name, level);
+    }
 }
 
 /// One problem in a desired-state file, with where it is.
@@ -379,30 +448,48 @@ fn check_grant_keys(
     grants: &Grants,
     problems: &mut Vec<Diagnostic>,
 ) {
-    let sections = [
-        ("projects", &grants.projects),
-        ("inboxes", &grants.inboxes),
-        ("sending_domains", &grants.sending_domains),
-    ];
-    for (section, entries) in sections {
-        for name in entries.keys() {
-            // Built only for a problem: a big file holds tens of thousands of keys.
-            let path =
-                || -> Vec<&str> { at.iter().copied().chain([section, name.as_str()]).collect() };
-            if let Some(id) = name.strip_prefix(ID_PREFIX) {
-                if id.trim().parse::<u64>().is_err() {
-                    problems.push(loaded.diagnostic(
-                        &path(),
-                        format!("{name:?} is not a resource id: write id:NNN with a number"),
-                    ));
-                }
+    let path = |key: &str, name: Option<&str>| -> Vec<String> {
+        (at.iter().copied().chain([key]).chain(name))
+            .map(str::to_string)
+            .collect()
+    };
+    let diagnostic = |path: Vec<String>, message: String| {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        loaded.diagnostic(&path, message)
+    };
+    for info in MANAGED.iter().filter(|info| info.shape == Shape::Named) {
+        let granted = grants.of_type(&info.kind);
+        // One grant under both of its keys: the two vocabularies' names for one thing.
+        let mut keys: Vec<&str> = granted.iter().map(|(key, _, _)| *key).collect();
+        keys.dedup();
+        if let [first, second] = keys[..] {
+            let first_at = diagnostic(path(first, None), String::new()).position;
+            let line = first_at.map_or(String::new(), |at| format!(" (line {})", at.line));
+            problems.push(diagnostic(
+                path(second, None),
+                format!("`{second}` and `{first}`{line} are the same grant in the API's two vocabularies: write one of them"),
+            ));
+        }
+        for (key, name, _) in granted {
+            let Some(name) = name else { continue };
+            let problem = if let Some(id) = name.strip_prefix(ID_PREFIX) {
+                id.trim()
+                    .parse::<u64>()
+                    .is_err()
+                    .then(|| format!("{name:?} is not a resource id: write id:NNN with a number"))
             } else if name.trim().is_empty() {
-                problems.push(loaded.diagnostic(&path(), format!("empty name in {section}")));
-            } else if section == "inboxes" && !name.contains('/') {
-                problems.push(loaded.diagnostic(
-                    &path(),
-                    format!("inbox {name:?} must be written Project/Inbox (or id:NNN): inbox names repeat across projects"),
-                ));
+                Some(format!("empty name in {key}"))
+            } else if info.kind == ResourceType::Inbox && !name.contains('/') {
+                Some(format!(
+                    "{} {name:?} must be written Project/{} (or id:NNN): their names repeat across projects",
+                    info.noun,
+                    if key == "sandboxes" { "Sandbox" } else { "Inbox" }
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                problems.push(diagnostic(path(key, Some(name)), message));
             }
         }
     }
@@ -446,6 +533,31 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(err) => err.diagnostics().iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn the_new_vocabularys_keys_are_read_and_not_beside_the_old_ones() {
+        let new = "version: 1\nusers:\n  bob@acme.com:\n    sandboxes: {\"Backend/Staging\": admin}\n    domains: {acme.com: viewer}\n";
+        let loaded = parse("f.yaml", new).unwrap();
+        let bob = &loaded.file.users["bob@acme.com"];
+        assert_eq!(
+            bob.of_type(&ResourceType::Inbox),
+            [("sandboxes", Some("Backend/Staging"), Level::Admin)]
+        );
+        assert_eq!(
+            bob.of_type(&ResourceType::SendingDomain),
+            [("domains", Some("acme.com"), Level::Viewer)]
+        );
+        let both = "version: 1\nusers:\n  bob@acme.com:\n    inboxes: {\"Backend/Staging\": admin}\n    sandboxes: {\"Backend/Other\": viewer}\n";
+        assert_eq!(
+            problems(both),
+            ["f.yaml:5:5: `sandboxes` and `inboxes` (line 4) are the same grant in the API's two vocabularies: write one of them"]
+        );
+        let bare = "version: 1\nusers:\n  bob@acme.com:\n    sandboxes: {Staging: admin}\n";
+        assert_eq!(
+            problems(bare),
+            ["f.yaml:4:17: inbox \"Staging\" must be written Project/Sandbox (or id:NNN): their names repeat across projects"]
+        );
     }
 
     #[test]
