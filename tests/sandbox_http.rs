@@ -556,7 +556,10 @@ async fn unknown_routes_are_404_with_rate_headers() {
     let client = reqwest::Client::new();
     let cases = [
         (Method::GET, "/".to_owned()),
-        (Method::GET, "/api/account_accesses".to_owned()),
+        (Method::GET, format!("/api/account_accesses/{BOB}")),
+        (Method::POST, "/api/account_accesses".to_owned()),
+        (Method::DELETE, "/api/accounts".to_owned()),
+        (Method::GET, format!("/api/accounts/{ACCOUNT}")),
         (Method::POST, accesses_path()),
         (Method::GET, access_path(BOB)),
         (Method::PATCH, bulk_path(BOB)),
