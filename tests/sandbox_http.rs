@@ -1498,6 +1498,48 @@ async fn faults_strike_the_token_scoped_paths_and_accounts_too() {
     assert!(sandbox.state().access(CAROL).is_some());
 }
 
+#[tokio::test]
+async fn start_stores_a_state_built_in_new_names_canonically_and_refuses_a_mixed_one() {
+    let mut state = SandboxState::demo();
+    let mut nodes: Vec<&mut mailtrap_access::sandbox::ResourceNode> =
+        state.resources.iter_mut().collect();
+    while let Some(node) = nodes.pop() {
+        if node.resource_type == "inbox" {
+            node.resource_type = "sandbox".into();
+        }
+        nodes.extend(node.resources.iter_mut());
+    }
+    for row in state
+        .accesses
+        .iter_mut()
+        .flat_map(|access| access.resources.iter_mut())
+    {
+        if row.resource_type == "inbox" {
+            row.resource_type = "sandbox".into();
+        }
+    }
+    let sandbox = start_config(SandboxConfig::new(state.clone(), TOKEN)).await;
+    // Built in code like a parsed file, it is stored and served as the demo is.
+    assert_eq!(sandbox.state(), SandboxState::demo());
+    let listing = get(&sandbox, &accesses_path()).await;
+    assert_eq!(listing.body[2]["resources"][1]["resource_type"], "inbox");
+
+    // One inbox still named the old way: both names for one kind.
+    state.resources[0].resources[1].resources[0].resource_type = "inbox".into();
+    let err = Sandbox::start(
+        SandboxConfig::new(state, TOKEN),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .err()
+    .expect("a mixed state is refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains(r#""sandbox" (the new vocabulary) and "inbox" at"#),
+        "{message}"
+    );
+}
+
 // ------------------------------------------------------------------ GET /api/accounts
 
 #[tokio::test]
