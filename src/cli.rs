@@ -246,6 +246,10 @@ pub struct SandboxArgs {
     /// Requests allowed per token and window.
     #[arg(long, default_value = "150/10s")]
     pub rate_limit: RateLimit,
+    /// The resource type names served on every path: old (inbox, sending_domain, filter
+    /// inbox_ids) or new (sandbox, domain, filter sandbox_ids).
+    #[arg(long, value_enum, default_value_t = crate::sandbox::Vocabulary::Old)]
+    pub vocabulary: crate::sandbox::Vocabulary,
     #[command(flatten)]
     pub faults: FaultArgs,
 }

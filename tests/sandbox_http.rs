@@ -1,7 +1,8 @@
-//! The sandbox over real HTTP: each of the four operations, every error status with its
-//! body and headers, the list filters in both query syntaxes, the rate limit, concurrent
-//! writes, and the `mailtrap-access sandbox` binary itself (port line, bad state file,
-//! generated token, SIGTERM).
+//! The sandbox over real HTTP: each operation, every error status with its body and
+//! headers, the list filters in both query syntaxes, the rate limit, concurrent writes,
+//! both vocabularies, the token-scoped twin of every account-scoped path,
+//! `GET /api/accounts`, and the `mailtrap-access sandbox` binary itself (port line, bad
+//! state file, generated token, SIGTERM, `--vocabulary`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,7 +11,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use mailtrap_access::rate::RateLimit;
-use mailtrap_access::sandbox::{Sandbox, SandboxConfig, SandboxState};
+use mailtrap_access::sandbox::{
+    Faults, InjectedFault, Sandbox, SandboxConfig, SandboxState, Vocabulary,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -556,7 +559,10 @@ async fn unknown_routes_are_404_with_rate_headers() {
     let client = reqwest::Client::new();
     let cases = [
         (Method::GET, "/".to_owned()),
-        (Method::GET, "/api/account_accesses".to_owned()),
+        (Method::GET, format!("/api/account_accesses/{BOB}")),
+        (Method::POST, "/api/account_accesses".to_owned()),
+        (Method::DELETE, "/api/accounts".to_owned()),
+        (Method::GET, format!("/api/accounts/{ACCOUNT}")),
         (Method::POST, accesses_path()),
         (Method::GET, access_path(BOB)),
         (Method::PATCH, bulk_path(BOB)),
@@ -892,6 +898,752 @@ async fn concurrent_bulk_updates_are_all_applied() {
     assert_eq!(sandbox.requests().len(), 46);
 }
 
+// ------------------------------------------------------- vocabularies and path families
+
+async fn start_config(config: SandboxConfig) -> Sandbox {
+    Sandbox::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("sandbox starts")
+}
+
+async fn start_in(vocabulary: Vocabulary) -> Sandbox {
+    start_config(SandboxConfig {
+        vocabulary,
+        ..SandboxConfig::new(SandboxState::demo(), TOKEN)
+    })
+    .await
+}
+
+/// Every `type` in a resource tree body, depth first.
+fn tree_types(nodes: &Value) -> Vec<String> {
+    let mut types = Vec::new();
+    for node in nodes.as_array().expect("a JSON array of nodes") {
+        types.push(node["type"].as_str().expect("a string type").to_owned());
+        types.extend(tree_types(&node["resources"]));
+    }
+    types
+}
+
+/// Every `(resource_type, resource_id)` of every row of a listing body.
+fn row_types(entries: &Value) -> Vec<(String, u64)> {
+    entries
+        .as_array()
+        .expect("a JSON array of entries")
+        .iter()
+        .flat_map(|entry| entry["resources"].as_array().unwrap().iter())
+        .map(|row| {
+            (
+                row["resource_type"].as_str().unwrap().to_owned(),
+                row["resource_id"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The two vocabularies' names for what the demo holds, `(old, new)`.
+const RENAMED: [(&str, &str); 2] = [("inbox", "sandbox"), ("sending_domain", "domain")];
+
+#[tokio::test]
+async fn each_vocabulary_names_the_tree_and_every_row_its_own_way() {
+    for vocabulary in [Vocabulary::Old, Vocabulary::New] {
+        let sandbox = start_in(vocabulary).await;
+        assert_eq!(sandbox.vocabulary(), vocabulary);
+        let (own, foreign): (Vec<&str>, Vec<&str>) = match vocabulary {
+            Vocabulary::Old => RENAMED.iter().copied().unzip(),
+            Vocabulary::New => RENAMED.iter().map(|(old, new)| (*new, *old)).unzip(),
+        };
+        for tree_path in [
+            format!("/api/accounts/{ACCOUNT}/permissions/resources"),
+            "/api/permissions/resources".to_owned(),
+        ] {
+            let tree = get(&sandbox, &tree_path).await;
+            assert_eq!(tree.status, StatusCode::OK, "{tree_path}");
+            let types = tree_types(&tree.body);
+            assert_eq!(
+                types.iter().filter(|name| *name == own[0]).count(),
+                3,
+                "{vocabulary} {tree_path}: three inboxes, {types:?}"
+            );
+            assert_eq!(types.iter().filter(|name| *name == own[1]).count(), 2);
+            assert!(!types.iter().any(|name| foreign.contains(&name.as_str())));
+            assert_eq!(
+                tree.body[0]["resources"][0]["resources"][0]["name"],
+                "Staging"
+            );
+            assert_eq!(tree.body[0]["resources"][0]["resources"][0]["type"], own[0]);
+        }
+        for list_path in [accesses_path(), "/api/account_accesses".to_owned()] {
+            let listing = get(&sandbox, &list_path).await;
+            assert_eq!(listing.status, StatusCode::OK);
+            let rows = row_types(&listing.body);
+            assert!(
+                rows.contains(&(own[0].to_owned(), FRONTEND_STAGING)),
+                "{rows:?}"
+            );
+            assert!(rows.contains(&(own[1].to_owned(), ACME_COM)), "{rows:?}");
+            assert!(rows.contains(&("organization".to_owned(), 70412)));
+            assert!(!rows
+                .iter()
+                .any(|(name, _)| foreign.contains(&name.as_str())));
+            // Bob's entry, field by field, is the seed's but for the two renamed types.
+            assert_eq!(
+                listing.body[2]["resources"],
+                json!([
+                    {"resource_type": "project", "resource_id": BACKEND, "access_level": 100},
+                    {"resource_type": own[0], "resource_id": FRONTEND_STAGING, "access_level": 10},
+                    {"resource_type": own[1], "resource_id": ACME_COM, "access_level": 10},
+                    {"resource_type": "billing", "resource_id": ACCOUNT, "access_level": 10},
+                ])
+            );
+        }
+        // The library reports the served names from accesses_json, canonical ones from rows.
+        let served = sandbox.accesses_json();
+        assert_eq!(served[2]["resources"][1]["resource_type"], own[0]);
+        assert_eq!(
+            rows_of(&sandbox, BOB)[1],
+            row("inbox", FRONTEND_STAGING, 10)
+        );
+        assert_eq!(sandbox.state(), SandboxState::demo());
+    }
+}
+
+#[tokio::test]
+async fn the_new_vocabulary_keeps_the_list_shape_and_key_order() {
+    let sandbox = start_in(Vocabulary::New).await;
+    let text = reqwest::Client::new()
+        .get(url(&sandbox, "/api/account_accesses"))
+        .header("Api-Token", TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"{"id":5190003,"specifier_type":"User","resources":[{"resource_type":"project","resource_id":3301001,"access_level":100},{"resource_type":"sandbox","resource_id":4400201,"access_level":10},{"resource_type":"domain","resource_id":204301,"access_level":10},{"resource_type":"billing","resource_id":1111111,"access_level":10}],"specifier":{"id":901003,"email":"bob@acme.com","name":"Bob Backend","two_factor_authentication_enabled":false},"permissions":{"can_read":true,"can_update":true,"can_destroy":true,"can_leave":false}}"#),
+        "{text}"
+    );
+    let served: Vec<Value> = sandbox
+        .accesses_json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["specifier_type"] != "ApiToken")
+        .cloned()
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        Value::Array(served)
+    );
+}
+
+#[tokio::test]
+async fn bulk_with_the_other_vocabularys_names_is_422_and_changes_nothing() {
+    for vocabulary in [Vocabulary::Old, Vocabulary::New] {
+        let sandbox = start_in(vocabulary).await;
+        let (own, foreign) = match vocabulary {
+            Vocabulary::Old => (["inbox", "sending_domain"], ["sandbox", "domain"]),
+            Vocabulary::New => (["sandbox", "domain"], ["inbox", "sending_domain"]),
+        };
+        let writable = match vocabulary {
+            Vocabulary::Old => "\"account\", \"billing\", \"project\", \"inbox\", \"sending_domain\", \"email_campaign_permission_scope\"",
+            Vocabulary::New => "\"account\", \"billing\", \"project\", \"sandbox\", \"domain\", \"email_campaign_permission_scope\"",
+        };
+        for path in [
+            bulk_path(BOB),
+            format!("/api/account_accesses/{BOB}/permissions/bulk"),
+        ] {
+            for (name, id) in [(foreign[0], BACKEND_STAGING), (foreign[1], MAIL_ACME_COM)] {
+                let reply = send(
+                    reqwest::Client::new()
+                        .put(url(&sandbox, &path))
+                        .header("Api-Token", TOKEN)
+                        .json(&json!({"permissions": [
+                            {"resource_type": "project", "resource_id": BACKEND.to_string(), "access_level": "viewer"},
+                            {"resource_type": name, "resource_id": id.to_string(), "access_level": "viewer"},
+                        ]})),
+                )
+                .await;
+                assert_eq!(
+                    reply.status,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{vocabulary} {name}"
+                );
+                // The shape of any unknown type: one key, an array of strings.
+                let expected_message =
+                    format!("\"{name}\" is not one of {}", writable.replace('"', ""));
+                assert_eq!(
+                    reply.body,
+                    json!({"errors": {"permissions[1].resource_type": [expected_message]}}),
+                    "{vocabulary} {name}"
+                );
+                assert_eq!(sandbox.state(), SandboxState::demo(), "all or nothing");
+            }
+        }
+        let reply = bulk(
+            &sandbox,
+            BOB,
+            json!({"permissions": [
+                {"resource_type": own[0], "resource_id": BACKEND_STAGING.to_string(), "access_level": "viewer"},
+                {"resource_type": own[1], "resource_id": ACME_COM.to_string(), "_destroy": true},
+                {"resource_type": own[1], "resource_id": MAIL_ACME_COM.to_string(), "access_level": "admin"},
+            ]}),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{vocabulary}: {}", reply.body);
+        assert_eq!(
+            rows_of(&sandbox, BOB),
+            vec![
+                row("project", BACKEND, 100),
+                row("inbox", FRONTEND_STAGING, 10),
+                row("billing", ACCOUNT, 10),
+                row("inbox", BACKEND_STAGING, 10),
+                row("sending_domain", MAIL_ACME_COM, 100),
+            ]
+        );
+        let listing = get(
+            &sandbox,
+            &format!("{}?project_ids=3301001", accesses_path()),
+        )
+        .await;
+        assert_eq!(
+            listing.body[0]["resources"][4],
+            json!({"resource_type": own[1], "resource_id": MAIL_ACME_COM, "access_level": 100})
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_email_template_scope_is_served_in_both_vocabularies_and_never_written() {
+    let mut doc = serde_json::to_value(SandboxState::demo()).unwrap();
+    doc["resources"][0]["resources"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": ACCOUNT, "name": "Email Templates",
+                     "type": "email_template_permission_scope", "access_level": 100, "resources": []}));
+    doc["accesses"][1]["resources"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"resource_type": "email_template_permission_scope",
+                     "resource_id": ACCOUNT, "access_level": 100}));
+    let state = SandboxState::from_json(&doc.to_string()).unwrap();
+    for vocabulary in [Vocabulary::Old, Vocabulary::New] {
+        let sandbox = start_config(SandboxConfig {
+            vocabulary,
+            ..SandboxConfig::new(state.clone(), TOKEN)
+        })
+        .await;
+        let tree = get(&sandbox, "/api/permissions/resources").await;
+        assert_eq!(
+            tree.body[0]["resources"][6]["type"],
+            "email_template_permission_scope"
+        );
+        assert_eq!(tree.body[0]["resources"][6]["id"], ACCOUNT);
+        let listing = get(&sandbox, "/api/account_accesses").await;
+        assert_eq!(
+            listing.body[1]["resources"][1],
+            json!({"resource_type": "email_template_permission_scope", "resource_id": ACCOUNT, "access_level": 100})
+        );
+        let reply = bulk(
+            &sandbox,
+            BOB,
+            json!({"permissions": [{"resource_type": "email_template_permission_scope",
+                                    "resource_id": ACCOUNT.to_string(), "access_level": "viewer"}]}),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{vocabulary}"
+        );
+        assert!(reply.body["errors"]["permissions[0].resource_type"].is_array());
+        assert_eq!(sandbox.state(), state);
+    }
+}
+
+#[tokio::test]
+async fn the_inbox_filter_is_named_by_the_vocabulary_on_both_families() {
+    let everyone = 8;
+    for (vocabulary, own, foreign) in [
+        (Vocabulary::Old, "inbox_ids", "sandbox_ids"),
+        (Vocabulary::New, "sandbox_ids", "inbox_ids"),
+    ] {
+        let sandbox = start_in(vocabulary).await;
+        for path in [accesses_path(), "/api/account_accesses".to_owned()] {
+            let cases = [
+                (format!("{own}={BACKEND_STAGING}"), Some(vec![5190005])),
+                (format!("{own}[]={FRONTEND_STAGING}"), Some(vec![BOB])),
+                (
+                    format!("{own}[]={BACKEND_STAGING}&domain_ids={ACME_COM}"),
+                    Some(vec![BOB, 5190005]),
+                ),
+                (format!("project_ids={BACKEND}"), Some(vec![BOB])),
+                // The other vocabulary's filter is a parameter the service does not know.
+                (format!("{foreign}={BACKEND_STAGING}"), None),
+            ];
+            for (query, expected) in cases {
+                let reply = get(&sandbox, &format!("{path}?{query}")).await;
+                assert_eq!(reply.status, StatusCode::OK, "{vocabulary} {path}?{query}");
+                let ids = listed_ids(&reply.body);
+                match expected {
+                    Some(expected) => assert_eq!(ids, expected, "{vocabulary} {path}?{query}"),
+                    None => assert_eq!(ids.len(), everyone, "{vocabulary} {path}?{query}"),
+                }
+            }
+        }
+    }
+}
+
+/// The same request sent to one sandbox on an account-scoped path and to a twin on the
+/// token-scoped path; the answers must not differ in anything.
+struct Twins {
+    account_scoped: Sandbox,
+    token_scoped: Sandbox,
+}
+
+impl Twins {
+    async fn start(config: SandboxConfig) -> Twins {
+        Twins {
+            account_scoped: start_config(config.clone()).await,
+            token_scoped: start_config(config).await,
+        }
+    }
+
+    /// `path` is token-scoped (`/api/...`); the account-scoped twin adds the account.
+    async fn both(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
+        let scoped = path.replacen("/api/", &format!("/api/accounts/{ACCOUNT}/"), 1);
+        let mut replies = Vec::new();
+        for (sandbox, path) in [
+            (&self.account_scoped, scoped.as_str()),
+            (&self.token_scoped, path),
+        ] {
+            let mut request = reqwest::Client::new()
+                .request(method.clone(), url(sandbox, path))
+                .header("Api-Token", token);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            replies.push(send(request).await);
+        }
+        let (token_reply, account_reply) = (replies.pop().unwrap(), replies.pop().unwrap());
+        assert_eq!(account_reply.status, token_reply.status, "{method} {path}");
+        assert_eq!(account_reply.body, token_reply.body, "{method} {path}");
+        for header in [
+            "content-type",
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "www-authenticate",
+        ] {
+            assert_eq!(
+                account_reply.header(header),
+                token_reply.header(header),
+                "{method} {path}: {header}"
+            );
+        }
+        // Its value counts down the same clock; the twins are a few microseconds apart.
+        assert_eq!(
+            account_reply.header("retry-after").is_some(),
+            token_reply.header("retry-after").is_some()
+        );
+        assert_eq!(
+            self.account_scoped.accesses_json(),
+            self.token_scoped.accesses_json(),
+            "{method} {path}: the same effect"
+        );
+        token_reply
+    }
+}
+
+#[tokio::test]
+async fn every_token_scoped_path_answers_as_its_account_scoped_twin() {
+    for vocabulary in [Vocabulary::Old, Vocabulary::New] {
+        let twins = Twins::start(SandboxConfig {
+            vocabulary,
+            rate_limit: "16/10s".parse().unwrap(),
+            ..SandboxConfig::new(SandboxState::demo(), TOKEN)
+        })
+        .await;
+        let inbox = match vocabulary {
+            Vocabulary::Old => "inbox",
+            Vocabulary::New => "sandbox",
+        };
+        let good_bulk = json!({"permissions": [
+            {"resource_type": "project", "resource_id": "3301002", "access_level": "admin"},
+            {"resource_type": inbox, "resource_id": "4400201", "_destroy": true},
+        ]});
+        let cases: Vec<(Method, String, &str, Option<Value>, u16)> = vec![
+            (
+                Method::GET,
+                "/api/account_accesses".into(),
+                TOKEN,
+                None,
+                200,
+            ),
+            (
+                Method::GET,
+                "/api/account_accesses?project_ids[]=3301002".into(),
+                TOKEN,
+                None,
+                200,
+            ),
+            (
+                Method::GET,
+                "/api/permissions/resources".into(),
+                TOKEN,
+                None,
+                200,
+            ),
+            (
+                Method::GET,
+                "/api/permissions/resources/".into(),
+                TOKEN,
+                None,
+                200,
+            ),
+            (
+                Method::PUT,
+                format!("/api/account_accesses/{BOB}/permissions/bulk"),
+                TOKEN,
+                Some(good_bulk),
+                200,
+            ),
+            (
+                Method::PUT,
+                format!("/api/account_accesses/{OWNER}/permissions/bulk"),
+                TOKEN,
+                Some(json!({})),
+                403,
+            ),
+            (
+                Method::PUT,
+                "/api/account_accesses/4242/permissions/bulk".into(),
+                TOKEN,
+                Some(json!({})),
+                404,
+            ),
+            (
+                Method::PUT,
+                format!("/api/account_accesses/{CAROL}/permissions/bulk"),
+                TOKEN,
+                Some(json!({"permissions": []})),
+                422,
+            ),
+            (
+                Method::PUT,
+                format!("/api/account_accesses/{CI_TOKEN}/permissions/bulk"),
+                TOKEN,
+                Some(
+                    json!({"permissions": [{"resource_type": "project", "resource_id": 3301002, "access_level": "viewer"}]}),
+                ),
+                200,
+            ),
+            (
+                Method::DELETE,
+                format!("/api/account_accesses/{ERIN_INVITE}"),
+                TOKEN,
+                None,
+                200,
+            ),
+            (
+                Method::DELETE,
+                format!("/api/account_accesses/{OWNER}"),
+                TOKEN,
+                None,
+                403,
+            ),
+            (
+                Method::DELETE,
+                "/api/account_accesses/4242".into(),
+                TOKEN,
+                None,
+                404,
+            ),
+            (
+                Method::DELETE,
+                "/api/account_accesses/x".into(),
+                TOKEN,
+                None,
+                404,
+            ),
+            (
+                Method::GET,
+                "/api/account_accesses".into(),
+                "wrong",
+                None,
+                401,
+            ),
+            (
+                Method::PUT,
+                format!("/api/account_accesses/{BOB}/permissions/bulk"),
+                "wrong",
+                Some(json!({})),
+                401,
+            ),
+            (
+                Method::DELETE,
+                format!("/api/account_accesses/{BOB}"),
+                "wrong",
+                None,
+                401,
+            ),
+            (
+                Method::GET,
+                "/api/permissions/resources".into(),
+                "wrong",
+                None,
+                401,
+            ),
+            (
+                Method::GET,
+                "/api/account_accesses".into(),
+                TOKEN,
+                None,
+                200,
+            ),
+        ];
+        for (method, path, token, body, status) in cases {
+            let reply = twins.both(method.clone(), &path, token, body).await;
+            assert_eq!(
+                reply.status.as_u16(),
+                status,
+                "{vocabulary} {method} {path}: {}",
+                reply.body
+            );
+        }
+        assert!(twins.token_scoped.state().access(ERIN_INVITE).is_none());
+        assert_eq!(
+            rows_of(&twins.token_scoped, BOB),
+            vec![
+                row("project", BACKEND, 100),
+                row("sending_domain", ACME_COM, 10),
+                row("billing", ACCOUNT, 10),
+                row("project", FRONTEND, 100),
+            ]
+        );
+        // The recorded paths are the paths as requested, with the same statuses.
+        let (account_log, token_log) = (
+            twins.account_scoped.requests(),
+            twins.token_scoped.requests(),
+        );
+        assert_eq!(token_log.len(), account_log.len());
+        assert_eq!(
+            token_log[4].path,
+            format!("/api/account_accesses/{BOB}/permissions/bulk")
+        );
+        assert_eq!(account_log[4].path, bulk_path(BOB));
+        assert_eq!(token_log[1].query.as_deref(), Some("project_ids[]=3301002"));
+        for (ours, theirs) in token_log.iter().zip(&account_log) {
+            assert_eq!(
+                (ours.status, ours.applied, &ours.body),
+                (theirs.status, theirs.applied, &theirs.body)
+            );
+        }
+        // 14 of the cases above used the right token (a wrong one has its own budget): two
+        // more fill the window, and the next is refused on both families.
+        twins
+            .both(Method::GET, "/api/permissions/resources", TOKEN, None)
+            .await;
+        twins
+            .both(Method::GET, "/api/permissions/resources", TOKEN, None)
+            .await;
+        let limited = twins
+            .both(
+                Method::DELETE,
+                &format!("/api/account_accesses/{BOB}"),
+                TOKEN,
+                None,
+            )
+            .await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.body, json!({"errors": "Rate limit exceeded"}));
+        assert!(twins.token_scoped.state().access(BOB).is_some());
+    }
+}
+
+#[tokio::test]
+async fn faults_strike_the_token_scoped_paths_and_accounts_too() {
+    let sandbox = start_demo().await;
+    sandbox
+        .set_faults(Faults {
+            failure_rate: 1.0,
+            seed: 3,
+            ..Faults::none()
+        })
+        .unwrap();
+    for (method, path) in [
+        (Method::GET, "/api/accounts".to_owned()),
+        (Method::GET, "/api/account_accesses".to_owned()),
+        (Method::GET, "/api/permissions/resources".to_owned()),
+        (Method::DELETE, format!("/api/account_accesses/{CAROL}")),
+    ] {
+        let reply = send(
+            reqwest::Client::new()
+                .request(method.clone(), url(&sandbox, &path))
+                .header("Api-Token", TOKEN),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{method} {path}"
+        );
+        assert_eq!(reply.body, json!({"error": "Internal Server Error"}));
+    }
+    let recorded = sandbox.requests();
+    assert_eq!(recorded.len(), 4);
+    assert!(recorded
+        .iter()
+        .all(|request| request.fault == Some(InjectedFault::ServerError)));
+    assert!(!recorded[3].applied);
+    assert!(sandbox.state().access(CAROL).is_some());
+}
+
+#[tokio::test]
+async fn start_stores_a_state_built_in_new_names_canonically_and_refuses_a_mixed_one() {
+    let mut state = SandboxState::demo();
+    let mut nodes: Vec<&mut mailtrap_access::sandbox::ResourceNode> =
+        state.resources.iter_mut().collect();
+    while let Some(node) = nodes.pop() {
+        if node.resource_type == "inbox" {
+            node.resource_type = "sandbox".into();
+        }
+        nodes.extend(node.resources.iter_mut());
+    }
+    for row in state
+        .accesses
+        .iter_mut()
+        .flat_map(|access| access.resources.iter_mut())
+    {
+        if row.resource_type == "inbox" {
+            row.resource_type = "sandbox".into();
+        }
+    }
+    let sandbox = start_config(SandboxConfig::new(state.clone(), TOKEN)).await;
+    // Built in code like a parsed file, it is stored and served as the demo is.
+    assert_eq!(sandbox.state(), SandboxState::demo());
+    let listing = get(&sandbox, &accesses_path()).await;
+    assert_eq!(listing.body[2]["resources"][1]["resource_type"], "inbox");
+
+    // One inbox still named the old way: both names for one kind.
+    state.resources[0].resources[1].resources[0].resource_type = "inbox".into();
+    let err = Sandbox::start(
+        SandboxConfig::new(state, TOKEN),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .err()
+    .expect("a mixed state is refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains(r#""sandbox" (the new vocabulary) and "inbox" at"#),
+        "{message}"
+    );
+}
+
+// ------------------------------------------------------------------ GET /api/accounts
+
+#[tokio::test]
+async fn accounts_lists_the_sandbox_account_named_after_its_tree() {
+    let sandbox = start_demo().await;
+    let reply = get(&sandbox, "/api/accounts").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_rate_headers(&reply, 150, 149);
+    assert_eq!(
+        reply.body,
+        json!([{"id": ACCOUNT, "name": "Acme Inc.", "access_levels": [100]}])
+    );
+    // Without an account node the name is made up from the id.
+    let bare = SandboxState::from_json(
+        r#"{"account_id": 42, "resources": [{"id": 7, "name": "P", "type": "project", "access_level": 100}], "accesses": []}"#,
+    )
+    .unwrap();
+    let sandbox = start_with(bare, RateLimit::MAILTRAP).await;
+    let reply = get(&sandbox, "/api/accounts/").await;
+    assert_eq!(
+        reply.body,
+        json!([{"id": 42, "name": "Account 42", "access_levels": [100]}])
+    );
+    assert_eq!(sandbox.requests()[0].path, "/api/accounts/");
+}
+
+#[tokio::test]
+async fn accounts_lists_what_the_config_says_several_or_none() {
+    let several = start_config(SandboxConfig {
+        accounts_listed: Some(vec![
+            (ACCOUNT, "Acme Inc.".into()),
+            (2326475, "John Doe".into()),
+        ]),
+        ..SandboxConfig::new(SandboxState::demo(), TOKEN)
+    })
+    .await;
+    assert_eq!(
+        get(&several, "/api/accounts").await.body,
+        json!([
+            {"id": ACCOUNT, "name": "Acme Inc.", "access_levels": [100]},
+            {"id": 2326475, "name": "John Doe", "access_levels": [100]},
+        ])
+    );
+    // Listing another account serves nothing of it.
+    let other = get(&several, "/api/accounts/2326475/account_accesses").await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert_eq!(other.body, json!({"errors": "Account access forbidden"}));
+
+    let none = start_config(SandboxConfig {
+        accounts_listed: Some(vec![]),
+        ..SandboxConfig::new(SandboxState::demo(), TOKEN)
+    })
+    .await;
+    let reply = get(&none, "/api/accounts").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, json!([]));
+}
+
+#[tokio::test]
+async fn accounts_needs_the_token_and_counts_against_the_limit() {
+    let sandbox = start_with(SandboxState::demo(), "2/10s".parse().unwrap()).await;
+    let client = reqwest::Client::new();
+    for request in [
+        client
+            .get(url(&sandbox, "/api/accounts"))
+            .header("Api-Token", "wrong"),
+        client.get(url(&sandbox, "/api/accounts")),
+    ] {
+        let reply = send(request).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.body, json!({"error": "Incorrect API token"}));
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some("Token realm=\"Application\"")
+        );
+    }
+    let reply = send(
+        client
+            .get(url(&sandbox, "/api/accounts"))
+            .bearer_auth(TOKEN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_rate_headers(&reply, 2, 1);
+    assert_eq!(
+        get(&sandbox, "/api/account_accesses").await.status,
+        StatusCode::OK
+    );
+    let limited = get(&sandbox, "/api/accounts").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.body, json!({"errors": "Rate limit exceeded"}));
+    let wrong_method = send(
+        client
+            .post(url(&sandbox, "/api/accounts"))
+            .header("Api-Token", "x"),
+    )
+    .await;
+    assert_eq!(wrong_method.status, StatusCode::NOT_FOUND);
+}
+
 // ---------------------------------------------------------------- library accessors
 
 #[tokio::test]
@@ -1207,4 +1959,103 @@ fn the_binary_rejects_a_bad_state_file_clearly() {
         assert!(stderr.contains(&file), "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
     }
+}
+
+#[test]
+fn the_binary_speaks_the_new_vocabulary_when_asked() {
+    let (_process, addr) = spawn_sandbox(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        "T",
+        "--vocabulary",
+        "new",
+    ]);
+    let (status, body) = raw_request(addr, "GET", "/api/permissions/resources", "T");
+    assert_eq!(status, 200);
+    let tree: Value = serde_json::from_str(&body).unwrap();
+    let types = tree_types(&tree);
+    assert!(types.contains(&"sandbox".to_owned()), "{types:?}");
+    assert!(types.contains(&"domain".to_owned()), "{types:?}");
+    assert!(!types.contains(&"inbox".to_owned()), "{types:?}");
+    let (status, body) = raw_request(
+        addr,
+        "GET",
+        &format!("/api/accounts/{ACCOUNT}/permissions/resources"),
+        "T",
+    );
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()),
+        (200, tree)
+    );
+    let (status, body) = raw_request(addr, "GET", "/api/accounts", "T");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!([{"id": ACCOUNT, "name": "Acme Inc.", "access_levels": [100]}])
+    );
+
+    // The default is the old vocabulary.
+    let (_process, addr) = spawn_sandbox(&["--listen", "127.0.0.1:0", "--token", "T"]);
+    let (_, body) = raw_request(addr, "GET", "/api/permissions/resources", "T");
+    let types = tree_types(&serde_json::from_str(&body).unwrap());
+    assert!(types.contains(&"inbox".to_owned()) && !types.contains(&"sandbox".to_owned()));
+}
+
+#[test]
+fn the_binary_serves_a_new_vocabulary_seed_in_the_old_one_and_refuses_a_mixed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = serde_json::to_string(&SandboxState::demo())
+        .unwrap()
+        .replace(r#""inbox""#, r#""sandbox""#)
+        .replace(r#""sending_domain""#, r#""domain""#);
+    let new_seed = dir.path().join("new.json");
+    std::fs::write(&new_seed, &text).unwrap();
+    let (_process, addr) = spawn_sandbox(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        "T",
+        "--state",
+        new_seed.to_str().unwrap(),
+    ]);
+    let (status, body) = raw_request(addr, "GET", "/api/account_accesses", "T");
+    assert_eq!(status, 200);
+    let rows = row_types(&serde_json::from_str(&body).unwrap());
+    assert!(
+        rows.contains(&("inbox".to_owned(), FRONTEND_STAGING)),
+        "{rows:?}"
+    );
+
+    let mut mixed: Value = serde_json::from_str(&text).unwrap();
+    mixed["accesses"][2]["resources"][1]["resource_type"] = json!("inbox");
+    let mixed_seed = dir.path().join("mixed.json");
+    std::fs::write(&mixed_seed, mixed.to_string()).unwrap();
+    let output = sandbox_command(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        "T",
+        "--state",
+        mixed_seed.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("mixed.json"), "{stderr}");
+    assert!(
+        stderr.contains(r#""sandbox" (the new vocabulary) and "inbox" at accesses[2].resources[1].resource_type"#),
+        "{stderr}"
+    );
+
+    let output = sandbox_command(&["--listen", "127.0.0.1:0", "--vocabulary", "newest"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("newest") && stderr.contains("old") && stderr.contains("new"),
+        "{stderr}"
+    );
 }

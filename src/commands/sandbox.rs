@@ -1,7 +1,8 @@
 //! `mailtrap-access sandbox`: serve the simulated API until interrupted. The first line
 //! on stdout is `listening on http://HOST:PORT` (with the real port), so a script or
 //! test can start it on port 0 and read where it went; everything else goes to stderr.
-//! The fault flags make it misbehave on purpose, reproducibly with `--fault-seed`.
+//! `--vocabulary` picks the resource type names it speaks; the fault flags make it
+//! misbehave on purpose, reproducibly with `--fault-seed`.
 
 use std::io::Write;
 
@@ -59,16 +60,17 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<()> {
         }
     };
     let summary = format!(
-        "account {} with {} accesses; rate limit {}; {faults}; stop with Ctrl-C",
+        "account {} with {} accesses; {} vocabulary; rate limit {}; {faults}; stop with Ctrl-C",
         state.account_id(),
         state.accesses.len(),
+        args.vocabulary,
         args.rate_limit
     );
     let config = SandboxConfig {
-        state,
-        token,
+        vocabulary: args.vocabulary,
         rate_limit: args.rate_limit,
         faults,
+        ..SandboxConfig::new(state, token)
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,8 +1,8 @@
 //! Fault injection: what can go wrong between a client and the real service, on demand
-//! and reproducibly. A request to one of the four API routes may be delayed, refused by
-//! a burst of 429s, answered by a crashing app (500) or a proxy's HTML page (502), or
-//! have its connection closed without an answer, either before the sandbox applies its
-//! change or after. Every decision for the request numbered `n` depends only on the
+//! and reproducibly. A request to one of the API routes (either path family, and
+//! `GET /api/accounts`) may be delayed, refused by a burst of 429s, answered by a
+//! crashing app (500) or a proxy's HTML page (502), or have its connection closed
+//! without an answer, either before the sandbox applies its change or after. Every decision for the request numbered `n` depends only on the
 //! seed and `n`, so a seeded run is reproducible. The default injects nothing.
 //!
 //! This file holds the configuration and the decisions; `http` acts on them, and the

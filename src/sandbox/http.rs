@@ -1,9 +1,12 @@
 //! The sandbox's HTTP face: one handler that does, in the service's order, rate limiting,
 //! routing, authentication, the account check and the operation, then stamps the
-//! rate-limit headers on whatever comes out and records the exchange. Routing is done
-//! by hand so that every odd request (wrong method, non-numeric id) gets the service's
-//! JSON answer rather than a framework's plain-text rejection. Injected faults (see
-//! `faults`) stand in front of all that, as a flaky network or proxy would.
+//! rate-limit headers on whatever comes out and records the exchange. Both path
+//! families are routed to the same operations: the account-scoped paths of the contract
+//! and the token-scoped ones of the 2026 OpenAPI, where the token alone determines the
+//! account. Routing is done by hand so that every odd request (wrong method,
+//! non-numeric id) gets the service's JSON answer rather than a framework's plain-text
+//! rejection. Injected faults (see `faults`) stand in front of all that, as a flaky
+//! network or proxy would.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +24,7 @@ use serde_json::{json, Value};
 use super::faults::{Connection, Decision};
 use super::rate_window::Admission;
 use super::state::{AccessFilter, OperationError, NO_PERMISSIONS_SELECTED};
+use super::vocabulary::{ServedAccesses, ServedTree};
 use super::{InjectedFault, RecordedRequest, Shared};
 
 /// Bodies are tiny permission lists; anything bigger is not a client of this API.
@@ -36,13 +40,25 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
-/// The four operations, with their path parameters still as written.
+/// The API operations, with their path parameters still as written. `account` is the
+/// id in an account-scoped path, `None` in a token-scoped one (the token's account).
 #[derive(Debug, PartialEq, Eq)]
 enum Route<'a> {
-    ListAccesses { account: &'a str },
-    ListResources { account: &'a str },
-    BulkUpdate { account: &'a str, access: &'a str },
-    DeleteAccess { account: &'a str, access: &'a str },
+    ListAccounts,
+    ListAccesses {
+        account: Option<&'a str>,
+    },
+    ListResources {
+        account: Option<&'a str>,
+    },
+    BulkUpdate {
+        account: Option<&'a str>,
+        access: &'a str,
+    },
+    DeleteAccess {
+        account: Option<&'a str>,
+        access: &'a str,
+    },
 }
 
 impl<'a> Route<'a> {
@@ -50,31 +66,41 @@ impl<'a> Route<'a> {
     fn recognize(method: &Method, path: &'a str) -> Option<Route<'a>> {
         let path = path.strip_suffix('/').unwrap_or(path);
         let segments: Vec<&str> = path.split('/').collect();
-        match (method, segments.as_slice()) {
-            (&Method::GET, ["", "api", "accounts", account, "account_accesses"]) => {
-                Some(Route::ListAccesses { account })
+        // `["", "api", "accounts", ID, rest..]` and `["", "api", rest..]` name the same
+        // operation; only the first names its account.
+        let (account, rest) = match segments.as_slice() {
+            ["", "api", "accounts", account, rest @ ..] if !rest.is_empty() => {
+                (Some(*account), rest)
             }
-            (&Method::GET, ["", "api", "accounts", account, "permissions", "resources"]) => {
+            ["", "api", rest @ ..] => (None, rest),
+            _ => return None,
+        };
+        if account == Some("") {
+            return None;
+        }
+        match (method, account, rest) {
+            (&Method::GET, None, ["accounts"]) => Some(Route::ListAccounts),
+            (&Method::GET, _, ["account_accesses"]) => Some(Route::ListAccesses { account }),
+            (&Method::GET, _, ["permissions", "resources"]) => {
                 Some(Route::ListResources { account })
             }
-            (
-                &Method::PUT,
-                ["", "api", "accounts", account, "account_accesses", access, "permissions", "bulk"],
-            ) => Some(Route::BulkUpdate { account, access }),
-            (&Method::DELETE, ["", "api", "accounts", account, "account_accesses", access]) => {
+            (&Method::PUT, _, ["account_accesses", access, "permissions", "bulk"]) => {
+                Some(Route::BulkUpdate { account, access })
+            }
+            (&Method::DELETE, _, ["account_accesses", access]) => {
                 Some(Route::DeleteAccess { account, access })
             }
             _ => None,
         }
-        .filter(|route| !route.account().is_empty())
     }
 
-    fn account(&self) -> &'a str {
+    fn account(&self) -> Option<&'a str> {
         match self {
+            Route::ListAccounts => None,
             Route::ListAccesses { account }
             | Route::ListResources { account }
             | Route::BulkUpdate { account, .. }
-            | Route::DeleteAccess { account, .. } => account,
+            | Route::DeleteAccess { account, .. } => *account,
         }
     }
 }
@@ -116,7 +142,7 @@ async fn handle(
         route,
         Some(Route::BulkUpdate { .. } | Route::DeleteAccess { .. })
     );
-    // Faults strike the four operations only; anything else is answered as usual.
+    // Faults strike the API operations only; anything else is answered as usual.
     let decision = match route {
         Some(_) => shared.next_fault_decision(),
         None => Decision::none(),
@@ -259,31 +285,45 @@ fn respond(shared: &Shared, parts: &Parts, credential: Option<&str>, body: &Byte
         );
         return response;
     }
-    if route.account().parse::<u64>().ok() != Some(shared.account_id) {
-        return json_response(
-            StatusCode::FORBIDDEN,
-            &json!({"errors": "Account access forbidden"}),
-        );
+    // A token-scoped path names no account: the token's own is meant.
+    if let Some(account) = route.account() {
+        if account.parse::<u64>().ok() != Some(shared.account_id) {
+            return json_response(
+                StatusCode::FORBIDDEN,
+                &json!({"errors": "Account access forbidden"}),
+            );
+        }
     }
 
+    let vocabulary = shared.vocabulary;
     match route {
+        Route::ListAccounts => json_response(StatusCode::OK, &shared.accounts),
         Route::ListAccesses { .. } => {
             let pairs = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
                 .map(|Query(pairs)| pairs)
                 .unwrap_or_default();
-            let filter = AccessFilter::from_pairs(
+            let filter = AccessFilter::from_pairs_in(
                 pairs
                     .iter()
                     .map(|(key, value)| (key.as_str(), value.as_str())),
+                vocabulary,
             );
+            let state = shared.read_state();
             json_response(
                 StatusCode::OK,
-                &shared.read_state().listed_accesses(&filter),
+                &ServedAccesses {
+                    accesses: &state.listed_accesses(&filter),
+                    vocabulary,
+                },
             )
         }
-        Route::ListResources { .. } => {
-            json_response(StatusCode::OK, &shared.read_state().resources)
-        }
+        Route::ListResources { .. } => json_response(
+            StatusCode::OK,
+            &ServedTree {
+                nodes: &shared.read_state().resources,
+                vocabulary,
+            },
+        ),
         Route::BulkUpdate { access, .. } => {
             let Ok(access_id) = access.parse::<u64>() else {
                 return not_found();
@@ -291,7 +331,7 @@ fn respond(shared: &Shared, parts: &Parts, credential: Option<&str>, body: &Byte
             let mut state = shared.write_state();
             let outcome = state.check_writable(access_id).and_then(|()| {
                 let body = bulk_body(&parts.headers, body)?;
-                state.bulk_update(access_id, &body)
+                state.bulk_update_in(access_id, &body, vocabulary)
             });
             match outcome {
                 Ok(()) => json_response(
@@ -387,42 +427,87 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recognizes_exactly_the_four_operations() {
-        let get = &Method::GET;
-        assert_eq!(
-            Route::recognize(get, "/api/accounts/7/account_accesses"),
-            Some(Route::ListAccesses { account: "7" })
-        );
-        assert_eq!(
-            Route::recognize(get, "/api/accounts/7/permissions/resources/"),
-            Some(Route::ListResources { account: "7" })
-        );
-        assert_eq!(
-            Route::recognize(
-                &Method::PUT,
-                "/api/accounts/7/account_accesses/9/permissions/bulk"
+    fn recognizes_every_operation_in_both_path_families() {
+        let (get, put, delete) = (&Method::GET, &Method::PUT, &Method::DELETE);
+        let cases = [
+            (get, "/api/accounts", Route::ListAccounts),
+            (get, "/api/accounts/", Route::ListAccounts),
+            (
+                get,
+                "/api/accounts/7/account_accesses",
+                Route::ListAccesses { account: Some("7") },
             ),
-            Some(Route::BulkUpdate {
-                account: "7",
-                access: "9"
-            })
-        );
-        assert_eq!(
-            Route::recognize(&Method::DELETE, "/api/accounts/7/account_accesses/9"),
-            Some(Route::DeleteAccess {
-                account: "7",
-                access: "9"
-            })
-        );
+            (
+                get,
+                "/api/account_accesses",
+                Route::ListAccesses { account: None },
+            ),
+            (
+                get,
+                "/api/accounts/7/permissions/resources/",
+                Route::ListResources { account: Some("7") },
+            ),
+            (
+                get,
+                "/api/permissions/resources",
+                Route::ListResources { account: None },
+            ),
+            (
+                put,
+                "/api/accounts/7/account_accesses/9/permissions/bulk",
+                Route::BulkUpdate {
+                    account: Some("7"),
+                    access: "9",
+                },
+            ),
+            (
+                put,
+                "/api/account_accesses/9/permissions/bulk",
+                Route::BulkUpdate {
+                    account: None,
+                    access: "9",
+                },
+            ),
+            (
+                delete,
+                "/api/accounts/7/account_accesses/9",
+                Route::DeleteAccess {
+                    account: Some("7"),
+                    access: "9",
+                },
+            ),
+            (
+                delete,
+                "/api/account_accesses/9",
+                Route::DeleteAccess {
+                    account: None,
+                    access: "9",
+                },
+            ),
+        ];
+        for (method, path, route) in cases {
+            assert_eq!(
+                Route::recognize(method, path),
+                Some(route),
+                "{method} {path}"
+            );
+        }
         for (method, path) in [
             (&Method::POST, "/api/accounts/7/account_accesses"),
+            (&Method::POST, "/api/account_accesses"),
             (&Method::GET, "/api/accounts/7/account_accesses/9"),
+            (&Method::GET, "/api/account_accesses/9"),
             (
                 &Method::PATCH,
                 "/api/accounts/7/account_accesses/9/permissions/bulk",
             ),
+            (&Method::DELETE, "/api/accounts"),
+            (&Method::GET, "/api/accounts/7"),
             (&Method::GET, "/api/accounts//account_accesses"),
-            (&Method::GET, "/api/account_accesses"),
+            (&Method::GET, "/api/accounts/7/accounts"),
+            (&Method::GET, "/api/accounts/7/api/account_accesses"),
+            (&Method::GET, "/account_accesses"),
+            (&Method::GET, "/api"),
             (&Method::GET, "/"),
         ] {
             assert_eq!(Route::recognize(method, path), None, "{method} {path}");

@@ -1,14 +1,17 @@
-//! A stateful simulation of Mailtrap's Account Management API on loopback: the four
-//! account-scoped operations, their error bodies, token auth and the per-token rate
-//! limit, faithful to the real service rather than convenient for a client. This file
-//! owns the server's lifecycle and the library API (`Sandbox`, `BlockingSandbox`);
-//! `state` owns the account and its operations, `http` the wire, `rate_window` the limit,
-//! `faults` what can be made to go wrong on purpose.
+//! A stateful simulation of Mailtrap's Account Management API on loopback: the
+//! account-scoped operations of the contract and their token-scoped twins of 2026,
+//! `GET /api/accounts`, their error bodies, token auth and the per-token rate limit,
+//! in either vocabulary of resource types, faithful to the real service rather than
+//! convenient for a client. This file owns the server's lifecycle and the library API
+//! (`Sandbox`, `BlockingSandbox`); `state` owns the account and its operations, `http`
+//! the wire, `vocabulary` the names served, `rate_window` the limit, `faults` what can
+//! be made to go wrong on purpose.
 
 mod faults;
 mod http;
 mod rate_window;
 mod state;
+mod vocabulary;
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -31,6 +34,7 @@ pub use state::{
     SpecifierType, StateError, ValidationErrors, ADMIN_LEVEL, INDETERMINATE_LEVEL, OWNER_LEVEL,
     VIEWER_LEVEL, VIEWER_PLUS_LEVEL, WRITABLE_RESOURCE_TYPES,
 };
+pub use vocabulary::Vocabulary;
 
 /// How long `shutdown` lets in-flight requests finish before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -38,24 +42,65 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// not grow without bound.
 const MAX_RECORDED_REQUESTS: usize = 100_000;
 
-/// What a sandbox serves: the account, the one accepted token, the rate limit, and
-/// the faults it injects (none by default).
+/// What a sandbox serves: the account, the one accepted token, the rate limit, the
+/// faults it injects (none by default), the vocabulary it speaks and the accounts
+/// `GET /api/accounts` lists.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
+    /// The account, in either vocabulary (it is stored in the canonical one).
     pub state: SandboxState,
     pub token: String,
     pub rate_limit: RateLimit,
     pub faults: Faults,
+    /// The names served on both path families: in the tree, the listing's rows, the
+    /// bulk body and the inbox filter.
+    pub vocabulary: Vocabulary,
+    /// What `GET /api/accounts` lists, as `(id, name)` pairs, each with
+    /// `access_levels: [100]`. `None`: the sandbox's own account only, named after the
+    /// tree's `account` node. `Some` lets a test show a token that reaches several
+    /// accounts, or none; it changes nothing else: every other path still serves the
+    /// one account of `state`, and names any other account 403.
+    pub accounts_listed: Option<Vec<(u64, String)>>,
 }
 
 impl SandboxConfig {
-    /// `state` behind `token`, at Mailtrap's documented rate limit, with no faults.
+    /// `state` behind `token`, at Mailtrap's documented rate limit, with no faults, in
+    /// the old vocabulary, listing its own account only.
     pub fn new(state: SandboxState, token: impl Into<String>) -> SandboxConfig {
         SandboxConfig {
             state,
             token: token.into(),
             rate_limit: RateLimit::default(),
             faults: Faults::none(),
+            vocabulary: Vocabulary::Old,
+            accounts_listed: None,
+        }
+    }
+}
+
+/// One entry of `GET /api/accounts`: `{"id", "name", "access_levels"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct ListedAccount {
+    id: u64,
+    name: String,
+    access_levels: Vec<u32>,
+}
+
+impl ListedAccount {
+    /// The account of `state`, named after its tree's `account` node, at the token's own
+    /// level on that node (admin when the tree has none).
+    fn own(state: &SandboxState) -> ListedAccount {
+        let node = state
+            .resources
+            .iter()
+            .find(|node| node.resource_type == "account" && node.id == state.account_id);
+        ListedAccount {
+            id: state.account_id,
+            name: node.map_or_else(
+                || format!("Account {}", state.account_id),
+                |node| node.name.clone(),
+            ),
+            access_levels: vec![node.map_or(ADMIN_LEVEL, |node| node.access_level)],
         }
     }
 }
@@ -94,6 +139,9 @@ pub(crate) struct Shared {
     token: String,
     account_id: u64,
     rate_limit: RateLimit,
+    vocabulary: Vocabulary,
+    /// The body of `GET /api/accounts`, fixed at start.
+    accounts: Vec<ListedAccount>,
     state: RwLock<SandboxState>,
     limiter: Mutex<SlidingWindowLimiter>,
     requests: Mutex<VecDeque<RecordedRequest>>,
@@ -111,11 +159,25 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// `config.state` must be canonical already (`Sandbox::start` sees to it).
     fn new(config: SandboxConfig) -> Shared {
+        let accounts = match config.accounts_listed {
+            None => vec![ListedAccount::own(&config.state)],
+            Some(listed) => listed
+                .into_iter()
+                .map(|(id, name)| ListedAccount {
+                    id,
+                    name,
+                    access_levels: vec![ADMIN_LEVEL],
+                })
+                .collect(),
+        };
         Shared {
             token: config.token,
             account_id: config.state.account_id,
             rate_limit: config.rate_limit,
+            vocabulary: config.vocabulary,
+            accounts,
             state: RwLock::new(config.state),
             limiter: Mutex::new(SlidingWindowLimiter::new(config.rate_limit)),
             requests: Mutex::new(VecDeque::new()),
@@ -169,7 +231,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Bind `listen` (port 0 picks a free one) and serve in the current tokio runtime.
-    pub async fn start(config: SandboxConfig, listen: SocketAddr) -> anyhow::Result<Sandbox> {
+    pub async fn start(mut config: SandboxConfig, listen: SocketAddr) -> anyhow::Result<Sandbox> {
+        // A state built in code may be in the new vocabulary; it is stored canonical.
+        config.state.canonicalize().context("sandbox state")?;
         config.state.validate().context("sandbox state")?;
         if config.token.trim().is_empty() {
             anyhow::bail!("the sandbox token must not be empty");
@@ -224,14 +288,26 @@ impl Sandbox {
         &self.shared.token
     }
 
-    /// A snapshot of the account as it is now.
+    /// A snapshot of the account as it is now, in the canonical (old) names whatever
+    /// vocabulary is served: `state().rows(id)` reads `inbox`, never `sandbox`.
     pub fn state(&self) -> SandboxState {
         self.shared.read_state().clone()
     }
 
-    /// Every access now in the account, `ApiToken` entries included, as the list shape.
+    /// Every access now in the account, `ApiToken` entries included, as the list shape
+    /// and in the vocabulary served: what the listing would show if it showed tokens.
     pub fn accesses_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.shared.read_state().accesses).unwrap_or(serde_json::Value::Null)
+        let state = self.shared.read_state();
+        serde_json::to_value(vocabulary::ServedAccesses {
+            accesses: &state.accesses,
+            vocabulary: self.shared.vocabulary,
+        })
+        .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The vocabulary this sandbox speaks.
+    pub fn vocabulary(&self) -> Vocabulary {
+        self.shared.vocabulary
     }
 
     /// Every request received so far, in the order they were answered (the newest
@@ -339,6 +415,10 @@ impl BlockingSandbox {
 
     pub fn accesses_json(&self) -> serde_json::Value {
         self.sandbox.accesses_json()
+    }
+
+    pub fn vocabulary(&self) -> Vocabulary {
+        self.sandbox.vocabulary()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {

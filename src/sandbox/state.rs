@@ -1,7 +1,9 @@
 //! The simulated account and everything the API can do to it, without HTTP: the
 //! `--state` file format (`{"account_id", "resources", "accesses"}`, the last two being
 //! exactly the bodies of the two GET endpoints), the checks a seed must pass, and the
-//! three access operations (list with filters, bulk-update rows, delete).
+//! three access operations (list with filters, bulk-update rows, delete). The state is
+//! held in the canonical (old) names, `inbox` and `sending_domain`, whichever vocabulary
+//! the seed was written in; the operations take the vocabulary a client speaks.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -10,8 +12,12 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-/// The resource types of the contract: the only ones a bulk update may write. Rows of any
-/// other type (`organization` on an owner, say) are read and kept, never written.
+use super::vocabulary::{Vocabulary, RENAMED};
+
+/// The resource types of the contract, in the canonical (old) names: the only ones a
+/// bulk update may write. Rows of any other type (`organization` on an owner,
+/// `email_template_permission_scope`) are read and kept, never written.
+/// `Vocabulary::writable_resource_types` spells them in either vocabulary.
 pub const WRITABLE_RESOURCE_TYPES: [&str; 6] = [
     "account",
     "billing",
@@ -38,7 +44,9 @@ pub const NO_PERMISSIONS_SELECTED: &str = "No permissions selected. Please choos
 
 const DEMO_ACCOUNT_JSON: &str = include_str!("../../examples/sandbox-account.json");
 
-/// The whole simulated account, in the `--state` file format.
+/// The whole simulated account, in the `--state` file format. Types are held in the
+/// canonical (old) names once `canonicalize` has run, as `from_json` and
+/// `Sandbox::start` make sure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SandboxState {
     pub account_id: u64,
@@ -117,6 +125,17 @@ fn in_service_order<S: Serializer>(
     map: &Map<String, Value>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
+    let mut out = serializer.serialize_map(Some(map.len()))?;
+    write_in_service_order(map, &mut out)?;
+    out.end()
+}
+
+/// The entries of `map`, in the service's key order, into a map being serialized: how
+/// flattened extra fields follow the known ones.
+pub(super) fn write_in_service_order<M: SerializeMap>(
+    map: &Map<String, Value>,
+    out: &mut M,
+) -> Result<(), M::Error> {
     let mut entries: Vec<(&String, &Value)> = map.iter().collect();
     // Stable: keys the order does not know keep the map's alphabetical order.
     entries.sort_by_key(|(key, _)| {
@@ -125,11 +144,19 @@ fn in_service_order<S: Serializer>(
             .position(|known| known == key)
             .unwrap_or(SERVICE_KEY_ORDER.len())
     });
-    let mut out = serializer.serialize_map(Some(entries.len()))?;
     for (key, value) in entries {
         out.serialize_entry(key, &InServiceOrder(value))?;
     }
-    out.end()
+    Ok(())
+}
+
+/// A map serialized in the service's key order, for callers outside `serialize_with`.
+pub(super) struct InServiceOrderMap<'a>(pub &'a Map<String, Value>);
+
+impl Serialize for InServiceOrderMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        in_service_order(self.0, serializer)
+    }
 }
 
 struct InServiceOrder<'a>(&'a Value);
@@ -205,13 +232,24 @@ impl AccessFilter {
     /// Build the filter from decoded query pairs; both `key=1&key=2` and `key[]=1` count.
     /// A value that is not an id activates the filter but matches nothing, as a database
     /// lookup of a non-numeric id would.
+    /// The filter names are the old vocabulary's (`inbox_ids`).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> AccessFilter {
+        AccessFilter::from_pairs_in(pairs, Vocabulary::Old)
+    }
+
+    /// As `from_pairs`, with the inbox filter of `vocabulary` (`inbox_ids` or
+    /// `sandbox_ids`). The other vocabulary's name is a parameter like any unknown one,
+    /// ignored, as a Rails controller ignores what it does not permit.
+    pub fn from_pairs_in<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        vocabulary: Vocabulary,
+    ) -> AccessFilter {
         let mut filter = AccessFilter::default();
         for (key, value) in pairs {
             let resource_type = match key.strip_suffix("[]").unwrap_or(key) {
                 "project_ids" => "project",
-                "inbox_ids" => "inbox",
                 "domain_ids" => "sending_domain",
+                inboxes if inboxes == vocabulary.inbox_filter() => "inbox",
                 _ => continue,
             };
             let value = value.trim();
@@ -254,6 +292,8 @@ impl SandboxState {
         deserializer
             .end()
             .map_err(|err| StateError(format!("after the state object: {err}")))?;
+        let mut state = state;
+        state.canonicalize()?;
         state.validate()?;
         Ok(state)
     }
@@ -276,6 +316,7 @@ impl SandboxState {
 
     /// `(resource_type, resource_id, access_level)` of every row of one access, in
     /// order; none for an access that is not there. What a test compares after a write.
+    /// Types are the canonical (old) names whatever vocabulary the sandbox serves.
     pub fn rows(&self, access_id: u64) -> Vec<(String, u64, u32)> {
         self.access(access_id)
             .map(|access| {
@@ -297,6 +338,72 @@ impl SandboxState {
             pending.extend(node.resources.iter());
         }
         keys
+    }
+
+    /// Rename the new vocabulary's types (`sandbox`, `domain`) to the canonical ones, so a
+    /// seed may be written in either vocabulary. A state that spells one kind both ways
+    /// is refused, naming both places: it cannot have come from one server.
+    pub fn canonicalize(&mut self) -> Result<(), StateError> {
+        // For each renamed kind, where its old and its new name were first seen.
+        let mut seen: [(Option<String>, Option<String>); RENAMED.len()] = Default::default();
+        let mut note = |name: &str, path: &dyn Fn() -> String| {
+            for (index, (old, new)) in RENAMED.iter().enumerate() {
+                let slot = if name == *old {
+                    &mut seen[index].0
+                } else if name == *new {
+                    &mut seen[index].1
+                } else {
+                    continue;
+                };
+                if slot.is_none() {
+                    *slot = Some(path());
+                }
+            }
+        };
+        let mut pending: Vec<(String, &ResourceNode)> = self
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(index, node)| (format!("resources[{index}]"), node))
+            .rev()
+            .collect();
+        while let Some((path, node)) = pending.pop() {
+            note(&node.resource_type, &|| format!("{path}.type"));
+            for (index, child) in node.resources.iter().enumerate().rev() {
+                pending.push((format!("{path}.resources[{index}]"), child));
+            }
+        }
+        for (index, access) in self.accesses.iter().enumerate() {
+            for (row_index, row) in access.resources.iter().enumerate() {
+                note(&row.resource_type, &|| {
+                    format!("accesses[{index}].resources[{row_index}].resource_type")
+                });
+            }
+        }
+        for ((old, new), (old_at, new_at)) in RENAMED.iter().zip(&seen) {
+            if let (Some(old_at), Some(new_at)) = (old_at, new_at) {
+                return Err(StateError(format!(
+                    "{new_at}: \"{new}\" (the new vocabulary) and \"{old}\" at {old_at} (the old \
+                     one) name the same kind: write the state in one vocabulary"
+                )));
+            }
+        }
+        let rename = |name: &mut String| {
+            if let Some((old, _)) = RENAMED.iter().find(|(_, new)| new == name) {
+                *name = (*old).to_owned();
+            }
+        };
+        let mut pending: Vec<&mut ResourceNode> = self.resources.iter_mut().collect();
+        while let Some(node) = pending.pop() {
+            rename(&mut node.resource_type);
+            pending.extend(node.resources.iter_mut());
+        }
+        for access in &mut self.accesses {
+            for row in &mut access.resources {
+                rename(&mut row.resource_type);
+            }
+        }
+        Ok(())
     }
 
     /// Check what deserialization cannot: unique identities, known levels, and rows that
@@ -421,11 +528,22 @@ impl SandboxState {
         }
     }
 
-    /// `PUT .../permissions/bulk`: validate every item, then apply all of them or none.
-    /// Items apply in order, so a pair named twice ends as its last item says.
+    /// `PUT .../permissions/bulk` from a client of the old vocabulary: see `bulk_update_in`.
     pub fn bulk_update(&mut self, access_id: u64, body: &Value) -> Result<(), OperationError> {
+        self.bulk_update_in(access_id, body, Vocabulary::Old)
+    }
+
+    /// `PUT .../permissions/bulk`: validate every item, then apply all of them or none.
+    /// Items apply in order, so a pair named twice ends as its last item says. Types are
+    /// read in `vocabulary`; the other vocabulary's names are unknown types (422).
+    pub fn bulk_update_in(
+        &mut self,
+        access_id: u64,
+        body: &Value,
+        vocabulary: Vocabulary,
+    ) -> Result<(), OperationError> {
         self.check_writable(access_id)?;
-        let changes = parse_bulk_body(body, &self.resource_keys())?;
+        let changes = parse_bulk_body(body, &self.resource_keys(), vocabulary)?;
         let access = self
             .accesses
             .iter_mut()
@@ -470,7 +588,9 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> OperationErr
 fn parse_bulk_body(
     body: &Value,
     tree: &HashSet<(String, u64)>,
+    vocabulary: Vocabulary,
 ) -> Result<Vec<RowChange>, OperationError> {
+    let writable = vocabulary.writable_resource_types();
     // A body that is not an object has no `permissions` key, which reads as nothing chosen.
     let items = match body.get("permissions") {
         None | Some(Value::Null) => return Err(invalid("base", NO_PERMISSIONS_SELECTED)),
@@ -500,16 +620,14 @@ fn parse_bulk_body(
                 complain("resource_type", "can't be blank".into());
                 None
             }
-            Some(Value::String(name)) if WRITABLE_RESOURCE_TYPES.contains(&name.as_str()) => {
-                Some(name.clone())
-            }
+            // As served: the canonical name is looked up, the served one reported.
+            Some(Value::String(name)) if writable.contains(&name.as_str()) => vocabulary
+                .canonical_name(name)
+                .map(|canonical| (canonical.to_owned(), name.clone())),
             Some(other) => {
                 complain(
                     "resource_type",
-                    format!(
-                        "{other} is not one of {}",
-                        WRITABLE_RESOURCE_TYPES.join(", ")
-                    ),
+                    format!("{other} is not one of {}", writable.join(", ")),
                 );
                 None
             }
@@ -560,13 +678,14 @@ fn parse_bulk_body(
                 level
             }
         };
-        let (Some(resource_type), Some(resource_id)) = (resource_type, resource_id) else {
+        let (Some((resource_type, served_type)), Some(resource_id)) = (resource_type, resource_id)
+        else {
             continue;
         };
         if !tree.contains(&(resource_type.clone(), resource_id)) {
             complain(
                 "resource_id",
-                format!("{resource_type} {resource_id} is not a resource of this account"),
+                format!("{served_type} {resource_id} is not a resource of this account"),
             );
             continue;
         }
@@ -856,6 +975,161 @@ mod tests {
             assert!(state.access(id).is_none());
         }
         assert_eq!(state.accesses.len(), 6);
+    }
+
+    /// The demo as a new-vocabulary server would have given it.
+    fn demo_in_new_names() -> Value {
+        let text = serde_json::to_string(&SandboxState::demo())
+            .unwrap()
+            .replace(r#""inbox""#, r#""sandbox""#)
+            .replace(r#""sending_domain""#, r#""domain""#);
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn a_seed_in_the_new_vocabulary_is_stored_canonical() {
+        let doc = demo_in_new_names();
+        assert_eq!(
+            doc["accesses"][2]["resources"][1]["resource_type"],
+            "sandbox"
+        );
+        let state = SandboxState::from_json(&doc.to_string()).unwrap();
+        assert_eq!(state, SandboxState::demo());
+    }
+
+    #[test]
+    fn a_seed_naming_one_kind_both_ways_is_refused_naming_both_places() {
+        let mut doc = demo_in_new_names();
+        // Bob's sandbox row written the old way, as a mixed-up file would have it.
+        doc["accesses"][2]["resources"][1]["resource_type"] = json!("inbox");
+        let err = SandboxState::from_json(&doc.to_string()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "resources[0].resources[0].resources[0].type: \"sandbox\" (the new vocabulary) \
+             and \"inbox\" at accesses[2].resources[1].resource_type (the old one) name the \
+             same kind: write the state in one vocabulary"
+        );
+        let mut doc = serde_json::to_value(SandboxState::demo()).unwrap();
+        doc["resources"][0]["resources"][3]["type"] = json!("domain");
+        let err = SandboxState::from_json(&doc.to_string()).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "resources[0].resources[3].type: \"domain\" (the new vocabulary) and \
+                 \"sending_domain\" at resources[0].resources[2].type"
+            ),
+            "{err}"
+        );
+        // Each kind on its own: inboxes the old way and domains the new is one name per kind.
+        let mut doc = serde_json::to_value(SandboxState::demo()).unwrap();
+        let text = doc
+            .to_string()
+            .replace(r#""sending_domain""#, r#""domain""#);
+        doc = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            SandboxState::from_json(&doc.to_string()).unwrap(),
+            SandboxState::demo()
+        );
+    }
+
+    #[test]
+    fn each_vocabulary_writes_its_own_names_only() {
+        let mut state = SandboxState::demo();
+        let new_names = json!({"permissions": [
+            {"resource_type": "sandbox", "resource_id": "4400101", "access_level": "admin"},
+            {"resource_type": "domain", "resource_id": "204301", "_destroy": true},
+        ]});
+        let old_names = json!({"permissions": [
+            {"resource_type": "inbox", "resource_id": "4400101", "access_level": "admin"},
+            {"resource_type": "sending_domain", "resource_id": "204301", "_destroy": true},
+        ]});
+        let before = state.clone();
+        for (body, vocabulary) in [(&new_names, Vocabulary::Old), (&old_names, Vocabulary::New)] {
+            let errors = errors_of(state.bulk_update_in(BOB, body, vocabulary));
+            assert_eq!(
+                errors.keys().collect::<Vec<_>>(),
+                vec![
+                    "permissions[0].resource_type",
+                    "permissions[1].resource_type"
+                ],
+                "{vocabulary}"
+            );
+            let expected = vocabulary.writable_resource_types().join(", ");
+            assert!(errors["permissions[0].resource_type"][0].ends_with(&expected));
+            assert_eq!(state, before);
+        }
+        state
+            .bulk_update_in(BOB, &new_names, Vocabulary::New)
+            .unwrap();
+        assert_eq!(
+            state.rows(BOB),
+            vec![
+                ("project".into(), 3301001, 100),
+                ("inbox".into(), 4400201, 10),
+                ("billing".into(), 1111111, 10),
+                ("inbox".into(), 4400101, 100),
+            ]
+        );
+        // A resource that is not there is reported in the client's own names.
+        let errors = errors_of(state.bulk_update_in(
+            BOB,
+            &json!({"permissions": [{"resource_type": "sandbox", "resource_id": "1", "access_level": "admin"}]}),
+            Vocabulary::New,
+        ));
+        assert_eq!(
+            errors["permissions[0].resource_id"],
+            vec!["sandbox 1 is not a resource of this account".to_owned()]
+        );
+    }
+
+    #[test]
+    fn the_email_template_scope_is_read_in_both_vocabularies_and_never_written() {
+        let mut doc = serde_json::to_value(SandboxState::demo()).unwrap();
+        doc["resources"][0]["resources"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": 1111111, "name": "Email Templates",
+                         "type": "email_template_permission_scope", "access_level": 100}));
+        doc["accesses"][1]["resources"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"resource_type": "email_template_permission_scope",
+                         "resource_id": 1111111, "access_level": 100}));
+        let mut state = SandboxState::from_json(&doc.to_string()).unwrap();
+        let before = state.clone();
+        let body = json!({"permissions": [{"resource_type": "email_template_permission_scope",
+                                           "resource_id": "1111111", "access_level": "viewer"}]});
+        for vocabulary in [Vocabulary::Old, Vocabulary::New] {
+            let errors = errors_of(state.bulk_update_in(BOB, &body, vocabulary));
+            assert!(errors.contains_key("permissions[0].resource_type"));
+            assert_eq!(state, before);
+        }
+    }
+
+    #[test]
+    fn the_inbox_filter_is_named_by_the_vocabulary() {
+        let demo = SandboxState::demo();
+        let ids = |pairs: &[(&str, &str)], vocabulary| -> Vec<u64> {
+            demo.listed_accesses(&AccessFilter::from_pairs_in(
+                pairs.iter().copied(),
+                vocabulary,
+            ))
+            .iter()
+            .map(|access| access.id)
+            .collect()
+        };
+        let backend_staging = [("sandbox_ids[]", "4400101")];
+        assert_eq!(ids(&backend_staging, Vocabulary::New), vec![5190005]);
+        // The other vocabulary's name is an unknown parameter: no filter at all.
+        assert_eq!(ids(&backend_staging, Vocabulary::Old).len(), 8);
+        assert_eq!(ids(&[("inbox_ids", "4400101")], Vocabulary::New).len(), 8);
+        assert_eq!(
+            ids(&[("inbox_ids", "4400101")], Vocabulary::Old),
+            vec![5190005]
+        );
+        assert_eq!(
+            ids(&[("domain_ids", "204302")], Vocabulary::New),
+            vec![5190008]
+        );
     }
 
     #[test]
