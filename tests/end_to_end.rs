@@ -647,3 +647,147 @@ fn an_interrupted_apply_finishes_what_is_in_flight_says_what_was_not_sent_and_re
         assert_exit(&plan, 0);
     }
 }
+
+#[test]
+fn the_demo_flow_in_each_vocabulary_and_path_family() {
+    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState, Vocabulary};
+    for vocabulary in [Vocabulary::Old, Vocabulary::New] {
+        for paths in ["account", "token"] {
+            let case = format!("{vocabulary} vocabulary, {paths} paths");
+            let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+            config.vocabulary = vocabulary;
+            let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
+            let url = sandbox.base_url();
+            let prefix = match paths {
+                "account" => "/api/accounts/1111111",
+                _ => "/api",
+            };
+            let inbox = match vocabulary {
+                Vocabulary::Old => "inbox",
+                Vocabulary::New => "sandbox",
+            };
+
+            let plan = run_against(&url, &["plan", "-f", DEMO, "--api-paths", paths]);
+            assert_exit(&plan, 0);
+            assert!(
+                stdout(&plan).contains(&format!("\"resource_type\":\"{inbox}\"")),
+                "{case}: {}",
+                stdout(&plan)
+            );
+            let mut reads: Vec<String> = sandbox.requests().into_iter().map(|r| r.path).collect();
+            reads.sort();
+            assert_eq!(
+                reads,
+                [
+                    format!("{prefix}/account_accesses"),
+                    format!("{prefix}/permissions/resources")
+                ],
+                "{case}"
+            );
+            sandbox.clear_requests();
+
+            let apply = run_against(
+                &url,
+                &["apply", "-f", DEMO, "--auto-approve", "--api-paths", paths],
+            );
+            assert_exit(&apply, 0);
+            let requests = sandbox.requests();
+            assert_eq!(requests.len(), 2 + 3 + 2, "{case}: {requests:#?}");
+            for write in writes(&requests) {
+                assert!(
+                    write
+                        .path
+                        .starts_with(&format!("{prefix}/account_accesses/")),
+                    "{case}: {}",
+                    write.path
+                );
+                assert_eq!(write.status, 200, "{case}: {write:?}");
+            }
+            let again = run_against(
+                &url,
+                &[
+                    "plan",
+                    "-f",
+                    DEMO,
+                    "--detailed-exitcode",
+                    "--api-paths",
+                    paths,
+                ],
+            );
+            assert_exit(&again, 0);
+
+            // The export speaks the server's vocabulary, and plans to nothing.
+            let dir = tempfile::tempdir().unwrap();
+            let exported = dir.path().join("exported.yaml");
+            let exported = exported.to_str().unwrap();
+            let export = run_against(
+                &url,
+                &[
+                    "export",
+                    "--account-id",
+                    "1111111",
+                    "--api-paths",
+                    paths,
+                    "-o",
+                    exported,
+                ],
+            );
+            assert_exit(&export, 0);
+            let text = std::fs::read_to_string(exported).unwrap();
+            let (inboxes, other) = match vocabulary {
+                Vocabulary::Old => ("inboxes:", "sandboxes:"),
+                Vocabulary::New => ("sandboxes:", "inboxes:"),
+            };
+            assert!(
+                text.contains(inboxes) && !text.contains(other),
+                "{case}: {text}"
+            );
+            let round_trip = run_against(
+                &url,
+                &[
+                    "plan",
+                    "-f",
+                    exported,
+                    "--detailed-exitcode",
+                    "--api-paths",
+                    paths,
+                ],
+            );
+            assert_exit(&round_trip, 0);
+        }
+    }
+}
+
+#[test]
+fn a_saved_plan_applied_through_the_other_path_family_is_refused() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    let output = run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--out", saved]);
+    assert_exit(&output, 0);
+    sandbox.clear_requests();
+    let output = run_against(
+        &sandbox.base_url(),
+        &["apply", "--auto-approve", "--api-paths", "token", saved],
+    );
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("was planned with --api-paths account in the old (inbox, sending_domain) vocabulary, but the account is now read with --api-paths token"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(writes(&sandbox.requests()).is_empty());
+
+    // A family that is neither: a usage error naming the two.
+    let output = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", DEMO, "--api-paths", "v2"],
+    );
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("[possible values: account, token]"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -145,15 +145,76 @@ fn credentials_in_the_url_are_refused() {
 }
 
 #[test]
-fn no_account_id() {
-    let sandbox = demo_sandbox();
+fn without_an_account_id_the_tokens_only_account_is_used() {
+    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path(), "f.yaml", "version: 1\nusers: {}\n");
-    let output = run_against(&sandbox.base_url(), &["plan", "-f", &file]);
-    assert_clean_failure(&output, &["no account id", "--account-id"]);
-    // The one request: the search for the token's account.
-    let paths: Vec<String> = sandbox.requests().into_iter().map(|r| r.path).collect();
-    assert_eq!(paths, ["/api/accounts"]);
+    let sandbox_listing = |accounts: Option<Vec<(u64, String)>>| {
+        let mut config = SandboxConfig::new(SandboxState::demo(), TOKEN);
+        config.accounts_listed = accounts;
+        BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap()
+    };
+    let paths = |sandbox: &BlockingSandbox| -> Vec<String> {
+        sandbox.requests().into_iter().map(|r| r.path).collect()
+    };
+
+    // One account: used, and named on stderr; discovery is exactly one more request.
+    let one = sandbox_listing(None);
+    let output = run_against(&one.base_url(), &["plan", "-f", &file]);
+    assert_exit(&output, 0);
+    assert!(
+        stderr(&output)
+            .contains("Using account 1111111 (Acme Inc.), the only one this token can reach."),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).starts_with("Plan for Mailtrap account 1111111"));
+    let mut seen = paths(&one);
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "/api/accounts",
+            "/api/accounts/1111111/account_accesses",
+            "/api/accounts/1111111/permissions/resources"
+        ]
+    );
+    // export writes the account it found.
+    let export = run_against(&one.base_url(), &["export"]);
+    assert_exit(&export, 0);
+    assert!(
+        stdout(&export).contains("account_id: 1111111"),
+        "{}",
+        stdout(&export)
+    );
+
+    // Several: each listed, with how to choose, and nothing else read.
+    let several = sandbox_listing(Some(vec![
+        (1111111, "Acme".into()),
+        (2222222, "Acme EU".into()),
+    ]));
+    let output = run_against(&several.base_url(), &["plan", "-f", &file]);
+    assert_clean_failure(
+        &output,
+        &[
+            "the token can reach 2 accounts",
+            "`account_id:` in the file or --account-id",
+            "1111111  Acme",
+            "2222222  Acme EU",
+        ],
+    );
+    assert_eq!(paths(&several), ["/api/accounts"]);
+
+    // None.
+    let none = sandbox_listing(Some(vec![]));
+    let output = run_against(&none.base_url(), &["plan", "-f", &file]);
+    assert_clean_failure(&output, &["the token can reach no account"]);
+    assert_eq!(paths(&none), ["/api/accounts"]);
+
+    // Not a list.
+    let (url, _) = canned_server(http_response("200 OK", "application/json", r#"{"id": 1}"#));
+    let output = run_against(&url, &["plan", "-f", &file, "--retries", "0"]);
+    assert_clean_failure(&output, &["GET /api/accounts", "expected a sequence"]);
 }
 
 #[test]
