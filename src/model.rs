@@ -467,6 +467,15 @@ impl Access {
         self.rows.iter().any(|row| row.level == OWNER)
     }
 
+    /// Whether [`Access::identity`] is some, without building it (which lower-cases).
+    pub fn has_identity(&self) -> bool {
+        match self.kind {
+            SpecifierKind::User | SpecifierKind::Invite => self.email.is_some(),
+            SpecifierKind::ApiToken => self.name.is_some(),
+            SpecifierKind::Other(_) => false,
+        }
+    }
+
     /// The key under which the desired-state file names this access: the lower-cased
     /// email of a person, or the name of an API token.
     pub fn identity(&self) -> Option<Identity> {

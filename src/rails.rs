@@ -94,7 +94,7 @@ pub fn check(
         let accesses = live
             .accesses
             .iter()
-            .filter(|access| access.identity().is_some() && !access.is_owner())
+            .filter(|access| access.has_identity() && !access.is_owner())
             .count();
         let (mut destroyed, mut removed) = (0, 0);
         for change in plan.changes.values() {

@@ -39,13 +39,19 @@ pub fn grant(rows: &mut Rows, key: ResourceKey, level: Level) {
 pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let file = &loaded.file;
+    let by_type: ByType = (MANAGED.iter())
+        .map(|info| {
+            let of_kind = resources.iter().filter(|r| r.key.kind == info.kind);
+            (info, of_kind.collect())
+        })
+        .collect();
 
     let mut roles: BTreeMap<&str, Rows> = BTreeMap::new();
     for (name, grants) in &file.roles {
         let mut rows = Rows::new();
         resolve_grants(
             loaded,
-            resources,
+            &by_type,
             &["roles", name],
             grants,
             &mut rows,
@@ -71,7 +77,7 @@ pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, V
             }
             resolve_grants(
                 loaded,
-                resources,
+                &by_type,
                 &[section, who],
                 grants,
                 &mut rows,
@@ -98,25 +104,24 @@ pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, V
     }
 }
 
+/// The tree's resources of each managed type, in tree order.
+type ByType<'a> = Vec<(&'static TypeInfo, Vec<&'a Resource>)>;
+
 /// Merge the grants written directly under `at` into `rows`, reporting names that do
 /// not resolve.
 fn resolve_grants(
     loaded: &LoadedFile,
-    resources: &[Resource],
+    by_type: &ByType,
     at: &[&str],
     grants: &Grants,
     rows: &mut Rows,
     problems: &mut Vec<Diagnostic>,
 ) {
-    for info in &MANAGED {
-        let of_kind: Vec<&Resource> = resources
-            .iter()
-            .filter(|resource| resource.key.kind == info.kind)
-            .collect();
+    for (info, of_kind) in by_type {
         for (file_key, name, level) in grants.of_type(&info.kind) {
             let found = match (info.shape, name) {
-                (Shape::Named, Some(name)) => find_named(&of_kind, info, name),
-                _ => find_singleton(&of_kind, &info.kind),
+                (Shape::Named, Some(name)) => find_named(of_kind, info, name),
+                _ => find_singleton(of_kind, &info.kind),
             };
             match found {
                 Ok(key) => grant(rows, key, level),

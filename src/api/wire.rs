@@ -11,11 +11,12 @@ use crate::model::{
 };
 
 #[derive(Deserialize)]
-pub(crate) struct AccessWire {
+pub(crate) struct AccessWire<'a> {
     id: u64,
     specifier_type: String,
     specifier: SpecifierWire,
-    resources: Vec<RowWire>,
+    #[serde(borrow)]
+    resources: Vec<RowWire<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -27,10 +28,12 @@ struct SpecifierWire {
 }
 
 #[derive(Deserialize)]
-struct RowWire {
+struct RowWire<'a> {
     #[serde(deserialize_with = "integer_or_numeric_string")]
     resource_id: u64,
-    resource_type: String,
+    /// Borrowed from the body where it can be: a big listing holds a type name per row.
+    #[serde(borrow)]
+    resource_type: std::borrow::Cow<'a, str>,
     access_level: u32,
 }
 
@@ -68,7 +71,7 @@ pub(crate) type VocabularyNames = BTreeMap<Vocabulary, String>;
 /// must have an email. Type names of one vocabulary alone go into `names`.
 pub(crate) fn access(
     index: usize,
-    entry: AccessWire,
+    entry: AccessWire<'_>,
     names: &mut VocabularyNames,
 ) -> Result<Access, String> {
     let kind = SpecifierKind::from_api(&entry.specifier_type);
