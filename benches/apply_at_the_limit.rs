@@ -347,7 +347,13 @@ fn plan_against_a_bare_fetch(users: usize, rows_per_user: usize) {
     let fetch = || {
         let begin = Instant::now();
         let status = Command::new("curl")
-            .args(["-sf", "--parallel", "-H", &format!("Api-Token: {TOKEN}")])
+            .args([
+                "-sf",
+                "--no-progress-meter",
+                "--parallel",
+                "-H",
+                &format!("Api-Token: {TOKEN}"),
+            ])
             .args(
                 paths
                     .iter()

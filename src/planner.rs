@@ -18,15 +18,12 @@ use crate::resolve::Desired;
 
 /// Compute the plan that makes `live` match `desired` for account `account_id`.
 pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
-    let names: BTreeMap<&ResourceKey, &str> = live
-        .resources
-        .iter()
-        .map(|resource| (&resource.key, resource.path.as_str()))
-        .collect();
-    let name_of = |key: &ResourceKey| ResourceRef {
-        key: key.clone(),
-        name: names.get(key).map(|name| name.to_string()),
-    };
+    let names = Names(
+        (live.resources.iter())
+            .map(|resource| (&resource.key, resource.path.as_str()))
+            .collect(),
+    );
+    let name_of = |key: &ResourceKey| names.of(key);
     let mut plan = Plan {
         account_id,
         dialect: live.dialect,
@@ -61,7 +58,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
                 plan.left_alone.push(left_alone(LeftAloneReason::Owner));
             }
             Some(wanted) => {
-                let ops = row_ops(access, &wanted.rows, &access_ref, &name_of, &mut plan);
+                let ops = row_ops(access, &wanted.rows, &access_ref, &names, &mut plan);
                 if !ops.is_empty() {
                     plan.changes
                         .insert(access_ref.clone(), Change::Permissions { operations: ops });
@@ -111,21 +108,34 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
     plan
 }
 
+/// The tree's resources by key, with the name the plan shows for each.
+struct Names<'a>(BTreeMap<&'a ResourceKey, &'a str>);
+
+impl Names<'_> {
+    fn of(&self, key: &ResourceKey) -> ResourceRef {
+        ResourceRef {
+            key: key.clone(),
+            name: self.0.get(key).map(|name| name.to_string()),
+        }
+    }
+}
+
 /// The row operations that give `access` exactly the rows `wanted`, leaving alone (and
 /// recording in `plan`) every row of a type or level the tool does not manage.
 fn row_ops(
     access: &Access,
     wanted: &BTreeMap<ResourceKey, Level>,
     access_ref: &AccessRef,
-    name_of: &impl Fn(&ResourceKey) -> ResourceRef,
+    names: &Names,
     plan: &mut Plan,
 ) -> Vec<RowOp> {
+    let name_of = |key: &ResourceKey| names.of(key);
     // Read into maps: of a row listed twice, the last one read is what the account holds.
     let mut held: BTreeMap<&ResourceKey, Level> = BTreeMap::new();
     let mut unmanaged: BTreeMap<&ResourceKey, LevelCode> = BTreeMap::new();
     let mut not_in_tree: BTreeMap<&ResourceKey, LevelCode> = BTreeMap::new();
     for row in &access.rows {
-        let in_tree = name_of(&row.resource).name.is_some();
+        let in_tree = names.0.contains_key(&row.resource);
         match row.managed_level() {
             Some(level) if in_tree => {
                 held.insert(&row.resource, level);

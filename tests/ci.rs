@@ -615,27 +615,17 @@ fn no_progress_line_without_a_terminal() {
 /// On a terminal (a pseudo-terminal made by util-linux `script`), apply shows `[n/N]`.
 #[test]
 fn progress_line_on_a_terminal() {
-    let available = std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !available {
-        eprintln!("skipped: util-linux `script` is not installed");
-        return;
-    }
     let sandbox = demo_sandbox();
-    let binary = env!("CARGO_BIN_EXE_mailtrap-access");
-    let line = format!("{binary} apply -f {DEMO} --auto-approve --color never");
-    let output = std::process::Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env("MAILTRAP_API_URL", sandbox.base_url())
-        .env("MAILTRAP_API_TOKEN", TOKEN)
-        .env_remove("MAILTRAP_ACCOUNT_ID")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let screen = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{screen}");
+    let env = [
+        ("MAILTRAP_API_URL", sandbox.base_url()),
+        ("MAILTRAP_API_TOKEN", TOKEN.to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = ["apply", "-f", DEMO, "--auto-approve", "--color", "never"];
+    let Some((code, screen)) = on_a_terminal(&args, &env, "") else {
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
     for step in [
         "[0/3] requests sent, 3 to go",
         "[1/3] request sent, 2 to go",

@@ -4,49 +4,28 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use common::*;
 
-/// Run apply on a pty with `answer` typed at the prompt; returns (exit code, output).
+/// Apply the demo on a terminal with `answer` typed at the prompt.
 fn apply_on_a_terminal(url: &str, answer: &str) -> Option<(i32, String)> {
-    let binary = env!("CARGO_BIN_EXE_mailtrap-access");
-    let mut child = Command::new("script")
-        .args([
-            "-qec",
-            &format!("{binary} apply -f examples/mailtrap-access.yaml"),
-            "/dev/null",
-        ])
-        .env("MAILTRAP_API_URL", url)
-        .env("MAILTRAP_API_TOKEN", TOKEN)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answer.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    Some((
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    ))
+    let env = [
+        ("MAILTRAP_API_URL", url),
+        ("MAILTRAP_API_TOKEN", TOKEN),
+        ("NO_COLOR", "1"),
+    ];
+    on_a_terminal(
+        &["apply", "-f", "examples/mailtrap-access.yaml"],
+        &env,
+        answer,
+    )
 }
 
 #[test]
 fn only_yes_goes_ahead() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: util-linux `script` is not installed");
-        return;
-    }
     let sandbox = demo_sandbox();
-    let (code, text) = apply_on_a_terminal(&sandbox.base_url(), "y\n").unwrap();
+    let Some((code, text)) = apply_on_a_terminal(&sandbox.base_url(), "y\n") else {
+        return;
+    };
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("Only 'yes' will be accepted"), "{text}");
     assert!(text.contains("apply cancelled; nothing was sent"), "{text}");
@@ -58,27 +37,8 @@ fn only_yes_goes_ahead() {
     assert_eq!(writes(&sandbox.requests()).len(), 3);
 }
 
-/// `validate -f FILE` with stderr on a pty; returns (exit code, what the terminal shows).
-fn validate_on_a_terminal(file: &str) -> Option<(i32, String)> {
-    let binary = env!("CARGO_BIN_EXE_mailtrap-access");
-    let output = Command::new("script")
-        .args(["-qec", &format!("{binary} validate -f {file}"), "/dev/null"])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    Some((
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"),
-    ))
-}
-
 #[test]
 fn a_file_error_on_a_terminal_shows_the_line_with_a_caret() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: util-linux `script` is not installed");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(
         dir.path(),
@@ -88,7 +48,10 @@ fn a_file_error_on_a_terminal_shows_the_line_with_a_caret() {
     let first = format!(
         "error: {file}:4:13: unknown role \"dev\" for \"bob@acme.com\"; no roles are defined"
     );
-    let (code, text) = validate_on_a_terminal(&file).unwrap();
+    let Some((code, text)) = on_a_terminal(&["validate", "-f", &file], &[("NO_COLOR", "1")], "")
+    else {
+        return;
+    };
     assert_eq!(code, 1, "{text}");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -112,4 +75,27 @@ fn a_file_error_on_a_terminal_shows_the_line_with_a_caret() {
     let err = stderr(&output);
     assert_eq!(err.lines().count(), 2, "{err}");
     assert!(err.starts_with(&first), "{err}");
+}
+
+#[test]
+fn a_terminal_is_colored_unless_term_is_dumb() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let env = |term| {
+        [
+            ("MAILTRAP_API_URL", url.as_str()),
+            ("MAILTRAP_API_TOKEN", TOKEN),
+            ("TERM", term),
+        ]
+    };
+    let plan = ["plan", "-f", "examples/mailtrap-access.yaml"];
+    let Some((code, colored)) = on_a_terminal(&plan, &env("xterm"), "") else {
+        return;
+    };
+    assert_eq!(code, 0, "{colored}");
+    assert!(colored.contains("\x1b[32m+ inbox"), "{colored:?}");
+    let (code, dumb) = on_a_terminal(&plan, &env("dumb"), "").unwrap();
+    assert_eq!(code, 0, "{dumb}");
+    assert!(!dumb.contains('\x1b'), "{dumb:?}");
+    assert!(dumb.contains("+ inbox"), "{dumb}");
 }

@@ -120,14 +120,6 @@ impl Faults {
         }
     }
 
-    /// True when nothing is injected.
-    pub fn is_none(&self) -> bool {
-        Faults {
-            seed: self.seed,
-            ..Faults::none()
-        } == *self
-    }
-
     /// Rates within `[0, 1]` adding up to at most 1, a burst shorter than its period,
     /// a redirect target that is an absolute http(s) URL.
     pub fn validate(&self) -> Result<(), String> {
@@ -435,8 +427,6 @@ mod tests {
     #[test]
     fn the_default_injects_nothing() {
         let none = Faults::default();
-        assert!(none.is_none());
-        assert!(faults().is_none(), "a seed alone injects nothing");
         for index in 0..1000 {
             assert_eq!(
                 none.decide(index),

@@ -118,3 +118,46 @@ pub fn http_response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// The binary run with `args` on a pseudo-terminal made by util-linux `script`, with
+/// `env` added to a clean environment (no `NO_COLOR`) and `typed` sent as keyboard
+/// input. Returns the exit code and what the terminal showed (CRLF read as LF), or
+/// `None` where `script` is not installed.
+pub fn on_a_terminal(args: &[&str], env: &[(&str, &str)], typed: &str) -> Option<(i32, String)> {
+    let available = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_mailtrap-access"))
+        .chain(args.iter().copied())
+        .map(|word| format!("'{}'", word.replace('\'', "'\\''")))
+        .collect();
+    let mut command = Command::new("script");
+    command
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env_remove("MAILTRAP_API_TOKEN")
+        .env_remove("MAILTRAP_API_URL")
+        .env_remove("MAILTRAP_ACCOUNT_ID")
+        .env_remove("GITHUB_ACTIONS")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(typed.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    Some((
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"),
+    ))
+}
