@@ -108,7 +108,8 @@ pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, V
 type ByType<'a> = Vec<(&'static TypeInfo, Vec<&'a Resource>)>;
 
 /// Merge the grants written directly under `at` into `rows`, reporting names that do
-/// not resolve.
+/// not resolve, and two names of one grant that are the same resource (`Backend` beside
+/// the `id:NNN` of Backend): one of them would silently win.
 fn resolve_grants(
     loaded: &LoadedFile,
     by_type: &ByType,
@@ -118,19 +119,36 @@ fn resolve_grants(
     problems: &mut Vec<Diagnostic>,
 ) {
     for (info, of_kind) in by_type {
+        let mut named_here: BTreeMap<ResourceKey, Vec<&str>> = BTreeMap::new();
         for (file_key, name, level) in grants.of_type(&info.kind) {
             let found = match (info.shape, name) {
                 (Shape::Named, Some(name)) => find_named(of_kind, info, name),
                 _ => find_singleton(of_kind, &info.kind),
             };
+            let mut path = at.to_vec();
+            path.push(file_key);
+            path.extend(name);
             match found {
-                Ok(key) => grant(rows, key, level),
-                Err(message) => {
-                    let mut path = at.to_vec();
-                    path.push(file_key);
-                    path.extend(name);
-                    problems.push(loaded.diagnostic(&path, message));
+                Ok(key) => {
+                    if let Some(first) = named_here.get(&key) {
+                        let first_at = loaded.diagnostic(first, String::new()).position;
+                        let line =
+                            first_at.map_or(String::new(), |at| format!(" on line {}", at.line));
+                        let (first_name, this) =
+                            (first.last().copied().unwrap_or(""), name.unwrap_or(""));
+                        problems.push(loaded.diagnostic(
+                            &path,
+                            format!(
+                                "{this:?} and {first_name:?}{line} are the same {} (id {}): grant it once",
+                                info.noun, key.id
+                            ),
+                        ));
+                    } else {
+                        named_here.insert(key.clone(), path);
+                    }
+                    grant(rows, key, level)
                 }
+                Err(message) => problems.push(loaded.diagnostic(&path, message)),
             }
         }
     }
@@ -250,6 +268,30 @@ mod tests {
             nearest_names("Staging/Backend", inboxes.into_iter())[0],
             "\"Backend/Staging\""
         );
+    }
+
+    #[test]
+    fn a_resource_named_twice_in_one_grant_is_an_error_naming_both_lines() {
+        let resources = [Resource {
+            key: ResourceKey::new(ResourceType::Project, 201),
+            name: "Backend".into(),
+            path: "Backend".into(),
+        }];
+        let text = "version: 1\nusers:\n  bob@acme.com:\n    projects:\n      Backend: admin\n      id:201: viewer\n";
+        let loaded = crate::config::parse("f.yaml", text).unwrap();
+        let problems: Vec<String> = resolve(&loaded, &resources)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            problems,
+            ["f.yaml:6:7: \"id:201\" and \"Backend\" on line 5 are the same project (id 201): grant it once"]
+        );
+        // In two grants (a role and a direct grant) the same resource is no mistake.
+        let text = "version: 1\nroles:\n  dev: {projects: {Backend: viewer}}\nusers:\n  bob@acme.com: {roles: [dev], projects: {id:201: admin}}\n";
+        let loaded = crate::config::parse("f.yaml", text).unwrap();
+        assert!(resolve(&loaded, &resources).is_ok());
     }
 
     #[test]

@@ -210,7 +210,20 @@ fn demo_answers() -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
 #[test]
 fn inconsistent_answers_are_refused_and_nothing_is_sent() {
     type Edit = fn(&mut Vec<serde_json::Value>, &mut Vec<serde_json::Value>);
-    let cases: [(Edit, &str); 3] = [
+    /// The tree in the new vocabulary.
+    fn rename_inboxes(nodes: &mut [serde_json::Value]) {
+        for node in nodes {
+            for (old, new) in [("inbox", "sandbox"), ("sending_domain", "domain")] {
+                if node["type"] == old {
+                    node["type"] = new.into();
+                }
+            }
+            if let Some(children) = node["resources"].as_array_mut() {
+                rename_inboxes(children);
+            }
+        }
+    }
+    let cases: [(Edit, &str); 4] = [
         (
             |listing, _| {
                 let twice = listing[1].clone();
@@ -228,6 +241,11 @@ fn inconsistent_answers_are_refused_and_nothing_is_sent() {
         (
             |_, tree| tree[0]["id"] = 999.into(),
             "the tree's account node has id 999, not this account's id 1111111",
+        ),
+        // The tree speaks the new vocabulary, the listing the old one.
+        (
+            |_, tree| rename_inboxes(tree),
+            "has type \"inbox\", but the resource tree speaks the new (sandbox, domain) vocabulary",
         ),
     ];
     for (edit, phrase) in cases {

@@ -120,7 +120,7 @@ pub fn http_response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
 }
 
 /// The binary run with `args` on a pseudo-terminal made by util-linux `script`, with
-/// `env` added to a clean environment (no `NO_COLOR`) and `typed` sent as keyboard
+/// `env` added to a clean environment (no `NO_COLOR`, `CI` or `CLICOLOR*`) and `typed` sent as keyboard
 /// input. Returns the exit code and what the terminal showed (CRLF read as LF), or
 /// `None` where `script` is not installed.
 pub fn on_a_terminal(args: &[&str], env: &[(&str, &str)], typed: &str) -> Option<(i32, String)> {
@@ -140,6 +140,10 @@ pub fn on_a_terminal(args: &[&str], env: &[(&str, &str)], typed: &str) -> Option
     command
         .args(["-qec", &quoted.join(" "), "/dev/null"])
         .env_remove("NO_COLOR")
+        // anstream colors a terminal under CI whatever TERM says.
+        .env_remove("CI")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
         .env_remove("MAILTRAP_API_TOKEN")
         .env_remove("MAILTRAP_API_URL")
         .env_remove("MAILTRAP_ACCOUNT_ID")
