@@ -2,13 +2,21 @@
 //! rows, named rather than numbered wherever a name is unique, so that `plan` on the
 //! result shows no changes. Pure; secrets are never in the model, so never in the file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{DesiredFile, Grants, FORMAT_VERSION, ID_PREFIX};
-use crate::model::{LiveState, ResourceKey, ResourceType, SpecifierKind};
+use crate::model::{printable, LiveState, ResourceKey, ResourceType, SpecifierKind};
 
-/// Build the desired-state file that describes `live` exactly.
-pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
+/// An exported file, and the notes written above it: what it cannot describe so that
+/// `plan` leaves it as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exported {
+    pub file: DesiredFile,
+    pub notes: Vec<String>,
+}
+
+/// Build the desired-state file that describes `live` exactly, as far as a file can.
+pub fn export(account_id: u64, live: &LiveState) -> Exported {
     let mut file = DesiredFile {
         version: FORMAT_VERSION,
         account_id: Some(account_id),
@@ -18,27 +26,57 @@ pub fn export(account_id: u64, live: &LiveState) -> DesiredFile {
         users: BTreeMap::new(),
         api_tokens: BTreeMap::new(),
     };
+    let mut notes = Vec::new();
+    let ambiguous = live.ambiguous_identities();
     let mut accesses: Vec<_> = live.accesses.iter().collect();
     accesses.sort_by_key(|access| (access.label().to_lowercase(), access.id));
+    // Of several accesses one entry names (an email in any case), the first one's.
+    let mut written = BTreeSet::new();
     for access in accesses {
+        let Some(identity) = access.identity() else {
+            continue;
+        };
+        let label = printable(&access.label()).into_owned();
+        if let Some(ids) = ambiguous.get(&identity) {
+            if ids.first() == Some(&access.id) {
+                notes.push(format!(
+                    "{label}: {} accesses hold different rows under this name; plan changes none of them until they agree",
+                    ids.len()
+                ));
+            }
+        }
         let mut grants = Grants::default();
-        for row in &access.rows {
-            let Some(level) = row.managed_level() else {
-                continue; // Left alone by plan, so not described here.
-            };
-            let name = name_for(live, &row.resource);
-            grants.set(&row.resource.kind, name, level, live.dialect.vocabulary);
+        if access.is_owner() {
+            notes.push(format!(
+                "{label}: the account owner, never changed; listed without grants"
+            ));
+        } else {
+            for row in &access.rows {
+                let Some(level) = row.managed_level() else {
+                    continue; // Left alone by plan, so not described here.
+                };
+                if live.resource(&row.resource).is_none() {
+                    notes.push(format!(
+                        "{label}: a row on {} {} that the resource tree does not show is not listed; plan leaves it alone",
+                        row.resource.kind.noun(),
+                        row.resource.id
+                    ));
+                    continue;
+                }
+                let name = name_for(live, &row.resource);
+                grants.set(&row.resource.kind, name, level, live.dialect.vocabulary);
+            }
         }
         let section = match access.kind {
             SpecifierKind::User | SpecifierKind::Invite => &mut file.users,
             SpecifierKind::ApiToken => &mut file.api_tokens,
             SpecifierKind::Other(_) => continue,
         };
-        // A person with both a user and an invite appears once; their rows are equal
-        // after an apply, and plan shows any difference.
-        section.entry(access.label()).or_insert(grants);
+        if written.insert(identity) {
+            section.insert(access.label(), grants);
+        }
     }
-    file
+    Exported { file, notes }
 }
 
 /// The name the file uses for `key` if exactly one resource of its type has it, else
@@ -64,10 +102,14 @@ fn name_for(live: &LiveState, key: &ResourceKey) -> String {
 }
 
 /// The file as YAML, with a comment on what it leaves out.
-pub fn to_yaml(file: &DesiredFile) -> String {
+pub fn to_yaml(exported: &Exported) -> String {
     // Maps with string keys, options, lists and enums: nothing serde-saphyr refuses.
-    let body = serde_saphyr::to_string(file).expect("the desired-state types always serialize");
+    let body =
+        serde_saphyr::to_string(&exported.file).expect("the desired-state types always serialize");
+    let notes: String = (exported.notes.iter())
+        .map(|note| format!("# {}\n", note.replace('\n', " ")))
+        .collect();
     format!(
-        "# Exported by mailtrap-access. Rows of types or levels this tool does not manage\n# (owner, viewer+, organization) are not listed: plan leaves them alone.\n{body}"
+        "# Exported by mailtrap-access. Rows of types or levels this tool does not manage\n# (owner, viewer+, organization) are not listed: plan leaves them alone.\n{notes}{body}"
     )
 }

@@ -4,6 +4,7 @@
 //! or a raw level code, so that it can be shown and left alone rather than dropped.
 //! What the tool knows about each resource type it manages is one table, [`MANAGED`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use schemars::JsonSchema;
@@ -530,6 +531,34 @@ impl LiveState {
     pub fn resource(&self, key: &ResourceKey) -> Option<&Resource> {
         self.resources.iter().find(|resource| &resource.key == key)
     }
+
+    /// Names the file cannot tell apart that the account holds differently: an email
+    /// (any case) or a token name held by several accesses whose managed rows differ.
+    /// One entry in the file would give them all the same rows, so neither the plan nor
+    /// an export can say which rows are meant. With the ids of those accesses.
+    pub fn ambiguous_identities(&self) -> BTreeMap<Identity, Vec<u64>> {
+        // Per name, each access's id and its managed rows, sorted.
+        type Held<'a> = Vec<(u64, Vec<(&'a ResourceKey, Level)>)>;
+        let mut held: BTreeMap<Identity, Held> = BTreeMap::new();
+        for access in &self.accesses {
+            let Some(identity) = access.identity() else {
+                continue;
+            };
+            let mut rows: Vec<(&ResourceKey, Level)> = (access.rows.iter())
+                .filter_map(|row| Some((&row.resource, row.managed_level()?)))
+                .collect();
+            rows.sort();
+            held.entry(identity).or_default().push((access.id, rows));
+        }
+        held.into_iter()
+            .filter(|(_, accesses)| accesses.windows(2).any(|pair| pair[0].1 != pair[1].1))
+            .map(|(identity, accesses)| {
+                let mut ids: Vec<u64> = accesses.into_iter().map(|(id, _)| id).collect();
+                ids.sort_unstable();
+                (identity, ids)
+            })
+            .collect()
+    }
 }
 
 /// `text` with every control character written as an escape (`\u{1b}`): for strings
@@ -590,6 +619,36 @@ mod tests {
     fn the_table_lists_types_in_their_sort_order() {
         // Plans sort rows by type; the file and messages list types in table order.
         assert!(MANAGED.windows(2).all(|pair| pair[0].kind < pair[1].kind));
+    }
+
+    #[test]
+    fn names_held_by_several_accesses_with_other_rows_are_ambiguous() {
+        let access = |id, kind, email: Option<&str>, name: Option<&str>, level| Access {
+            id,
+            kind,
+            email: email.map(str::to_string),
+            name: name.map(str::to_string),
+            rows: vec![Row {
+                resource: ResourceKey::new(ResourceType::Project, 7),
+                level: LevelCode(level),
+            }],
+        };
+        let live = LiveState {
+            accesses: vec![
+                access(1, SpecifierKind::ApiToken, None, Some("ci"), 100),
+                access(2, SpecifierKind::ApiToken, None, Some("ci"), 10),
+                // Same email in another case, same rows: one entry describes both.
+                access(3, SpecifierKind::User, Some("Bob@x.io"), None, 10),
+                access(4, SpecifierKind::Invite, Some("bob@x.io"), None, 10),
+                access(5, SpecifierKind::User, Some("eve@x.io"), None, 10),
+            ],
+            ..LiveState::default()
+        };
+        let ambiguous = live.ambiguous_identities();
+        assert_eq!(
+            ambiguous.into_iter().collect::<Vec<_>>(),
+            [(Identity::Token("ci".into()), vec![1, 2])]
+        );
     }
 
     #[test]

@@ -453,6 +453,9 @@ pub enum LeftAloneReason {
         resource: ResourceRef,
         level: LevelCode,
     },
+    /// Its email or name is also another access's, holding other rows: one entry of the
+    /// file cannot say which rows each should have.
+    SameNameDifferentRows,
     /// Held by a kind of specifier the tool does not know (not a user, invite or token),
     /// or by a token without a name: nothing in the file can name it.
     UnknownSpecifier,
@@ -473,6 +476,9 @@ impl fmt::Display for LeftAloneReason {
                 f,
                 "{resource} at {level}: not in the resource tree this token sees"
             ),
+            LeftAloneReason::SameNameDifferentRows => f.write_str(
+                "another access has the same email or name and other rows: neither is changed",
+            ),
             LeftAloneReason::UnknownSpecifier => {
                 f.write_str("a kind of access this tool does not manage: never changed")
             }
@@ -491,6 +497,9 @@ pub enum Warning {
     /// The account listing is empty: usually a wrong account id or a token of another
     /// account. Nothing can be sent for an empty listing.
     EmptyListing,
+    /// Several accesses share an email (any case) or a token name and hold different
+    /// rows; the file's entry for it is not applied to any of them.
+    SameNameDifferentRows { name: String, access_ids: Vec<u64> },
     /// The owner is listed with grants; they are not applied.
     OwnerInFile {
         #[serde(flatten)]
@@ -521,6 +530,13 @@ impl fmt::Display for Warning {
             ),
             Warning::EmptyListing => f.write_str(
                 "the account listing is empty, which usually means a wrong account id or a token of another account; nothing is sent.",
+            ),
+            Warning::SameNameDifferentRows { name, access_ids } => write!(
+                f,
+                "{} names {} accesses ({}) that hold different rows: none of them is changed. Make their rows equal in Mailtrap, or remove all but one.",
+                printable(name),
+                access_ids.len(),
+                access_ids.iter().map(|id| format!("access {id}")).collect::<Vec<_>>().join(", ")
             ),
             Warning::OwnerInFile { access } => write!(
                 f,

@@ -31,6 +31,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
         left_alone: Vec::new(),
         warnings: Vec::new(),
     };
+    let ambiguous = live.ambiguous_identities();
     let mut found = BTreeSet::new();
     for access in &live.accesses {
         let access_ref = AccessRef {
@@ -49,6 +50,9 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
             continue;
         };
         match desired.principals.get(&identity) {
+            Some(_) if ambiguous.contains_key(&identity) => plan
+                .left_alone
+                .push(left_alone(LeftAloneReason::SameNameDifferentRows)),
             Some(wanted) if access.is_owner() => {
                 if !wanted.rows.is_empty() {
                     plan.warnings.push(Warning::OwnerInFile {
@@ -90,6 +94,12 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
         found.insert(identity);
     }
     for (identity, wanted) in &desired.principals {
+        if let Some(access_ids) = ambiguous.get(identity) {
+            plan.warnings.push(Warning::SameNameDifferentRows {
+                name: wanted.label.clone(),
+                access_ids: access_ids.clone(),
+            });
+        }
         if found.contains(identity) {
             continue;
         }

@@ -791,3 +791,66 @@ fn a_saved_plan_applied_through_the_other_path_family_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+fn what_a_file_cannot_tell_apart_is_exported_with_a_note_and_left_alone_by_plan() {
+    use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
+    // carol has a pending invite too, in another case, holding other rows.
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("examples/sandbox-account.json").unwrap())
+            .unwrap();
+    state["accesses"].as_array_mut().unwrap().push(json!({
+        "id": 5190077, "specifier_type": "Invite",
+        "specifier": {"id": 82077, "email": "Carol@Acme.com"},
+        "resources": [{"resource_type": "project", "resource_id": 3301001, "access_level": 100}]
+    }));
+    // The owner also holds admin on a project: exported without grants, never changed.
+    for access in state["accesses"].as_array_mut().unwrap() {
+        if access["id"] == 5190001 {
+            let rows = access["resources"].as_array_mut().unwrap();
+            rows.push(
+                json!({"resource_type": "project", "resource_id": 3301002, "access_level": 100}),
+            );
+        }
+    }
+    let state = SandboxState::from_json(&state.to_string()).unwrap();
+    let sandbox =
+        BlockingSandbox::start(SandboxConfig::new(state, TOKEN), ([127, 0, 0, 1], 0).into())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let exported = dir.path().join("exported.yaml");
+    let exported = exported.to_str().unwrap();
+    let export = run_against(
+        &sandbox.base_url(),
+        &["export", "--account-id", "1111111", "-o", exported],
+    );
+    assert_exit(&export, 0);
+    let text = std::fs::read_to_string(exported).unwrap();
+    assert!(
+        text.contains("# carol@acme.com: 2 accesses hold different rows under this name; plan changes none of them until they agree"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# owner@acme.com: the account owner, never changed; listed without grants")
+            && text.contains("  owner@acme.com: {}"),
+        "{text}"
+    );
+    let plan = run_against(
+        &sandbox.base_url(),
+        &["plan", "-f", exported, "--detailed-exitcode"],
+    );
+    assert_exit(&plan, 0);
+    assert!(
+        stdout(&plan).contains("carol@acme.com names 2 accesses (access 5190004, access 5190077) that hold different rows: none of them is changed"),
+        "{}",
+        stdout(&plan)
+    );
+    // The same file applied changes nothing either.
+    sandbox.clear_requests();
+    let apply = run_against(
+        &sandbox.base_url(),
+        &["apply", "-f", exported, "--auto-approve"],
+    );
+    assert_exit(&apply, 0);
+    assert!(writes(&sandbox.requests()).is_empty());
+}
