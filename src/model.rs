@@ -366,16 +366,26 @@ impl Serialize for LevelCode {
 
 impl<'de> Deserialize<'de> for LevelCode {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Written {
-            Name(Level),
-            Code(u32),
+        struct Written;
+        impl serde::de::Visitor<'_> for Written {
+            type Value = LevelCode;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a level: \"admin\", \"viewer\" or a level code such as 50")
+            }
+            fn visit_u64<E: serde::de::Error>(self, code: u64) -> Result<LevelCode, E> {
+                u32::try_from(code)
+                    .map(LevelCode)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(code), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<LevelCode, E> {
+                match name {
+                    "admin" => Ok(Level::Admin.into()),
+                    "viewer" => Ok(Level::Viewer.into()),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
         }
-        Ok(match Written::deserialize(deserializer)? {
-            Written::Name(level) => level.into(),
-            Written::Code(code) => LevelCode(code),
-        })
+        deserializer.deserialize_any(Written)
     }
 }
 

@@ -316,7 +316,15 @@ fn what_is_not_a_saved_plan_is_refused_with_a_way_forward() {
         "{err}"
     );
     let err = refused(&|value| value["accesses"][0]["operations"][0]["to"] = "owner".into());
-    assert!(err.contains("x.json: accesses[0]"), "{err}");
+    assert!(
+        err.contains("x.json: accesses[0]: invalid value: string \"owner\", expected a level"),
+        "{err}"
+    );
+    let err = refused(&|value| value["account_id"] = "abc".into());
+    assert!(
+        err.contains("x.json: account_id: invalid type: string \"abc\""),
+        "{err}"
+    );
     let err = refused(&|value| {
         let first = value["accesses"][0].clone();
         value["accesses"].as_array_mut().unwrap().push(first);
