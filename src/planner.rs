@@ -191,22 +191,18 @@ fn row_ops(
         }
     }
     ops.sort_by(|a, b| a.resource().cmp(b.resource()));
-    for (key, level) in unmanaged {
+    let unmanaged = (unmanaged.into_iter()).map(|(key, level)| LeftAloneReason::UnmanagedRow {
+        resource: name_of(key),
+        level,
+    });
+    let outside = (not_in_tree.into_iter()).map(|(key, level)| LeftAloneReason::NotInTree {
+        resource: name_of(key),
+        level,
+    });
+    for reason in unmanaged.chain(outside) {
         plan.left_alone.push(LeftAlone {
             access: access_ref.clone(),
-            reason: LeftAloneReason::UnmanagedRow {
-                resource: name_of(key),
-                level,
-            },
-        });
-    }
-    for (key, level) in not_in_tree {
-        plan.left_alone.push(LeftAlone {
-            access: access_ref.clone(),
-            reason: LeftAloneReason::NotInTree {
-                resource: name_of(key),
-                level,
-            },
+            reason,
         });
     }
     ops

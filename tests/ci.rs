@@ -293,12 +293,8 @@ fn saved_plan_is_applied_exactly_and_is_private() {
 fn tampered_plan_is_refused(edit: impl FnOnce(&mut Value), expected: &str) {
     let sandbox = demo_sandbox();
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("plan.json");
-    let saved = saved.to_str().unwrap();
-    assert_exit(
-        &run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--out", saved]),
-        0,
-    );
+    let saved = save_plan(&sandbox.base_url(), DEMO, dir.path());
+    let saved = saved.as_str();
     let mut plan: Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
     edit(&mut plan);
     std::fs::write(saved, plan.to_string()).unwrap();
@@ -417,12 +413,8 @@ fn a_saved_plan_is_refused_when_its_desired_file_changed() {
 fn saved_plan_is_refused_when_the_account_changed_and_nothing_is_sent() {
     let sandbox = demo_sandbox();
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("plan.json");
-    let saved = saved.to_str().unwrap();
-    assert_exit(
-        &run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--out", saved]),
-        0,
-    );
+    let saved = save_plan(&sandbox.base_url(), DEMO, dir.path());
+    let saved = saved.as_str();
 
     // Someone changes carol's access in between.
     let other = write_file(
@@ -459,12 +451,8 @@ fn saved_plan_is_refused_when_the_account_changed_and_nothing_is_sent() {
 fn saved_plan_usage_errors() {
     let sandbox = demo_sandbox();
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("plan.json");
-    let saved = saved.to_str().unwrap();
-    assert_exit(
-        &run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--out", saved]),
-        0,
-    );
+    let saved = save_plan(&sandbox.base_url(), DEMO, dir.path());
+    let saved = saved.as_str();
     sandbox.clear_requests();
 
     // Another account than the plan's.

@@ -7,6 +7,19 @@ mod common;
 
 use common::*;
 
+/// Apply the demo file against `url`, without retries.
+fn apply_demo_once(url: &str) -> std::process::Output {
+    let args = [
+        "apply",
+        "-f",
+        "examples/mailtrap-access.yaml",
+        "--auto-approve",
+        "--retries",
+        "0",
+    ];
+    run_against(url, &args)
+}
+
 /// Exit 1 with one `error:` message that names `needle`, no panic, no backtrace.
 fn assert_clear_error(output: &std::process::Output, needle: &str, case: &str) {
     assert_eq!(
@@ -129,17 +142,7 @@ fn every_malformed_response_is_a_clear_error_and_nothing_is_sent() {
         .into_bytes();
         response.extend(body);
         let (url, seen) = canned_server(response);
-        let output = run_against(
-            &url,
-            &[
-                "apply",
-                "-f",
-                "examples/mailtrap-access.yaml",
-                "--auto-approve",
-                "--retries",
-                "0",
-            ],
-        );
+        let output = apply_demo_once(&url);
         assert_clear_error(&output, phrase, file);
         assert!(
             seen.lock().unwrap().iter().all(|m| m == "GET"),
@@ -263,17 +266,7 @@ fn inconsistent_answers_are_refused_and_nothing_is_sent() {
             };
             http_response("200 OK", "application/json", &body.to_string())
         });
-        let output = run_against(
-            &url,
-            &[
-                "apply",
-                "-f",
-                "examples/mailtrap-access.yaml",
-                "--auto-approve",
-                "--retries",
-                "0",
-            ],
-        );
+        let output = apply_demo_once(&url);
         assert_clear_error(&output, phrase, phrase);
         assert!(
             seen.lock().unwrap().iter().all(|m| m == "GET"),

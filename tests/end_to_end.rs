@@ -434,22 +434,12 @@ fn pacing_at_the_limit_meets_no_429() {
 
 #[test]
 fn a_delete_answered_404_counts_as_done() {
-    use mailtrap_access::api::{ApiToken, Endpoint, RetryPolicy, Timeouts, WriteClient};
     use mailtrap_access::apply::{execute, Completion};
     use mailtrap_access::model::SpecifierKind;
     use mailtrap_access::plan::{AccessRef, Change, Plan};
 
     let sandbox = demo_sandbox();
-    let writer = WriteClient::new(Endpoint {
-        base_url: sandbox.base_url(),
-        account_id: 1111111,
-        paths: Default::default(),
-        token: ApiToken::new(TOKEN).unwrap(),
-        timeouts: Timeouts::default(),
-        rate_limit: Default::default(),
-        retry: RetryPolicy::default(),
-    })
-    .unwrap();
+    let writer = writer(&sandbox.base_url());
     let erin = AccessRef {
         label: "erin@acme.com".into(),
         kind: SpecifierKind::Invite,
@@ -474,7 +464,6 @@ fn a_delete_answered_404_counts_as_done() {
 
 #[test]
 fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
-    use mailtrap_access::api::{ApiToken, Endpoint, RetryPolicy, Timeouts, WriteClient};
     use mailtrap_access::apply::execute;
     use mailtrap_access::model::SpecifierKind;
     use mailtrap_access::plan::{AccessRef, Change, Plan};
@@ -488,16 +477,7 @@ fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
         ..Faults::none()
     };
     let sandbox = BlockingSandbox::start(config, ([127, 0, 0, 1], 0).into()).unwrap();
-    let writer = WriteClient::new(Endpoint {
-        base_url: sandbox.base_url(),
-        account_id: 1111111,
-        paths: Default::default(),
-        token: ApiToken::new(TOKEN).unwrap(),
-        timeouts: Timeouts::default(),
-        rate_limit: Default::default(),
-        retry: RetryPolicy::default(),
-    })
-    .unwrap();
+    let writer = writer(&sandbox.base_url());
     // Removals of accesses that do not exist: each answered 404, counted as done.
     let plan = Plan {
         account_id: 1111111,
@@ -762,10 +742,8 @@ fn the_demo_flow_in_each_vocabulary_and_path_family() {
 fn a_saved_plan_applied_through_the_other_path_family_is_refused() {
     let sandbox = demo_sandbox();
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("plan.json");
-    let saved = saved.to_str().unwrap();
-    let output = run_against(&sandbox.base_url(), &["plan", "-f", DEMO, "--out", saved]);
-    assert_exit(&output, 0);
+    let saved = save_plan(&sandbox.base_url(), DEMO, dir.path());
+    let saved = saved.as_str();
     sandbox.clear_requests();
     let output = run_against(
         &sandbox.base_url(),

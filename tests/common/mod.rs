@@ -165,3 +165,26 @@ pub fn on_a_terminal(args: &[&str], env: &[(&str, &str)], typed: &str) -> Option
         String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"),
     ))
 }
+
+/// Save the plan of `desired` against `url` as `plan.json` in `dir`; its path.
+pub fn save_plan(url: &str, desired: &str, dir: &Path) -> String {
+    let saved = dir.join("plan.json").to_string_lossy().into_owned();
+    let output = run_against(url, &["plan", "-f", desired, "--out", &saved]);
+    assert_exit(&output, 0);
+    saved
+}
+
+/// A writing client for the test token at `url`, account 1111111.
+pub fn writer(url: &str) -> mailtrap_access::api::WriteClient {
+    use mailtrap_access::api::{ApiToken, Endpoint, RetryPolicy, Timeouts, WriteClient};
+    WriteClient::new(Endpoint {
+        base_url: url.to_string(),
+        account_id: 1111111,
+        paths: Default::default(),
+        token: ApiToken::new(TOKEN).unwrap(),
+        timeouts: Timeouts::default(),
+        rate_limit: Default::default(),
+        retry: RetryPolicy::default(),
+    })
+    .unwrap()
+}
