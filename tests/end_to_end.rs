@@ -361,6 +361,10 @@ fn apply_without_terminal_or_approval_refuses_and_sends_nothing() {
 fn validate_accepts_the_examples_and_rejects_with_positions() {
     let output = command(&["validate", "-f", DEMO]).output().unwrap();
     assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        format!("{DEMO}: valid (7 users, 1 API token, 1 role)\n")
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(
         dir.path(),

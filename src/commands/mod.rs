@@ -16,7 +16,7 @@ use crate::api::{ApiError, ApiToken, Endpoint, ReadClient, RetryPolicy, Timeouts
 use crate::cli::{Cli, ColorWhen, Command, ConnectionArgs};
 use crate::config::{self, ConfigError, LoadedFile};
 use crate::model::LiveState;
-use crate::plan::Plan;
+use crate::plan::{plural, Plan};
 use crate::render::Style;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxState};
 use crate::{planner, resolve};
@@ -114,12 +114,14 @@ async fn read_and_plan(
 
 fn validate(path: &Path) -> anyhow::Result<Outcome> {
     let loaded = config::load(path)?;
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", plural(n, one, many));
+    let file = &loaded.file;
     println!(
-        "{}: valid ({} users, {} API tokens, {} roles)",
+        "{}: valid ({}, {}, {})",
         loaded.display_path,
-        loaded.file.users.len(),
-        loaded.file.api_tokens.len(),
-        loaded.file.roles.len()
+        count(file.users.len(), "user", "users"),
+        count(file.api_tokens.len(), "API token", "API tokens"),
+        count(file.roles.len(), "role", "roles")
     );
     Ok(Outcome::Success)
 }
