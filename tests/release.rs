@@ -611,35 +611,26 @@ fn the_action_refuses_a_checksum_that_does_not_match() {
         })
         .collect();
     std::fs::write(&sums_path, tampered).unwrap();
-    let mut run = ActionRun::new(
-        scratch.path(),
-        &scratch.path().join("server"),
-        &linux.os,
-        &linux.arch,
-        &root().join("action"),
-    );
-    run.inputs
-        .insert("repository".into(), "your-org/mailtrap-access".into());
-    let err = run
-        .all()
-        .expect_err("a wrong checksum must stop the install");
+    // The action's steps for Linux, against the release served from `server`.
+    let install = || {
+        let mut run = ActionRun::new(
+            scratch.path(),
+            &scratch.path().join("server"),
+            &linux.os,
+            &linux.arch,
+            &root().join("action"),
+        );
+        run.inputs
+            .insert("repository".into(), "your-org/mailtrap-access".into());
+        run.all()
+    };
+    let err = install().expect_err("a wrong checksum must stop the install");
     assert!(err.starts_with("step download"), "{err}");
     assert!(!scratch.path().join("github-path").exists(), "{err}");
 
     // A release whose SHA256SUMS omits the archive is refused too.
     std::fs::write(&sums_path, "").unwrap();
-    let mut run = ActionRun::new(
-        scratch.path(),
-        &scratch.path().join("server"),
-        &linux.os,
-        &linux.arch,
-        &root().join("action"),
-    );
-    run.inputs
-        .insert("repository".into(), "your-org/mailtrap-access".into());
-    let err = run
-        .all()
-        .expect_err("no checksum line must stop the install");
+    let err = install().expect_err("no checksum line must stop the install");
     assert!(err.contains("lists no"), "{err}");
 }
 
