@@ -1,52 +1,101 @@
 //! Executes a plan: the only module that sends writes, and only the requests the plan
-//! holds, one per changed access. It carries on past a failed access (accesses are
-//! independent), and afterwards compares a fresh plan with what was sent to find any
-//! operation the API acknowledged but did not perform.
+//! holds. Access changes are independent, so they go concurrently and carry on past a
+//! failure. Token changes then go one request at a time: each new secret is handed to
+//! `keep_secret` (which writes it to the new-tokens file) before the next request, and
+//! a replaced token is deleted only once its successor's secret is kept. Afterwards a
+//! fresh plan finds any operation the API acknowledged but did not perform.
+
+use std::fmt;
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::api::{ApiError, WriteClient};
-use crate::plan::{AccessRef, Plan, Request};
+use crate::api::{ApiError, CreatedToken, Secret, WriteClient};
+use crate::model::printable;
+use crate::plan::{AccessRef, Plan, Request, TokenChange};
+
+/// What a request is for: an access, or an API token (by name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Subject {
+    Access(AccessRef),
+    Token(String),
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Access(access) => access.fmt(f),
+            Subject::Token(name) => write!(f, "API token {:?}", printable(name)),
+        }
+    }
+}
 
 /// How one request of the plan went.
 #[derive(Debug)]
 pub struct OperationResult {
-    pub access: AccessRef,
+    pub subject: Subject,
     pub request: Request,
     pub outcome: Result<Completion, ApiError>,
 }
 
 /// A successful request, or one whose goal was already reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
     Done,
-    /// DELETE answered 404: the access is already gone, which is what was wanted.
+    /// DELETE answered 404: the access or token is already gone, which was the goal.
     AlreadyGone,
+    /// A token was created (or reset) and its secret kept.
+    TokenCreated {
+        id: Option<u64>,
+    },
+    /// A token was created (or reset), but the answer held no secret: the token exists
+    /// and nobody has its secret; `--reset-token` gives it a new one.
+    SecretMissing {
+        id: Option<u64>,
+    },
 }
 
-/// Send the requests of `plan`, started in plan order with at most `concurrency` in
-/// flight (the client paces them under the rate limit), reporting each result to
-/// `progress` as it arrives. Results come back in plan order, whatever order they
-/// finished in. Once `keep_sending` says no, no further request is started; those in
-/// flight are waited for, and the results hold only the requests sent.
+/// A secret to keep, with what the new-tokens file says about it.
+#[derive(Debug)]
+pub struct NewSecret<'a> {
+    pub name: &'a str,
+    pub created: &'a CreatedToken,
+    pub secret: &'a Secret,
+    /// The token it replaces (a replacement, or a reset's old id).
+    pub replaced_id: Option<u64>,
+}
+
+/// Send the requests of `plan`: first the access changes, started in plan order with at
+/// most `concurrency` in flight (the client paces them under the rate limit), then the
+/// token changes one request at a time. Each result goes to `progress` as it arrives;
+/// results come back in that order (accesses in plan order, whatever order they
+/// finished in). Once `keep_sending` says no, no further request is started; those in
+/// flight are waited for, and the results hold only the requests sent. A secret that
+/// `keep_secret` fails to keep stops everything after it.
 pub async fn execute(
     plan: &Plan,
     writer: &WriteClient,
     concurrency: usize,
     keep_sending: impl Fn() -> bool,
+    mut keep_secret: impl FnMut(NewSecret) -> std::io::Result<()>,
     mut progress: impl FnMut(&OperationResult),
-) -> Vec<OperationResult> {
+) -> Result<Vec<OperationResult>, SecretNotKept> {
     let sends = plan
         .requests()
         .enumerate()
         .take_while(|_| keep_sending())
         .map(|(index, (access, request))| async move {
-            let outcome = send(writer, &request).await;
-            let access = access.clone();
+            let outcome = send(writer, &request).await.map(|_| Completion::Done);
+            let outcome = match outcome {
+                Err(ApiError::NotFound { .. }) if matches!(request, Request::Delete { .. }) => {
+                    Ok(Completion::AlreadyGone)
+                }
+                other => other,
+            };
+            let subject = Subject::Access(access.clone());
             (
                 index,
                 OperationResult {
-                    access,
+                    subject,
                     request,
                     outcome,
                 },
@@ -61,33 +110,94 @@ pub async fn execute(
         results[index] = Some(result);
     }
     // Every request started ends with a result; the others were not sent.
-    results.into_iter().flatten().collect()
-}
+    let mut results: Vec<OperationResult> = results.into_iter().flatten().collect();
 
-async fn send(writer: &WriteClient, request: &Request) -> Result<Completion, ApiError> {
-    match writer.send(request).await {
-        Ok(()) => Ok(Completion::Done),
-        // The access is already gone, which is what the DELETE wanted.
-        Err(ApiError::NotFound { .. }) if matches!(request, Request::DeleteAccess { .. }) => {
-            Ok(Completion::AlreadyGone)
+    for (name, change, requests) in plan.token_requests() {
+        let replaced_id = match change {
+            TokenChange::ReplaceToken { token_id, .. }
+            | TokenChange::ResetToken { token_id, .. } => Some(*token_id),
+            _ => None,
+        };
+        for request in requests {
+            if !keep_sending() {
+                return Ok(results);
+            }
+            let answer = send(writer, &request).await;
+            let mut secret_kept = true;
+            let outcome = match answer {
+                Ok(Some(created)) => match &created.secret {
+                    Some(secret) => {
+                        let new = NewSecret {
+                            name,
+                            created: &created,
+                            secret,
+                            replaced_id,
+                        };
+                        if let Err(cause) = keep_secret(new) {
+                            return Err(SecretNotKept {
+                                name: name.clone(),
+                                id: created.id,
+                                cause,
+                                results,
+                            });
+                        }
+                        Ok(Completion::TokenCreated { id: created.id })
+                    }
+                    None => {
+                        secret_kept = false;
+                        Ok(Completion::SecretMissing { id: created.id })
+                    }
+                },
+                Ok(None) => Ok(Completion::Done),
+                Err(ApiError::NotFound { .. }) if matches!(request, Request::Delete { .. }) => {
+                    Ok(Completion::AlreadyGone)
+                }
+                Err(err) => Err(err),
+            };
+            let failed = outcome.is_err();
+            let result = OperationResult {
+                subject: Subject::Token(name.clone()),
+                request,
+                outcome,
+            };
+            progress(&result);
+            results.push(result);
+            // The rest of this change (a replacement's delete) waits for a kept secret:
+            // the old token stays, working, until its successor can be used.
+            if failed || !secret_kept {
+                break;
+            }
         }
-        Err(err) => Err(err),
     }
+    Ok(results)
 }
 
-/// Accesses whose request the API answered with success, but which a fresh plan still
-/// wants to change: the API said yes and did not do it.
-pub fn unconfirmed<'a>(results: &'a [OperationResult], replanned: &Plan) -> Vec<&'a AccessRef> {
+/// A new secret arrived and could not be written: apply stops at once, before any
+/// further request (a replacement's old token is not deleted).
+#[derive(Debug)]
+pub struct SecretNotKept {
+    pub name: String,
+    pub id: Option<u64>,
+    pub cause: std::io::Error,
+    /// The requests sent before it.
+    pub results: Vec<OperationResult>,
+}
+
+async fn send(writer: &WriteClient, request: &Request) -> Result<Option<CreatedToken>, ApiError> {
+    writer.send(request).await
+}
+
+/// Requests the API answered with success, but whose change a fresh plan still wants
+/// to make: the API said yes and did not do it.
+pub fn unconfirmed<'a>(results: &'a [OperationResult], replanned: &Plan) -> Vec<&'a Subject> {
     results
         .iter()
         .filter(|result| result.outcome.is_ok())
-        .filter(|result| {
-            replanned
-                .changes
-                .keys()
-                .any(|access| access.id == result.access.id)
+        .filter(|result| match &result.subject {
+            Subject::Access(sent) => replanned.changes.keys().any(|access| access.id == sent.id),
+            Subject::Token(name) => replanned.tokens.contains_key(name),
         })
-        .map(|result| &result.access)
+        .map(|result| &result.subject)
         .collect()
 }
 
@@ -125,7 +235,9 @@ mod tests {
                     (access(*id), Change::Permissions { operations })
                 })
                 .collect::<BTreeMap<_, _>>(),
+            tokens: Default::default(),
             left_alone: vec![],
+            tokens_left_alone: vec![],
             warnings: vec![],
         }
     }
@@ -136,7 +248,7 @@ mod tests {
         let results: Vec<OperationResult> = sent
             .requests()
             .map(|(target, request)| OperationResult {
-                access: target.clone(),
+                subject: Subject::Access(target.clone()),
                 outcome: if target.id == 3 {
                     Err(ApiError::Timeout {
                         request: request.describe(),
@@ -152,7 +264,10 @@ mod tests {
         let replanned = plan_for(&[2, 3]);
         let unconfirmed: Vec<u64> = unconfirmed(&results, &replanned)
             .iter()
-            .map(|a| a.id)
+            .map(|subject| match subject {
+                Subject::Access(access) => access.id,
+                Subject::Token(_) => unreachable!("no token was sent"),
+            })
             .collect();
         assert_eq!(unconfirmed, [2]);
     }

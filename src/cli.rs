@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a desired-state file offline: syntax, schema, levels, duplicates, roles.
-    Validate(FileArgs),
+    Validate(ValidateArgs),
     /// Read the live account and show the changes apply would send. Never writes.
     Plan(PlanArgs),
     /// Plan, confirm, send the changes, then read back and verify.
@@ -163,7 +163,64 @@ pub struct PlanArgs {
     #[arg(long, value_name = "PLAN_FILE")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
+    pub tokens: TokenArgs,
+    #[command(flatten)]
+    pub time: TimeArgs,
+    #[command(flatten)]
     pub color: ColorArgs,
+}
+
+/// `validate`: the file, judged as of a moment (tokens' expiry dates).
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    #[command(flatten)]
+    pub time: TimeArgs,
+}
+
+/// The moment a command judges expiry dates by.
+#[derive(Debug, Args)]
+pub struct TimeArgs {
+    /// Plan as of this moment instead of now: a date (2027-02-01, the start of that day,
+    /// UTC) or a UTC date-time (2027-02-01T09:00:00Z). What will the cron do then?
+    #[arg(long, value_name = "DATE", value_parser = parse_moment)]
+    pub now: Option<jiff::Timestamp>,
+    /// Warn about API tokens that expire within this many days (30d).
+    #[arg(long, value_name = "DAYS", default_value = "30d", value_parser = parse_days)]
+    pub expiry_warning: jiff::SignedDuration,
+}
+
+/// API tokens to rotate.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Rotate this API token through the reset call: a new id and secret, the same
+    /// permissions (repeatable). Never the token this tool runs with.
+    #[arg(long = "reset-token", value_name = "NAME")]
+    pub reset_tokens: Vec<String>,
+}
+
+/// A date (the start of that day, UTC) or a date-time.
+pub fn parse_moment(text: &str) -> Result<jiff::Timestamp, String> {
+    match crate::model::WantedExpiry::parse(text) {
+        Ok(moment) => moment
+            .instant()
+            .ok_or_else(|| "write a date or a date-time, not never".to_string()),
+        Err(_) => Err(format!(
+            "invalid moment {text:?}: write a date (2027-02-01) or a UTC date-time (2027-02-01T09:00:00Z)"
+        )),
+    }
+}
+
+/// `30d` (or a bare number of days).
+pub fn parse_days(text: &str) -> Result<jiff::SignedDuration, String> {
+    let text = text.trim();
+    let days: i64 = (text.strip_suffix('d').unwrap_or(text))
+        .parse()
+        .ok()
+        .filter(|days| (0..=36_500).contains(days))
+        .ok_or_else(|| format!("invalid number of days {text:?}: write e.g. 30d"))?;
+    Ok(jiff::SignedDuration::from_hours(days * 24))
 }
 
 /// How `plan` writes the plan on stdout.
@@ -207,13 +264,25 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
-    /// Apply even when more than 25% of managed rows or accesses would go, or when the
-    /// desired file or the account listing is empty.
+    /// Apply even when more than 25% of managed rows, accesses or tokens would go, or
+    /// when the desired file is empty.
     #[arg(long)]
     pub allow_mass_removal: bool,
+    /// Allow a plan that replaces API tokens (creates a new one, then deletes the old):
+    /// everything using an old secret stops working until it is given the new one.
+    #[arg(long)]
+    pub allow_token_replacement: bool,
+    /// Where new tokens' secrets go: a file that must not exist yet, created with mode
+    /// 0600. Needed when the plan creates, replaces or resets a token.
+    #[arg(long, value_name = "FILE")]
+    pub new_tokens_file: Option<PathBuf>,
     /// Requests in flight at once (the rate limit still applies).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
+    #[command(flatten)]
+    pub tokens: TokenArgs,
+    #[command(flatten)]
+    pub time: TimeArgs,
     #[command(flatten)]
     pub color: ColorArgs,
 }

@@ -1,11 +1,12 @@
 //! The live account as a desired-state file: every user and invite with its managed
-//! rows, named rather than numbered wherever a name is unique, so that `plan` on the
-//! result shows no changes. Pure; secrets are never in the model, so never in the file.
+//! rows, and every API token (when they were read) with its rows and expiry, named
+//! rather than numbered wherever a name is unique, so that `plan` on the result shows
+//! no changes. Pure; secrets are never in the model, so never in the file.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{DesiredFile, Grants, FORMAT_VERSION, ID_PREFIX};
-use crate::model::{printable, LiveState, ResourceKey, ResourceType, SpecifierKind};
+use crate::model::{printable, LiveState, ResourceKey, ResourceType, WantedExpiry};
 
 /// An exported file, and the notes written above it: what it cannot describe so that
 /// `plan` leaves it as it is.
@@ -24,6 +25,7 @@ pub fn export(account_id: u64, live: &LiveState) -> Exported {
         unmanaged: Default::default(),
         roles: BTreeMap::new(),
         users: BTreeMap::new(),
+        unmanaged_tokens: Default::default(),
         api_tokens: BTreeMap::new(),
     };
     let mut notes = Vec::new();
@@ -67,16 +69,70 @@ pub fn export(account_id: u64, live: &LiveState) -> Exported {
                 grants.set(&row.resource.kind, name, level, live.dialect.vocabulary);
             }
         }
-        let section = match access.kind {
-            SpecifierKind::User | SpecifierKind::Invite => &mut file.users,
-            SpecifierKind::ApiToken => &mut file.api_tokens,
-            SpecifierKind::Other(_) => continue,
-        };
-        if written.insert(identity) {
-            section.insert(access.label(), grants);
+        // Tokens are described from the tokens list, below.
+        if access.kind.is_person() && written.insert(identity) {
+            file.users.insert(access.label(), grants);
         }
     }
+    export_tokens(live, &mut file, &mut notes);
     Exported { file, notes }
+}
+
+fn export_tokens(live: &LiveState, file: &mut DesiredFile, notes: &mut Vec<String>) {
+    let tokens = live.tokens.as_deref().unwrap_or_default();
+    for token in tokens {
+        let label = printable(&token.name).into_owned();
+        if tokens
+            .iter()
+            .filter(|other| other.name == token.name)
+            .count()
+            > 1
+        {
+            if !file.api_tokens.contains_key(&token.name)
+                && !notes
+                    .iter()
+                    .any(|n| n.starts_with(&format!("API token {label:?}")))
+            {
+                notes.push(format!(
+                    "API token {label:?}: several tokens have this name; plan changes none of them, so none is listed"
+                ));
+            }
+            continue;
+        }
+        let mut grants = Grants::default();
+        for row in &token.rows {
+            let Some(level) = row.managed_level() else {
+                notes.push(format!("API token {label:?}: a row this tool does not manage is not listed; plan leaves the token alone"));
+                continue;
+            };
+            let name = name_for(live, &row.resource);
+            grants.set(&row.resource.kind, name, level, live.dialect.vocabulary);
+        }
+        grants.expires_at = Some(
+            token
+                .expires_at
+                .map_or(WantedExpiry::Never, WantedExpiry::At),
+        );
+        file.api_tokens.insert(token.name.clone(), grants);
+    }
+}
+
+/// Leave out the expiry of tokens that expired before `now`: a file may not ask for a
+/// date in the past, and without one it asks for the token as it is.
+pub fn drop_past_expiries(exported: &mut Exported, now: jiff::Timestamp) {
+    for (name, grants) in &mut exported.file.api_tokens {
+        let Some(at) = grants.expires_at.and_then(|expiry| expiry.instant()) else {
+            continue;
+        };
+        if at <= now {
+            grants.expires_at = None;
+            exported.notes.push(format!(
+                "API token {:?} expired on {}; its expiry is not listed",
+                printable(name),
+                crate::model::utc_date(at)
+            ));
+        }
+    }
 }
 
 /// The name the file uses for `key` if exactly one resource of its type has it, else

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use jiff::civil::Date;
+use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -470,6 +472,8 @@ pub struct Access {
     pub email: Option<String>,
     /// API tokens (and users): their name.
     pub name: Option<String>,
+    /// The specifier's own id: for an API token, the id the API Tokens API knows it by.
+    pub specifier_id: Option<u64>,
     pub rows: Vec<Row>,
 }
 
@@ -528,11 +532,36 @@ pub struct Resource {
     pub path: String,
 }
 
-/// Everything the two reads return, decoded.
+/// An API token of the account, as the API Tokens API lists it. Its secret is never
+/// part of a read, nor of this type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: u64,
+    pub name: String,
+    /// `None`: it never expires.
+    pub expires_at: Option<Timestamp>,
+    pub rows: Vec<Row>,
+    /// Whether it may be the token this tool runs with: its `last_4_digits` are the
+    /// last four characters of that token, or the listing does not give them. Such a
+    /// token is never deleted, replaced or reset.
+    pub in_use: bool,
+}
+
+impl Token {
+    /// Whether it holds a row of a type or level the tool does not manage: a new token
+    /// made to replace it would lose that row.
+    pub fn holds_unmanaged_rows(&self) -> bool {
+        self.rows.iter().any(|row| row.managed_level().is_none())
+    }
+}
+
+/// Everything the reads return, decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LiveState {
     pub resources: Vec<Resource>,
     pub accesses: Vec<Access>,
+    /// The API tokens, when they were read (the file manages tokens); `None` otherwise.
+    pub tokens: Option<Vec<Token>>,
     /// How the server spoke in those reads.
     pub dialect: Dialect,
 }
@@ -568,6 +597,94 @@ impl LiveState {
                 (identity, ids)
             })
             .collect()
+    }
+}
+
+/// When a token should stop working, as the desired-state file says it: `never`, a date
+/// (that day, UTC) or a date-time in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WantedExpiry {
+    Never,
+    On(Date),
+    At(Timestamp),
+}
+
+impl WantedExpiry {
+    /// `never`, `2027-06-30`, or `2027-06-30T12:00:00Z` (an offset other than `Z` is
+    /// converted to UTC).
+    pub fn parse(text: &str) -> Result<WantedExpiry, String> {
+        let text = text.trim();
+        if text == "never" {
+            return Ok(WantedExpiry::Never);
+        }
+        if let Ok(date) = text.parse::<Date>() {
+            return Ok(WantedExpiry::On(date));
+        }
+        text.parse::<Timestamp>()
+            .map(|at| WantedExpiry::At(at.round(jiff::Unit::Second).unwrap_or(at)))
+            .map_err(|_| {
+                format!("{text:?} is not an expiry: write a date (2027-06-30), a UTC date-time (2027-06-30T18:00:00Z) or never")
+            })
+    }
+
+    /// The moment it stands for (a date: the start of that day, UTC); `None` for never.
+    pub fn instant(&self) -> Option<Timestamp> {
+        match self {
+            WantedExpiry::Never => None,
+            WantedExpiry::On(date) => Some(
+                jiff::tz::Offset::UTC
+                    .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+                    .unwrap_or(Timestamp::MAX),
+            ),
+            WantedExpiry::At(at) => Some(*at),
+        }
+    }
+
+    /// Whether a token expiring at `live` (`None`: never) is what this asks for: a date
+    /// asks for any time on that UTC day, a date-time for that second.
+    pub fn matches(&self, live: Option<Timestamp>) -> bool {
+        match (self, live) {
+            (WantedExpiry::Never, None) => true,
+            (WantedExpiry::On(date), Some(live)) => utc_date(live) == *date,
+            (WantedExpiry::At(at), Some(live)) => at.as_second() == live.as_second(),
+            _ => false,
+        }
+    }
+
+    /// What `expires_at` is in a create or reset body: `None` is JSON `null` (never).
+    pub fn api_value(&self) -> Option<String> {
+        match self {
+            WantedExpiry::Never => None,
+            _ => Some(self.to_string()),
+        }
+    }
+}
+
+/// The UTC calendar day of `at`.
+pub fn utc_date(at: Timestamp) -> Date {
+    jiff::tz::Offset::UTC.to_datetime(at).date()
+}
+
+impl fmt::Display for WantedExpiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WantedExpiry::Never => f.write_str("never"),
+            WantedExpiry::On(date) => write!(f, "{date}"),
+            WantedExpiry::At(at) => write!(f, "{at}"),
+        }
+    }
+}
+
+impl Serialize for WantedExpiry {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for WantedExpiry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        WantedExpiry::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -638,6 +755,7 @@ mod tests {
             kind,
             email: email.map(str::to_string),
             name: name.map(str::to_string),
+            specifier_id: None,
             rows: vec![Row {
                 resource: ResourceKey::new(ResourceType::Project, 7),
                 level: LevelCode(level),

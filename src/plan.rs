@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     printable, Dialect, Level, LevelCode, PathFamily, ResourceKey, SpecifierKind, Vocabulary,
+    WantedExpiry,
 };
 
 /// All changes for one account, in a stable order.
@@ -24,14 +25,44 @@ pub struct Plan {
     pub dialect: Dialect,
     /// One entry per access that needs a request: a bulk PUT or a DELETE.
     pub changes: BTreeMap<AccessRef, Change>,
+    /// One entry per API token that needs requests, by the token's name.
+    pub tokens: BTreeMap<String, TokenChange>,
     /// What the plan deliberately does not touch, so that a reviewer sees it.
     pub left_alone: Vec<LeftAlone>,
+    pub tokens_left_alone: Vec<TokenLeftAlone>,
     pub warnings: Vec<Warning>,
 }
 
 impl Plan {
+    /// A plan with no changes, nothing left alone and no warnings.
+    pub fn new(account_id: u64, dialect: Dialect) -> Plan {
+        Plan {
+            account_id,
+            dialect,
+            changes: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            left_alone: Vec::new(),
+            tokens_left_alone: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.tokens.is_empty()
+    }
+
+    /// The requests of the token changes, in order: each change's requests in the order
+    /// they must be sent (a replacement creates the new token before deleting the old).
+    pub fn token_requests(&self) -> impl Iterator<Item = (&String, &TokenChange, Vec<Request>)> {
+        self.tokens.iter().map(|(name, change)| {
+            let requests = change.requests(self.account_id, self.dialect, name);
+            (name, change, requests)
+        })
+    }
+
+    /// Whether apply will receive new secrets: it creates, replaces or resets a token.
+    pub fn makes_secrets(&self) -> bool {
+        self.tokens.values().any(TokenChange::makes_secret)
     }
 
     pub fn summary(&self) -> Summary {
@@ -50,6 +81,16 @@ impl Plan {
                 Change::Remove { .. } => summary.remove += 1,
             }
         }
+        for change in self.tokens.values() {
+            let count = match change {
+                TokenChange::CreateToken { .. } => &mut summary.tokens.create,
+                TokenChange::ReplaceToken { .. } => &mut summary.tokens.replace,
+                TokenChange::DeleteToken { .. } => &mut summary.tokens.delete,
+                TokenChange::ResetToken { .. } => &mut summary.tokens.reset,
+                TokenChange::UpdateTokenPermissions { .. } => &mut summary.tokens.update,
+            };
+            *count += 1;
+        }
         summary
     }
 
@@ -62,13 +103,25 @@ impl Plan {
     }
 }
 
-/// Counts for the summary line.
+/// Counts for the summary line: rows, accesses, and API tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
     pub destroy: usize,
     pub remove: usize,
+    #[serde(default)]
+    pub tokens: TokenSummary,
+}
+
+/// Token changes by action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSummary {
+    pub create: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub reset: usize,
+    pub update: usize,
 }
 
 impl fmt::Display for Summary {
@@ -81,7 +134,23 @@ impl fmt::Display for Summary {
             self.destroy,
             self.remove,
             plural(self.remove, "access", "accesses")
-        )
+        )?;
+        let tokens = self.tokens;
+        let parts: Vec<String> = [
+            (tokens.create, "to create"),
+            (tokens.replace, "to replace"),
+            (tokens.delete, "to delete"),
+            (tokens.reset, "to reset"),
+            (tokens.update, "to update in place"),
+        ]
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect();
+        if !parts.is_empty() {
+            write!(f, "; API tokens: {}", parts.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -219,7 +288,7 @@ impl Change {
                         .collect(),
                 },
             },
-            Change::Remove { .. } => Request::DeleteAccess { path: path("") },
+            Change::Remove { .. } => Request::Delete { path: path("") },
         }
     }
 }
@@ -390,8 +459,12 @@ impl TryFrom<OperationWire> for HeldRow {
 pub enum Request {
     #[serde(rename = "PUT")]
     BulkUpdate { path: String, body: BulkBody },
+    /// Deletes an access or an API token.
     #[serde(rename = "DELETE")]
-    DeleteAccess { path: String },
+    Delete { path: String },
+    /// Creates or resets an API token; the answer holds the new secret.
+    #[serde(rename = "POST")]
+    Post { path: String, body: PostBody },
 }
 
 impl Request {
@@ -399,9 +472,72 @@ impl Request {
     pub fn describe(&self) -> String {
         match self {
             Request::BulkUpdate { path, .. } => format!("PUT {path}"),
-            Request::DeleteAccess { path } => format!("DELETE {path}"),
+            Request::Delete { path } => format!("DELETE {path}"),
+            Request::Post { path, .. } => format!("POST {path}"),
         }
     }
+
+    /// The JSON body, if the request has one.
+    pub fn body_json(&self) -> Option<Vec<u8>> {
+        let body = match self {
+            Request::BulkUpdate { body, .. } => serde_json::to_vec(body),
+            Request::Post { body, .. } => serde_json::to_vec(body),
+            Request::Delete { .. } => return None,
+        };
+        Some(body.expect("request bodies always serialize"))
+    }
+}
+
+/// The body of a POST: creating a token, or resetting one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PostBody {
+    CreateToken(CreateTokenBody),
+    ResetToken(ResetTokenBody),
+}
+
+/// The body of `POST .../api_tokens`: ids as numbers and levels as their codes, as the
+/// API Tokens API answers them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenBody {
+    pub name: String,
+    pub resources: Vec<TokenResource>,
+    /// Absent: the service's default; `null`: never expires.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_or_null"
+    )]
+    pub expires_at: Option<Option<String>>,
+}
+
+/// The body of `POST .../api_tokens/{id}/reset`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetTokenBody {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_or_null"
+    )]
+    pub expires_at: Option<Option<String>>,
+}
+
+/// A field that may be absent (outer `None`) or `null` (inner `None`).
+fn present_or_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenResource {
+    /// In the server's vocabulary.
+    pub resource_type: String,
+    pub resource_id: u64,
+    pub access_level: u32,
 }
 
 /// The body of `PUT .../permissions/bulk`.
@@ -421,6 +557,163 @@ pub struct BulkPermission {
     pub access_level: Option<Level>,
     #[serde(rename = "_destroy", default, skip_serializing_if = "Option::is_none")]
     pub destroy: Option<bool>,
+}
+
+/// A token's rows and expiry, as the plan shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSpec {
+    pub resources: Vec<TokenRow>,
+    /// `never`, a date or a date-time; absent in a `to`: the service's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<WantedExpiry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TokenRow {
+    pub resource: ResourceRef,
+    pub level: LevelCode,
+}
+
+/// What happens to one API token. The API has no call that changes a token's rows or
+/// expiry, so a token that differs is replaced, unless the account listing shows its
+/// access, whose rows the bulk call can change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum TokenChange {
+    /// Not in the account: created.
+    CreateToken { to: TokenSpec },
+    /// Its rows or expiry differ: a new token is created, then the old one deleted.
+    ReplaceToken {
+        token_id: u64,
+        from: TokenSpec,
+        to: TokenSpec,
+    },
+    /// In the account, not in the file, and `unmanaged_tokens: remove`.
+    DeleteToken { token_id: u64, from: TokenSpec },
+    /// `--reset-token`: a new id and secret, the same rows (the old secret works for
+    /// the service's grace period).
+    ResetToken { token_id: u64, from: TokenSpec },
+    /// The account listing shows the token's access: its rows change in place and the
+    /// secret is kept.
+    UpdateTokenPermissions {
+        token_id: u64,
+        access_id: u64,
+        operations: Vec<RowOp>,
+    },
+}
+
+impl TokenChange {
+    /// The token's id in the account; `None` for one to be created.
+    pub fn token_id(&self) -> Option<u64> {
+        match self {
+            TokenChange::CreateToken { .. } => None,
+            TokenChange::ReplaceToken { token_id, .. }
+            | TokenChange::DeleteToken { token_id, .. }
+            | TokenChange::ResetToken { token_id, .. }
+            | TokenChange::UpdateTokenPermissions { token_id, .. } => Some(*token_id),
+        }
+    }
+
+    /// Whether its answer holds a new secret.
+    pub fn makes_secret(&self) -> bool {
+        matches!(
+            self,
+            TokenChange::CreateToken { .. }
+                | TokenChange::ReplaceToken { .. }
+                | TokenChange::ResetToken { .. }
+        )
+    }
+
+    /// The requests that make this change, in the order they must be sent, in the
+    /// server's `dialect`.
+    pub fn requests(&self, account_id: u64, dialect: Dialect, name: &str) -> Vec<Request> {
+        let tokens = |tail: String| match dialect.paths {
+            PathFamily::Account => format!("/api/accounts/{account_id}/api_tokens{tail}"),
+            PathFamily::Token => format!("/api/api_tokens{tail}"),
+        };
+        let create = |to: &TokenSpec| Request::Post {
+            path: tokens(String::new()),
+            body: PostBody::CreateToken(CreateTokenBody {
+                name: name.to_string(),
+                resources: (to.resources.iter())
+                    .map(|row| TokenResource {
+                        resource_type: row
+                            .resource
+                            .key
+                            .kind
+                            .api_name_in(dialect.vocabulary)
+                            .to_string(),
+                        resource_id: row.resource.key.id,
+                        access_level: row.level.0,
+                    })
+                    .collect(),
+                expires_at: to.expires_at.map(|expiry| expiry.api_value()),
+            }),
+        };
+        let delete = |id: u64| Request::Delete {
+            path: tokens(format!("/{id}")),
+        };
+        match self {
+            TokenChange::CreateToken { to } => vec![create(to)],
+            TokenChange::ReplaceToken { token_id, to, .. } => vec![create(to), delete(*token_id)],
+            TokenChange::DeleteToken { token_id, .. } => vec![delete(*token_id)],
+            TokenChange::ResetToken { token_id, from } => vec![Request::Post {
+                path: tokens(format!("/{token_id}/reset")),
+                body: PostBody::ResetToken(ResetTokenBody {
+                    expires_at: from.expires_at.map(|expiry| expiry.api_value()),
+                }),
+            }],
+            TokenChange::UpdateTokenPermissions {
+                access_id,
+                operations,
+                ..
+            } => vec![Change::Permissions {
+                operations: operations.clone(),
+            }
+            .request(account_id, dialect, *access_id)],
+        }
+    }
+}
+
+/// A token the plan sees and deliberately does not change.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TokenLeftAlone {
+    pub name: String,
+    pub token_id: u64,
+    #[serde(flatten)]
+    pub reason: TokenLeftAloneReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum TokenLeftAloneReason {
+    /// It may be the token this tool runs with (its last four digits match, or the
+    /// listing does not give them).
+    InUse,
+    /// In the account, not in the file, and `unmanaged_tokens: ignore`.
+    NotInFile,
+    /// Another token has the same name: the file cannot say which is meant.
+    SameName,
+    /// It holds a row of a type or level the tool does not manage, which a new token
+    /// made to replace it would lose.
+    HoldsUnmanagedRows,
+}
+
+impl fmt::Display for TokenLeftAlone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = printable(&self.name);
+        write!(f, "API token {name:?} (id {}): ", self.token_id)?;
+        f.write_str(match self.reason {
+            TokenLeftAloneReason::InUse => {
+                "it may be the token this tool runs with: never deleted, replaced or reset"
+            }
+            TokenLeftAloneReason::NotInFile => "not in the file (unmanaged_tokens: ignore)",
+            TokenLeftAloneReason::SameName => "another token has the same name: neither is changed",
+            TokenLeftAloneReason::HoldsUnmanagedRows => {
+                "it holds rows this tool does not manage, which replacing it would lose"
+            }
+        })
+    }
 }
 
 /// Something the plan sees and deliberately does not change.
@@ -492,8 +785,23 @@ impl fmt::Display for LeftAloneReason {
 pub enum Warning {
     /// A user in the file who is neither a user nor an invite of the account.
     NotInAccount { email: String },
-    /// A token in the file that the account listing does not show.
-    TokenNotListed { name: String },
+    /// A token the file would change that is left alone (in use, or holding rows the
+    /// tool does not manage): the file's entry for it is not applied.
+    TokenNotChanged {
+        name: String,
+        token_id: u64,
+        why: TokenLeftAloneReason,
+    },
+    /// A token is replaced: whatever uses its secret stops working.
+    TokenReplaced { name: String, token_id: u64 },
+    /// A token expires within the warning window.
+    TokenExpiresSoon {
+        name: String,
+        expires_at: jiff::Timestamp,
+        days: i64,
+    },
+    /// A token that never expires, in the account or created by the plan.
+    TokenNeverExpires { name: String },
     /// The account listing is empty: usually a wrong account id or a token of another
     /// account. Nothing can be sent for an empty listing.
     EmptyListing,
@@ -524,9 +832,32 @@ impl fmt::Display for Warning {
                 "{} is not in the account: the API cannot create users; invite them in Mailtrap first. Nothing is sent for them.",
                 printable(email)
             ),
-            Warning::TokenNotListed { name } => write!(
+            Warning::TokenNotChanged { name, token_id, why } => write!(
                 f,
-                "API token {name:?} is not in the account listing (Mailtrap lists users and invites only); nothing is sent for it."
+                "API token {:?} (id {token_id}) differs from the file, but is left alone ({}); the file's entry for it is not applied.",
+                printable(name),
+                match why {
+                    TokenLeftAloneReason::InUse => "it may be the token this tool runs with",
+                    TokenLeftAloneReason::HoldsUnmanagedRows => "it holds rows this tool does not manage",
+                    TokenLeftAloneReason::SameName => "another token has the same name",
+                    TokenLeftAloneReason::NotInFile => "not in the file",
+                }
+            ),
+            Warning::TokenReplaced { name, token_id } => write!(
+                f,
+                "API token {:?} (id {token_id}) is replaced: a new token is created and the old one deleted, so everything using the old secret stops working until it is given the new one.",
+                printable(name)
+            ),
+            Warning::TokenExpiresSoon { name, expires_at, days } => write!(
+                f,
+                "API token {:?} expires in {days} {} ({expires_at}).",
+                printable(name),
+                plural(usize::try_from(*days).unwrap_or(0), "day", "days")
+            ),
+            Warning::TokenNeverExpires { name } => write!(
+                f,
+                "API token {:?} never expires.",
+                printable(name)
             ),
             Warning::EmptyListing => f.write_str(
                 "the account listing is empty, which usually means a wrong account id or a token of another account; nothing is sent.",

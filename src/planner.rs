@@ -5,19 +5,52 @@
 //! Rules: each access the file lists gets exactly its grants as explicit rows; rows of a
 //! type or level the tool does not manage are left as they are; the owner is never
 //! changed; accesses absent from the file are removed only under `unmanaged: remove`,
-//! and never the owner's, a token's, or one holding rows the tool does not manage.
+//! and never the owner's, or one holding rows the tool does not manage.
+//!
+//! API tokens are planned from the tokens list: one missing is created; one whose rows
+//! or wanted expiry differ is replaced (there is no call that changes a token), unless
+//! the account listing shows its access, whose rows are then updated in place; one not
+//! in the file is deleted only under `unmanaged_tokens: remove`. The token this tool
+//! may be running with, a token whose name another holds, and one holding rows the tool
+//! does not manage are never deleted, replaced or reset.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::UnmanagedPolicy;
-use crate::model::{Access, Identity, Level, LevelCode, LiveState, ResourceKey, Row};
-use crate::plan::{
-    AccessRef, Change, HeldRow, LeftAlone, LeftAloneReason, Plan, ResourceRef, RowOp, Warning,
-};
-use crate::resolve::Desired;
+use jiff::{SignedDuration, Timestamp};
 
-/// Compute the plan that makes `live` match `desired` for account `account_id`.
-pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
+use crate::config::UnmanagedPolicy;
+use crate::model::{
+    Access, Level, LevelCode, LiveState, ResourceKey, Row, SpecifierKind, Token, WantedExpiry,
+};
+use crate::plan::{
+    AccessRef, Change, HeldRow, LeftAlone, LeftAloneReason, Plan, ResourceRef, RowOp, TokenChange,
+    TokenLeftAlone, TokenLeftAloneReason, TokenRow, TokenSpec, Warning,
+};
+use crate::resolve::{Desired, DesiredToken, DesiredTokens, Rows};
+
+/// The moment a plan is made for, given to the planner rather than read by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    pub now: Timestamp,
+    /// Tokens expiring within this of `now` are warned about (`--expiry-warning`).
+    pub expiry_warning: SignedDuration,
+}
+
+impl Clock {
+    /// The default warning window: 30 days.
+    pub const DEFAULT_EXPIRY_WARNING: SignedDuration = SignedDuration::from_hours(30 * 24);
+
+    pub fn at(now: Timestamp) -> Clock {
+        Clock {
+            now,
+            expiry_warning: Clock::DEFAULT_EXPIRY_WARNING,
+        }
+    }
+}
+
+/// Compute the plan that makes `live` match `desired` for account `account_id`, as of
+/// `clock`.
+pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock) -> Plan {
     let names = Names(
         (live.resources.iter())
             .map(|resource| (&resource.key, resource.path.as_str()))
@@ -28,7 +61,9 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
         account_id,
         dialect: live.dialect,
         changes: BTreeMap::new(),
+        tokens: BTreeMap::new(),
         left_alone: Vec::new(),
+        tokens_left_alone: Vec::new(),
         warnings: Vec::new(),
     };
     let ambiguous = live.ambiguous_identities();
@@ -103,19 +138,240 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState) -> Plan {
         if found.contains(identity) {
             continue;
         }
-        plan.warnings.push(match identity {
-            Identity::Person(_) => Warning::NotInAccount {
-                email: wanted.label.clone(),
-            },
-            Identity::Token(name) => Warning::TokenNotListed { name: name.clone() },
+        plan.warnings.push(Warning::NotInAccount {
+            email: wanted.label.clone(),
         });
     }
     if live.accesses.is_empty() {
         plan.warnings.push(Warning::EmptyListing);
     }
+    if let Some(tokens) = &desired.tokens {
+        plan_tokens(tokens, live, &names, clock, &mut plan);
+    }
     plan.left_alone.sort();
+    plan.tokens_left_alone.sort();
     plan.warnings.sort();
     plan
+}
+
+/// The token changes, and what is left alone and warned about on the way.
+fn plan_tokens(
+    wanted: &DesiredTokens,
+    live: &LiveState,
+    names: &Names,
+    clock: &Clock,
+    plan: &mut Plan,
+) {
+    let mut by_name: BTreeMap<&str, Vec<&Token>> = BTreeMap::new();
+    for token in live.tokens.iter().flatten() {
+        by_name.entry(&token.name).or_default().push(token);
+    }
+    // The listing does not show tokens' accesses today; if it does, their rows can be
+    // changed in place, keeping the secret.
+    let listed: BTreeMap<u64, &Access> = (live.accesses.iter())
+        .filter(|access| access.kind == SpecifierKind::ApiToken)
+        .filter_map(|access| Some((access.specifier_id?, access)))
+        .collect();
+    for (name, held) in &by_name {
+        let leave = |plan: &mut Plan, token: &Token, reason| {
+            plan.tokens_left_alone.push(TokenLeftAlone {
+                name: name.to_string(),
+                token_id: token.id,
+                reason,
+            })
+        };
+        let [token] = held[..] else {
+            for token in held {
+                leave(plan, token, TokenLeftAloneReason::SameName);
+            }
+            continue;
+        };
+        let untouchable = if token.in_use {
+            Some(TokenLeftAloneReason::InUse)
+        } else if token.holds_unmanaged_rows()
+            || token
+                .rows
+                .iter()
+                .any(|row| !names.0.contains_key(&row.resource))
+        {
+            Some(TokenLeftAloneReason::HoldsUnmanagedRows)
+        } else {
+            None
+        };
+        let reset = wanted.resets.contains(*name);
+        let change = match (wanted.entries.get(*name), untouchable) {
+            (Some(entry), _) if !differs(token, entry) => reset.then(|| reset_token(token, names)),
+            (Some(_), Some(why)) => {
+                plan.warnings.push(Warning::TokenNotChanged {
+                    name: name.to_string(),
+                    token_id: token.id,
+                    why: why.clone(),
+                });
+                leave(plan, token, why);
+                continue;
+            }
+            (Some(entry), None) => Some(change_token(
+                token,
+                entry,
+                listed.get(&token.id),
+                names,
+                plan,
+            )),
+            (None, Some(why)) => {
+                leave(plan, token, why);
+                continue;
+            }
+            (None, None) if wanted.unmanaged == UnmanagedPolicy::Remove => {
+                Some(TokenChange::DeleteToken {
+                    token_id: token.id,
+                    from: live_spec(token, names),
+                })
+            }
+            (None, None) if reset => Some(reset_token(token, names)),
+            (None, None) => {
+                leave(plan, token, TokenLeftAloneReason::NotInFile);
+                None
+            }
+        };
+        if let Some(TokenChange::ReplaceToken { to, .. }) = &change {
+            expiry_warnings(name, to.expires_at, clock, plan);
+        }
+        if let Some(change) = change {
+            plan.tokens.insert(name.to_string(), change);
+        }
+    }
+    // Expiry, as it will be: of every token the plan keeps, and of those it makes.
+    for token in live.tokens.iter().flatten() {
+        match plan.tokens.get(&token.name) {
+            Some(TokenChange::DeleteToken { .. } | TokenChange::ReplaceToken { .. }) => {}
+            _ => expiry_warnings(&token.name, Some(live_expiry(token)), clock, plan),
+        }
+    }
+    for (name, entry) in &wanted.entries {
+        if by_name.contains_key(name.as_str()) {
+            continue;
+        }
+        let to = wanted_spec(entry, None, names);
+        expiry_warnings(name, to.expires_at, clock, plan);
+
+        plan.tokens
+            .insert(name.clone(), TokenChange::CreateToken { to });
+    }
+}
+
+/// Whether `token` is other than `entry` wants: its managed rows, or its expiry when
+/// the file says one.
+fn differs(token: &Token, entry: &DesiredToken) -> bool {
+    let held: Rows = (token.rows.iter())
+        .filter_map(|row| Some((row.resource.clone(), row.managed_level()?)))
+        .collect();
+    held != entry.rows || (entry.expires_at).is_some_and(|wanted| !wanted.matches(token.expires_at))
+}
+
+/// A token that differs from its entry: its rows updated in place when the listing
+/// shows its access and only rows differ, else replaced.
+fn change_token(
+    token: &Token,
+    entry: &DesiredToken,
+    listed: Option<&&Access>,
+    names: &Names,
+    plan: &mut Plan,
+) -> TokenChange {
+    let expiry_differs = (entry.expires_at).is_some_and(|wanted| !wanted.matches(token.expires_at));
+    // The listed access must show the token's own rows: if the two reads disagree, the
+    // bulk call's effect on the token is anyone's guess.
+    let agrees = |access: &Access| {
+        let mut shown = access.rows.clone();
+        let mut held = token.rows.clone();
+        shown.sort();
+        held.sort();
+        shown == held
+    };
+    if let (Some(access), false) = (listed.filter(|access| agrees(access)), expiry_differs) {
+        let access_ref = AccessRef {
+            label: token.name.clone(),
+            kind: access.kind.clone(),
+            id: access.id,
+        };
+        let operations = row_ops(access, &entry.rows, &access_ref, names, plan);
+        if !operations.is_empty() {
+            return TokenChange::UpdateTokenPermissions {
+                token_id: token.id,
+                access_id: access.id,
+                operations,
+            };
+        }
+    }
+    plan.warnings.push(Warning::TokenReplaced {
+        name: token.name.clone(),
+        token_id: token.id,
+    });
+    TokenChange::ReplaceToken {
+        token_id: token.id,
+        from: live_spec(token, names),
+        to: wanted_spec(entry, Some(token), names),
+    }
+}
+
+fn reset_token(token: &Token, names: &Names) -> TokenChange {
+    TokenChange::ResetToken {
+        token_id: token.id,
+        from: live_spec(token, names),
+    }
+}
+
+/// How the service reports `token`'s expiry, as the file would write it.
+fn live_expiry(token: &Token) -> WantedExpiry {
+    token
+        .expires_at
+        .map_or(WantedExpiry::Never, WantedExpiry::At)
+}
+
+fn live_spec(token: &Token, names: &Names) -> TokenSpec {
+    let mut resources: Vec<TokenRow> = (token.rows.iter())
+        .map(|row| TokenRow {
+            resource: names.of(&row.resource),
+            level: row.level,
+        })
+        .collect();
+    resources.sort();
+    TokenSpec {
+        resources,
+        expires_at: Some(live_expiry(token)),
+    }
+}
+
+/// What `entry` asks for; with no expiry of its own, a replacement keeps `replacing`'s.
+fn wanted_spec(entry: &DesiredToken, replacing: Option<&Token>, names: &Names) -> TokenSpec {
+    TokenSpec {
+        resources: (entry.rows.iter())
+            .map(|(key, level)| TokenRow {
+                resource: names.of(key),
+                level: (*level).into(),
+            })
+            .collect(),
+        expires_at: entry.expires_at.or(replacing.map(live_expiry)),
+    }
+}
+
+/// Warn about a token that never expires, or expires within the clock's window.
+fn expiry_warnings(name: &str, expiry: Option<WantedExpiry>, clock: &Clock, plan: &mut Plan) {
+    let name = name.to_string();
+    match expiry {
+        Some(WantedExpiry::Never) => plan.warnings.push(Warning::TokenNeverExpires { name }),
+        Some(expiry) => {
+            let Some(at) = expiry.instant() else { return };
+            let left = at.duration_since(clock.now);
+            if left <= clock.expiry_warning {
+                plan.warnings.push(Warning::TokenExpiresSoon {
+                    name,
+                    expires_at: at,
+                    days: left.as_hours().div_euclid(24),
+                });
+            }
+        }
+        None => {}
+    }
 }
 
 /// The tree's resources by key, with the name the plan shows for each.
@@ -237,6 +493,62 @@ pub fn expected_after(plan: &Plan, live: &LiveState) -> LiveState {
         }
         access.rows.sort();
     }
+    if !plan.tokens.is_empty() {
+        let tokens = after.tokens.get_or_insert_default();
+        for (name, change) in &plan.tokens {
+            let rows = |spec: &TokenSpec| -> Vec<Row> {
+                (spec.resources.iter())
+                    .map(|row| Row {
+                        resource: row.resource.key.clone(),
+                        level: row.level,
+                    })
+                    .collect()
+            };
+            let expiry = |spec: &TokenSpec, old: Option<Timestamp>| match spec.expires_at {
+                Some(wanted) => wanted.instant(),
+                None => old,
+            };
+            match change {
+                TokenChange::CreateToken { to } => tokens.push(Token {
+                    // Its id is the service's to give; none is known before apply.
+                    id: 0,
+                    name: name.clone(),
+                    expires_at: expiry(to, None),
+                    rows: rows(to),
+                    in_use: false,
+                }),
+                TokenChange::ReplaceToken { token_id, to, .. } => {
+                    for token in tokens.iter_mut().filter(|t| t.id == *token_id) {
+                        token.expires_at = expiry(to, token.expires_at);
+                        token.rows = rows(to);
+                    }
+                }
+                TokenChange::DeleteToken { token_id, .. } => {
+                    tokens.retain(|token| token.id != *token_id)
+                }
+                TokenChange::UpdateTokenPermissions {
+                    token_id,
+                    operations,
+                    ..
+                } => {
+                    for token in tokens.iter_mut().filter(|t| t.id == *token_id) {
+                        for op in operations {
+                            let key = &op.resource().key;
+                            token.rows.retain(|row| &row.resource != key);
+                            if let RowOp::Create { to, .. } | RowOp::Update { to, .. } = op {
+                                token.rows.push(Row {
+                                    resource: key.clone(),
+                                    level: (*to).into(),
+                                });
+                            }
+                        }
+                        token.rows.sort();
+                    }
+                }
+                TokenChange::ResetToken { .. } => {}
+            }
+        }
+    }
     after
 }
 
@@ -263,6 +575,7 @@ mod tests {
                 kind: SpecifierKind::User,
                 email: Some("bob@x.io".into()),
                 name: None,
+                specifier_id: None,
                 rows: vec![
                     Row {
                         resource: shown.clone(),
@@ -274,6 +587,7 @@ mod tests {
                     },
                 ],
             }],
+            tokens: None,
             dialect: Default::default(),
         };
         // The file gives bob nothing: his visible row goes, the hidden one stays.
@@ -287,8 +601,9 @@ mod tests {
                 },
             )]
             .into(),
+            tokens: None,
         };
-        let planned = plan(1, &desired, &live);
+        let planned = plan(1, &desired, &live, &Clock::at(Timestamp::UNIX_EPOCH));
         let Some(Change::Permissions { operations }) = planned.changes.values().next() else {
             panic!("{planned:?}")
         };

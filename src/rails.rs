@@ -1,6 +1,7 @@
 //! Safety rails, checked on a finished plan before anything is sent: a plan that looks
-//! like a mistake (mass removal, an empty file or an empty listing, an account left
-//! without an admin) is refused unless the user says otherwise. Pure.
+//! like a mistake (mass removal, an empty file, an account left without an admin), that
+//! would break what uses a token (a replacement), or whose new secrets would have
+//! nowhere to go, is refused unless the user says otherwise. Pure.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DesiredFile;
 use crate::model::{Access, Level, LevelCode, LiveState, ResourceKey, ResourceType, SpecifierKind};
-use crate::plan::{Change, Plan, RowOp};
+use crate::plan::{Change, Plan, RowOp, TokenChange};
 
 /// The share of managed rows or accesses above which a removal is "mass".
 const MASS_REMOVAL_PERCENT: usize = 25;
@@ -37,13 +38,49 @@ pub enum Refusal {
         after: usize,
         minimum: u32,
     },
+    /// The plan replaces tokens; everything using their old secrets stops working.
+    TokenReplacement {
+        tokens: Vec<String>,
+    },
+    /// The plan creates, replaces or resets tokens, and their secrets have nowhere to go.
+    NewTokensFileNeeded {
+        tokens: Vec<String>,
+    },
 }
 
 impl Refusal {
-    /// Whether `apply --allow-mass-removal` lifts it.
-    pub fn overridable(&self) -> bool {
-        !matches!(self, Refusal::TooFewAccountAdmins { .. })
+    /// The option of `apply` that lifts it, if any.
+    pub fn lifted_by(&self) -> Option<&'static str> {
+        match self {
+            Refusal::MassRowRemoval { .. }
+            | Refusal::MassAccessRemoval { .. }
+            | Refusal::EmptyDesiredFile => Some("--allow-mass-removal"),
+            Refusal::TokenReplacement { .. } => Some("--allow-token-replacement"),
+            Refusal::NewTokensFileNeeded { .. } => Some("--new-tokens-file FILE"),
+            Refusal::TooFewAccountAdmins { .. } => None,
+        }
     }
+
+    /// Whether an option of `apply` lifts it.
+    pub fn overridable(&self) -> bool {
+        self.lifted_by().is_some()
+    }
+}
+
+/// What `apply` was told it may do; `plan` checks with none of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub allow_mass_removal: bool,
+    pub allow_token_replacement: bool,
+    /// `--new-tokens-file` was given.
+    pub new_tokens_file: bool,
+}
+
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = (names.iter())
+        .map(|name| format!("{:?}", crate::model::printable(name)))
+        .collect();
+    quoted.join(", ")
 }
 
 impl fmt::Display for Refusal {
@@ -64,24 +101,36 @@ impl fmt::Display for Refusal {
                 f,
                 "admin rail: the plan leaves {after} account admins besides the owner (now {before}, minimum {minimum}); keep an admin in the file, or set `min_account_admins: 0` in it"
             ),
+            Refusal::TokenReplacement { tokens } => write!(
+                f,
+                "token-replacement rail: the plan replaces API {} {} (a new token is created and the old one deleted), so whatever uses the old {} stops working; pass --allow-token-replacement if that is intended",
+                crate::plan::plural(tokens.len(), "token", "tokens"),
+                quoted(tokens),
+                crate::plan::plural(tokens.len(), "secret", "secrets"),
+            ),
+            Refusal::NewTokensFileNeeded { tokens } => write!(
+                f,
+                "new-tokens rail: the plan creates, replaces or resets API {} {}, whose new secrets are shown only once; pass --new-tokens-file FILE (a new file, written with mode 0600) to receive them",
+                crate::plan::plural(tokens.len(), "token", "tokens"),
+                quoted(tokens),
+            ),
         }
     }
 }
 
-/// Every rail `plan` breaks. `allow_mass_removal` lifts the removal and emptiness rails.
-/// A plan without changes breaks none: apply sends nothing for it, whatever the file
-/// or the listing holds.
+/// Every rail `plan` breaks that `overrides` do not lift. A plan without changes breaks
+/// none: apply sends nothing for it, whatever the file or the listing holds.
 pub fn check(
     plan: &Plan,
     live: &LiveState,
     file: &DesiredFile,
-    allow_mass_removal: bool,
+    overrides: Overrides,
 ) -> Vec<Refusal> {
     let mut refusals = Vec::new();
     if plan.is_empty() {
         return refusals;
     }
-    if !allow_mass_removal {
+    if !overrides.allow_mass_removal {
         if file.users.is_empty() && file.api_tokens.is_empty() {
             refusals.push(Refusal::EmptyDesiredFile);
         }
@@ -91,11 +140,13 @@ pub fn check(
             .flat_map(|access| &access.rows)
             .filter(|row| row.managed_level().is_some())
             .count();
+        // Tokens count as accesses: deleting most of them is as much a mass removal.
         let accesses = live
             .accesses
             .iter()
             .filter(|access| access.has_identity() && !access.is_owner())
-            .count();
+            .count()
+            + live.tokens.as_ref().map_or(0, Vec::len);
         let (mut destroyed, mut removed) = (0, 0);
         for change in plan.changes.values() {
             match change {
@@ -116,6 +167,9 @@ pub fn check(
                 }
             }
         }
+        removed += (plan.tokens.values())
+            .filter(|change| matches!(change, TokenChange::DeleteToken { .. }))
+            .count();
         if managed >= MASS_REMOVAL_MINIMUM && destroyed * 100 > managed * MASS_REMOVAL_PERCENT {
             refusals.push(Refusal::MassRowRemoval { destroyed, managed });
         }
@@ -154,6 +208,20 @@ pub fn check(
             after,
             minimum,
         });
+    }
+    let names = |wanted: fn(&TokenChange) -> bool| -> Vec<String> {
+        (plan.tokens.iter())
+            .filter(|(_, change)| wanted(change))
+            .map(|(name, _)| name.clone())
+            .collect()
+    };
+    let replaced = names(|change| matches!(change, TokenChange::ReplaceToken { .. }));
+    if !replaced.is_empty() && !overrides.allow_token_replacement {
+        refusals.push(Refusal::TokenReplacement { tokens: replaced });
+    }
+    let secrets = names(TokenChange::makes_secret);
+    if !secrets.is_empty() && !overrides.new_tokens_file {
+        refusals.push(Refusal::NewTokensFileNeeded { tokens: secrets });
     }
     refusals
 }
@@ -202,6 +270,7 @@ mod tests {
             kind: SpecifierKind::User,
             email: Some(format!("user{id}@x.io")),
             name: None,
+            specifier_id: None,
             rows: rows
                 .iter()
                 .map(|(kind, rid, level)| Row {
@@ -223,6 +292,7 @@ mod tests {
                 .iter()
                 .map(|id| (format!("user{id}@x.io"), Grants::default()))
                 .collect(),
+            unmanaged_tokens: UnmanagedPolicy::Ignore,
             api_tokens: Default::default(),
         }
     }
@@ -251,6 +321,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            tokens: None,
         }
     }
 
@@ -260,7 +331,17 @@ mod tests {
         file: &DesiredFile,
         allow: bool,
     ) -> Vec<Refusal> {
-        check(&planner::plan(1, desired, live), live, file, allow)
+        let clock = planner::Clock::at(jiff::Timestamp::UNIX_EPOCH);
+        let overrides = Overrides {
+            allow_mass_removal: allow,
+            ..Overrides::default()
+        };
+        check(
+            &planner::plan(1, desired, live, &clock),
+            live,
+            file,
+            overrides,
+        )
     }
 
     fn project_viewers(count: u64) -> LiveState {
@@ -278,6 +359,7 @@ mod tests {
                 resource(ResourceType::Project, 7),
             ],
             accesses,
+            tokens: None,
         }
     }
 

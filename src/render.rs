@@ -17,9 +17,11 @@ pub use json::plan_json;
 pub use markdown::plan_markdown;
 pub use yaml_diff::plan_diff;
 
-use crate::apply::{Completion, OperationResult};
+use crate::apply::{Completion, OperationResult, Subject};
 use crate::model::printable;
-use crate::plan::{plural, AccessRef, Change, LeftAlone, LeftAloneReason, Plan, Request, RowOp};
+use crate::plan::{
+    plural, Change, LeftAlone, LeftAloneReason, Plan, Request, RowOp, TokenChange, TokenSpec,
+};
 
 /// Whether to use colors (see `commands::stdout_style`: `--color`, a terminal,
 /// `NO_COLOR`, `CLICOLOR_FORCE`, `TERM=dumb`).
@@ -132,11 +134,21 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
         }
         write_request(out, &request, style)?;
     }
+    for (name, change, requests) in plan.token_requests() {
+        writeln!(out)?;
+        write_token_change(out, name, change, style)?;
+        for request in &requests {
+            write_request(out, request, style)?;
+        }
+    }
 
-    if !plan.left_alone.is_empty() {
+    if !plan.left_alone.is_empty() || !plan.tokens_left_alone.is_empty() {
         writeln!(out)?;
         writeln!(out, "Left alone:")?;
         write_left_alone(out, &plan.left_alone, style)?;
+        for item in &plan.tokens_left_alone {
+            writeln!(out, "  {} {item}", style.dim("="))?;
+        }
     }
     if !plan.warnings.is_empty() {
         writeln!(out)?;
@@ -158,14 +170,83 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
 }
 
 fn write_request(out: &mut impl Write, request: &Request, style: Style) -> io::Result<()> {
-    match request {
-        Request::BulkUpdate { path, body } => {
-            let body = serde_json::to_string(body).map_err(io::Error::other)?;
-            writeln!(out, "    {}", style.dim(format_args!("PUT {path}")))?;
-            writeln!(out, "    {}", style.dim(body))
+    writeln!(out, "    {}", style.dim(request.describe()))?;
+    if let Some(body) = request.body_json() {
+        writeln!(out, "    {}", style.dim(String::from_utf8_lossy(&body)))?;
+    }
+    Ok(())
+}
+
+/// One token change: `+` create, `-/+` replace, `-` delete, `~` reset or update, with
+/// its rows and expiry.
+fn write_token_change(
+    out: &mut impl Write,
+    name: &str,
+    change: &TokenChange,
+    style: Style,
+) -> io::Result<()> {
+    let name = printable(name);
+    let id = change
+        .token_id()
+        .map_or(String::new(), |id| format!(" (id {id})"));
+    let rows = |out: &mut dyn Write, spec: &TokenSpec, sign: &str| -> io::Result<()> {
+        for row in &spec.resources {
+            writeln!(out, "    {sign} {}: {}", row.resource, row.level)?;
         }
-        Request::DeleteAccess { path } => {
-            writeln!(out, "    {}", style.dim(format_args!("DELETE {path}")))
+        let expiry = spec
+            .expires_at
+            .map_or("the service's default".to_string(), |e| e.to_string());
+        writeln!(out, "    {sign} expires: {expiry}")
+    };
+    match change {
+        TokenChange::CreateToken { to } => {
+            writeln!(out, "{} API token {name:?}: create", style.green("+"))?;
+            let mut text = Vec::new();
+            rows(&mut text, to, "+")?;
+            write!(out, "{}", style.green(String::from_utf8_lossy(&text)))
+        }
+        TokenChange::ReplaceToken { from, to, .. } => {
+            writeln!(
+                out,
+                "{} API token {name:?}{id}: replace (a new token and secret; the old one is deleted)",
+                style.red("-/+")
+            )?;
+            let (mut old, mut new) = (Vec::new(), Vec::new());
+            rows(&mut old, from, "-")?;
+            rows(&mut new, to, "+")?;
+            write!(out, "{}", style.red(String::from_utf8_lossy(&old)))?;
+            write!(out, "{}", style.green(String::from_utf8_lossy(&new)))
+        }
+        TokenChange::DeleteToken { from, .. } => {
+            writeln!(out, "{} API token {name:?}{id}: delete", style.red("-"))?;
+            let mut text = Vec::new();
+            rows(&mut text, from, "-")?;
+            write!(out, "{}", style.red(String::from_utf8_lossy(&text)))
+        }
+        TokenChange::ResetToken { .. } => writeln!(
+            out,
+            "{} API token {name:?}{id}: reset (a new id and secret, the same permissions)",
+            style.yellow("~")
+        ),
+        TokenChange::UpdateTokenPermissions { operations, .. } => {
+            writeln!(
+                out,
+                "{} API token {name:?}{id}: update its permissions in place (the secret is kept)",
+                style.yellow("~")
+            )?;
+            for op in operations {
+                let line = match op {
+                    RowOp::Create { resource, to } => style.green(format!("+ {resource}: {to}")),
+                    RowOp::Update { resource, from, to } => {
+                        style.yellow(format!("~ {resource}: {from} → {to}"))
+                    }
+                    RowOp::Destroy { resource, from } => {
+                        style.red(format!("- {resource}: {from} (destroy)"))
+                    }
+                };
+                writeln!(out, "    {line}")?;
+            }
+            Ok(())
         }
     }
 }
@@ -199,22 +280,42 @@ pub fn apply_result(
     out: &mut impl Write,
     style: Style,
 ) -> io::Result<()> {
-    let what = match &result.request {
-        Request::BulkUpdate { body, .. } => {
+    let what = match (&result.request, &result.subject) {
+        (Request::BulkUpdate { body, .. }, _) => {
             let rows = body.permissions.len();
             format!("{rows} {}", plural(rows, "row changed", "rows changed"))
         }
-        Request::DeleteAccess { .. } => "access removed".to_string(),
+        (Request::Delete { .. }, Subject::Access(_)) => "access removed".to_string(),
+        (Request::Delete { .. }, Subject::Token(_)) => "token deleted".to_string(),
+        (Request::Post { .. }, _) => "token created".to_string(),
     };
+    let subject = &result.subject;
     match &result.outcome {
-        Ok(Completion::Done) => writeln!(out, "{} {}: {what}", style.green("✓"), result.access),
+        Ok(Completion::Done) => writeln!(out, "{} {subject}: {what}", style.green("✓")),
         Ok(Completion::AlreadyGone) => writeln!(
             out,
-            "{} {}: already removed (404 on DELETE)",
+            "{} {subject}: already gone (404 on DELETE)",
             style.green("✓"),
-            result.access
         ),
-        Err(err) => writeln!(out, "{} {}: {err}", style.red("✗"), result.access),
+        Ok(Completion::TokenCreated { id }) => writeln!(
+            out,
+            "{} {subject}: {what}{}; its secret is in the new-tokens file",
+            style.green("✓"),
+            id.map_or(String::new(), |id| format!(" (id {id})"))
+        ),
+        Ok(Completion::SecretMissing { id }) => {
+            let name = match subject {
+                Subject::Token(name) => printable(name).into_owned(),
+                Subject::Access(access) => access.label.clone(),
+            };
+            writeln!(
+                out,
+                "{} {subject}: {what}{}, but the answer held no secret: the token exists and nobody has its secret; run `apply --reset-token {name:?}` to get a new one",
+                style.red("✗"),
+                id.map_or(String::new(), |id| format!(" (id {id})"))
+            )
+        }
+        Err(err) => writeln!(out, "{} {subject}: {err}", style.red("✗")),
     }
 }
 
@@ -228,23 +329,29 @@ pub fn apply_interrupted(
     style: Style,
 ) -> io::Result<()> {
     writeln!(out)?;
-    let sent: std::collections::BTreeSet<&AccessRef> =
-        results.iter().map(|result| &result.access).collect();
-    let not_sent: Vec<&AccessRef> = (plan.changes.keys())
-        .filter(|access| !sent.contains(access))
+    let sent: std::collections::BTreeSet<&Subject> =
+        results.iter().map(|result| &result.subject).collect();
+    let planned: Vec<Subject> = (plan.changes.keys().cloned().map(Subject::Access))
+        .chain(plan.tokens.keys().cloned().map(Subject::Token))
         .collect();
-    for access in &not_sent {
-        writeln!(out, "{} {access}: not sent", style.yellow("-"))?;
+    let not_sent: Vec<&Subject> = (planned.iter())
+        .filter(|subject| !sent.contains(subject))
+        .collect();
+    for subject in &not_sent {
+        writeln!(out, "{} {subject}: not sent", style.yellow("-"))?;
     }
     let failed = results
         .iter()
         .filter(|result| result.outcome.is_err())
         .count();
+    let total = plan.changes.len()
+        + (plan.token_requests())
+            .map(|(_, _, requests)| requests.len())
+            .sum::<usize>();
     let line = format!(
-        "Apply interrupted by {signal}: {} of {} {} sent ({failed} failed), {} not sent; run apply again to finish.",
+        "Apply interrupted by {signal}: {} of {total} {} sent ({failed} failed), {} not sent; run apply again to finish.",
         results.len(),
-        plan.changes.len(),
-        plural(plan.changes.len(), "request", "requests"),
+        plural(total, "request", "requests"),
         not_sent.len()
     );
     writeln!(out, "{}", style.red(line))
@@ -254,16 +361,16 @@ pub fn apply_interrupted(
 /// change, then a last line, green when apply completed, red when it did not.
 pub fn apply_summary(
     results: &[OperationResult],
-    unconfirmed: &[&AccessRef],
+    unconfirmed: &[&Subject],
     replanned: &Plan,
     out: &mut impl Write,
     style: Style,
 ) -> io::Result<()> {
     writeln!(out)?;
-    for access in unconfirmed {
+    for subject in unconfirmed {
         writeln!(
             out,
-            "{} {access}: the API answered success, but reading back shows the change was not made",
+            "{} {subject}: the API answered success, but reading back shows the change was not made",
             style.red("✗")
         )?;
     }
@@ -298,12 +405,12 @@ mod tests {
 
     fn result(outcome: Result<Completion, ApiError>) -> OperationResult {
         OperationResult {
-            access: AccessRef {
+            subject: Subject::Access(crate::plan::AccessRef {
                 label: "bob@acme.com".to_string(),
                 kind: SpecifierKind::User,
                 id: 4001,
-            },
-            request: Request::DeleteAccess {
+            }),
+            request: Request::Delete {
                 path: "/api/accounts/1111111/account_accesses/4001".to_string(),
             },
             outcome,
@@ -315,7 +422,9 @@ mod tests {
             account_id: 1111111,
             dialect: Default::default(),
             changes: Default::default(),
+            tokens: Default::default(),
             left_alone: Vec::new(),
+            tokens_left_alone: Vec::new(),
             warnings: Vec::new(),
         };
         let mut out = Vec::new();

@@ -1,13 +1,15 @@
 //! Turns the names of a desired-state file into resource keys of the live resource
 //! tree, and merges roles into each user's and token's grants. An unknown name is an
 //! error that suggests the nearest existing names; a name that matches two resources is
-//! an error listing both. Pure: it sees the tree only as data.
+//! an error listing both, and so is a token name that two tokens of the account hold.
+//! Pure: it sees the live account only as data.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Diagnostic, Grants, LoadedFile, UnmanagedPolicy, ID_PREFIX};
 use crate::model::{
-    Identity, Level, Resource, ResourceKey, ResourceType, Shape, TypeInfo, MANAGED,
+    Identity, Level, LiveState, Resource, ResourceKey, ResourceType, Shape, TypeInfo, WantedExpiry,
+    MANAGED,
 };
 
 /// The explicit rows one listed access should hold: one level per resource.
@@ -17,7 +19,28 @@ pub type Rows = BTreeMap<ResourceKey, Level>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
     pub unmanaged: UnmanagedPolicy,
+    /// Users and invites.
     pub principals: BTreeMap<Identity, DesiredPrincipal>,
+    /// `None` when the file manages no tokens (no `api_tokens`, and
+    /// `unmanaged_tokens: ignore`) and none is to be reset.
+    pub tokens: Option<DesiredTokens>,
+}
+
+/// The API tokens of the file, and the ones to rotate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DesiredTokens {
+    pub unmanaged: UnmanagedPolicy,
+    pub entries: BTreeMap<String, DesiredToken>,
+    /// `--reset-token` names.
+    pub resets: BTreeSet<String>,
+}
+
+/// One token of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredToken {
+    pub rows: Rows,
+    /// `None`: whatever it is now (the service's default for a new token).
+    pub expires_at: Option<WantedExpiry>,
 }
 
 /// One user or token of the file.
@@ -35,8 +58,14 @@ pub fn grant(rows: &mut Rows, key: ResourceKey, level: Level) {
     *held = (*held).max(level);
 }
 
-/// Resolve every name in `loaded` against `resources`.
-pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, Vec<Diagnostic>> {
+/// Resolve every name in `loaded` against the live account's tree, and the token names
+/// against its tokens; `resets` are the tokens `--reset-token` names.
+pub fn resolve(
+    loaded: &LoadedFile,
+    live: &LiveState,
+    resets: &BTreeSet<String>,
+) -> Result<Desired, Vec<Diagnostic>> {
+    let resources = &live.resources;
     let mut problems = Vec::new();
     let file = &loaded.file;
     let by_type: ByType = (MANAGED.iter())
@@ -61,6 +90,7 @@ pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, V
     }
 
     let mut principals = BTreeMap::new();
+    let mut tokens = BTreeMap::new();
     let sections = [("users", &file.users), ("api_tokens", &file.api_tokens)];
     for (section, entries) in sections {
         for (who, grants) in entries {
@@ -83,25 +113,99 @@ pub fn resolve(loaded: &LoadedFile, resources: &[Resource]) -> Result<Desired, V
                 &mut rows,
                 &mut problems,
             );
-            let identity = if section == "users" {
-                Identity::Person(who.to_lowercase())
+            if section == "users" {
+                let label = who.clone();
+                principals.insert(
+                    Identity::Person(who.to_lowercase()),
+                    DesiredPrincipal { label, rows },
+                );
             } else {
-                Identity::Token(who.clone())
-            };
-            let label = who.clone();
-            principals.insert(identity, DesiredPrincipal { label, rows });
+                if rows.is_empty() {
+                    problems.push(loaded.diagnostic(
+                        &[section, who],
+                        format!("API token {who:?} grants nothing: the API refuses a token without permissions; give it a grant or a role"),
+                    ));
+                }
+                let expires_at = grants.expires_at;
+                tokens.insert(who.clone(), DesiredToken { rows, expires_at });
+            }
+        }
+    }
+    let live_tokens = live.tokens.as_deref().unwrap_or_default();
+    for name in file.api_tokens.keys() {
+        let ids: Vec<u64> = (live_tokens.iter())
+            .filter(|token| &token.name == name)
+            .map(|token| token.id)
+            .collect();
+        if let [_, _, ..] = ids[..] {
+            let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+            problems.push(loaded.diagnostic(
+                &["api_tokens", name],
+                format!(
+                    "API token {name:?} is ambiguous: the account has {} tokens of that name (ids {}); rename or delete all but one in Mailtrap",
+                    ids.len(),
+                    ids.join(", ")
+                ),
+            ));
         }
     }
 
     if problems.is_empty() {
+        let manages_tokens = !file.api_tokens.is_empty()
+            || file.unmanaged_tokens == UnmanagedPolicy::Remove
+            || !resets.is_empty();
         Ok(Desired {
             unmanaged: file.unmanaged,
             principals,
+            tokens: manages_tokens.then(|| DesiredTokens {
+                unmanaged: file.unmanaged_tokens,
+                entries: tokens,
+                resets: resets.clone(),
+            }),
         })
     } else {
         problems.sort_by_key(|problem| problem.position);
         Err(problems)
     }
+}
+
+/// `--reset-token` names a token of the account that the tool may rotate: exactly one
+/// token holds the name, and it is not the one this tool runs with.
+pub fn check_resets(live: &LiveState, resets: &BTreeSet<String>) -> Result<(), String> {
+    let tokens = live.tokens.as_deref().unwrap_or_default();
+    for name in resets {
+        let held: Vec<&crate::model::Token> =
+            tokens.iter().filter(|token| &token.name == name).collect();
+        match held[..] {
+            [] => {
+                let nearest = nearest_names(name, tokens.iter().map(|t| t.name.as_str()));
+                let hint = if nearest.is_empty() {
+                    String::new()
+                } else {
+                    format!("; did you mean {}?", nearest.join(", "))
+                };
+                return Err(format!(
+                    "--reset-token {name:?}: the account has no API token of that name{hint}"
+                ));
+            }
+            [token] if token.in_use => {
+                return Err(format!(
+                    "--reset-token {name:?}: token {} may be the token this tool runs with, which is never reset from here; reset it in Mailtrap",
+                    token.id
+                ))
+            }
+            [_] => {}
+            _ => {
+                let ids: Vec<String> = held.iter().map(|token| token.id.to_string()).collect();
+                return Err(format!(
+                    "--reset-token {name:?}: {} tokens of the account have that name (ids {}); rename all but one in Mailtrap",
+                    held.len(),
+                    ids.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The tree's resources of each managed type, in tree order.
@@ -272,14 +376,17 @@ mod tests {
 
     #[test]
     fn a_resource_named_twice_in_one_grant_is_an_error_naming_both_lines() {
-        let resources = [Resource {
-            key: ResourceKey::new(ResourceType::Project, 201),
-            name: "Backend".into(),
-            path: "Backend".into(),
-        }];
+        let live = LiveState {
+            resources: vec![Resource {
+                key: ResourceKey::new(ResourceType::Project, 201),
+                name: "Backend".into(),
+                path: "Backend".into(),
+            }],
+            ..LiveState::default()
+        };
         let text = "version: 1\nusers:\n  bob@acme.com:\n    projects:\n      Backend: admin\n      id:201: viewer\n";
         let loaded = crate::config::parse("f.yaml", text).unwrap();
-        let problems: Vec<String> = resolve(&loaded, &resources)
+        let problems: Vec<String> = resolve(&loaded, &live, &Default::default())
             .unwrap_err()
             .iter()
             .map(ToString::to_string)
@@ -291,7 +398,7 @@ mod tests {
         // In two grants (a role and a direct grant) the same resource is no mistake.
         let text = "version: 1\nroles:\n  dev: {projects: {Backend: viewer}}\nusers:\n  bob@acme.com: {roles: [dev], projects: {id:201: admin}}\n";
         let loaded = crate::config::parse("f.yaml", text).unwrap();
-        assert!(resolve(&loaded, &resources).is_ok());
+        assert!(resolve(&loaded, &live, &Default::default()).is_ok());
     }
 
     #[test]

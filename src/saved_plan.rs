@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::LoadedFile;
-use crate::model::Dialect;
-use crate::plan::{AccessRef, Change, LeftAlone, Plan, Request, Summary, Warning};
+use crate::model::{Dialect, LiveState};
+use crate::plan::{
+    AccessRef, Change, LeftAlone, Plan, Request, Summary, TokenChange, TokenLeftAlone, Warning,
+};
 use crate::rails::Refusal;
 
 /// The version of the JSON plan format. Bumped on any change that is not an addition.
@@ -39,7 +41,13 @@ pub struct PlanDocument {
     pub summary: Summary,
     /// One entry per access apply sends a request for, in plan order.
     pub accesses: Vec<AccessChange>,
+    /// One entry per API token apply sends requests for, by name; sent after the
+    /// accesses, one request at a time.
+    #[serde(default)]
+    pub tokens: Vec<TokenChangeEntry>,
     pub left_alone: Vec<Described<LeftAlone>>,
+    #[serde(default)]
+    pub tokens_left_alone: Vec<Described<TokenLeftAlone>>,
     pub warnings: Vec<Described<Warning>>,
     /// The safety rails the plan breaks, checked without overrides: what `apply` will
     /// refuse unless told otherwise. Written for reviewers; apply judges them afresh.
@@ -57,6 +65,15 @@ pub struct AccessChange {
     #[serde(flatten)]
     pub change: Change,
     pub request: Request,
+}
+
+/// One changed token, its change, and exactly the requests apply sends for it, in order.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenChangeEntry {
+    pub name: String,
+    #[serde(flatten)]
+    pub change: TokenChange,
+    pub requests: Vec<Request>,
 }
 
 /// An item with the sentence the text format prints for it: written for readers of
@@ -95,23 +112,51 @@ pub struct Fingerprint {
     /// Always `sha256`.
     pub algorithm: String,
     pub desired_file: FileFingerprint,
+    /// Of the account's API tokens as read (ids, names, expiry, rows; no secret is ever
+    /// read), when the plan read them: a token reset or re-created in between changes
+    /// it, even where the plan would not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_tokens_sha256: Option<String>,
     /// The version of mailtrap-access that saved the plan: another version may plan
     /// differently, so apply refuses a plan saved by one.
     pub tool_version: String,
 }
 
 impl Fingerprint {
-    /// Of the desired file a plan is made from, as given to `-f` and as read.
-    pub fn new(desired_path: &str, desired_text: &str) -> Self {
+    /// Of the desired file a plan is made from, as given to `-f` and as read, and of
+    /// the tokens of `live`.
+    pub fn new(desired_path: &str, desired_text: &str, live: &LiveState) -> Self {
         Fingerprint {
             algorithm: "sha256".to_string(),
             desired_file: FileFingerprint {
                 path: desired_path.to_string(),
                 sha256: sha256_hex(desired_text.as_bytes()),
             },
+            api_tokens_sha256: tokens_sha256(live),
             tool_version: TOOL_VERSION.to_string(),
         }
     }
+}
+
+/// The tokens of `live`, one line each in id order, hashed.
+fn tokens_sha256(live: &LiveState) -> Option<String> {
+    let mut tokens: Vec<&crate::model::Token> = live.tokens.as_ref()?.iter().collect();
+    tokens.sort_by_key(|token| token.id);
+    let mut text = String::new();
+    for token in tokens {
+        let mut rows: Vec<String> = (token.rows.iter())
+            .map(|row| format!("{} {}", row.resource, row.level.0))
+            .collect();
+        rows.sort();
+        text.push_str(&format!(
+            "{}\t{:?}\t{:?}\t{}\n",
+            token.id,
+            token.name,
+            token.expires_at.map(|at| at.to_string()),
+            rows.join(",")
+        ));
+    }
+    Some(sha256_hex(text.as_bytes()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,8 +187,18 @@ impl PlanDocument {
                     request,
                 })
                 .collect(),
+            tokens: (plan.token_requests())
+                .map(|(name, change, requests)| TokenChangeEntry {
+                    name: name.clone(),
+                    change: change.clone(),
+                    requests,
+                })
+                .collect(),
             left_alone: (plan.left_alone.iter())
                 .map(|item| Described::new(item.clone(), &item.reason))
+                .collect(),
+            tokens_left_alone: (plan.tokens_left_alone.iter())
+                .map(|item| Described::new(item.clone(), item))
                 .collect(),
             warnings: (plan.warnings.iter())
                 .map(|warning| Described::new(warning.clone(), warning))
@@ -168,7 +223,11 @@ impl PlanDocument {
             account_id: self.account_id,
             dialect: self.dialect,
             changes: BTreeMap::new(),
+            tokens: BTreeMap::new(),
             left_alone: self.left_alone.into_iter().map(|item| item.item).collect(),
+            tokens_left_alone: (self.tokens_left_alone.into_iter())
+                .map(|item| item.item)
+                .collect(),
             warnings: self.warnings.into_iter().map(|item| item.item).collect(),
         };
         for (index, entry) in self.accesses.into_iter().enumerate() {
@@ -184,6 +243,21 @@ impl PlanDocument {
             }
             if plan.changes.insert(entry.access, entry.change).is_some() {
                 return Err((at(""), "the access is listed twice".to_string()));
+            }
+        }
+        for (index, entry) in self.tokens.into_iter().enumerate() {
+            let at = |field: &str| format!("tokens[{index}]{field}");
+            let made = entry
+                .change
+                .requests(plan.account_id, plan.dialect, &entry.name);
+            if entry.requests != made {
+                return Err((
+                    at(".requests"),
+                    "they are not the requests its change makes".to_string(),
+                ));
+            }
+            if plan.tokens.insert(entry.name, entry.change).is_some() {
+                return Err((at(""), "the token is listed twice".to_string()));
             }
         }
         if self.summary != plan.summary() || self.changes == plan.is_empty() {
@@ -307,10 +381,10 @@ impl SavedPlan {
         })
     }
 
-    /// Refuse unless `fresh`, planned now from the same file against the live account,
-    /// makes exactly the saved changes. What is only shown (left alone, warnings) may
-    /// differ: it sends nothing.
-    pub fn check_fresh(&self, fresh: &Plan) -> Result<(), SavedPlanError> {
+    /// Refuse unless `fresh`, planned now from the same file against `live`, makes
+    /// exactly the saved changes, from the same tokens. What is only shown (left
+    /// alone, warnings) may differ: it sends nothing.
+    pub fn check_fresh(&self, fresh: &Plan, live: &LiveState) -> Result<(), SavedPlanError> {
         if fresh.dialect != self.plan.dialect {
             return Err(SavedPlanError::OtherDialect {
                 path: self.path.clone(),
@@ -318,7 +392,18 @@ impl SavedPlan {
                 now: fresh.dialect,
             });
         }
-        if fresh.changes == self.plan.changes {
+        let tokens_now = tokens_sha256(live);
+        if self.fingerprint.api_tokens_sha256.is_some()
+            && tokens_now != self.fingerprint.api_tokens_sha256
+        {
+            return Err(SavedPlanError::Stale {
+                path: self.path.clone(),
+                differences: vec![
+                    "the account's API tokens changed since the plan was saved".to_string()
+                ],
+            });
+        }
+        if fresh.changes == self.plan.changes && fresh.tokens == self.plan.tokens {
             return Ok(());
         }
         let saved = &self.plan.changes;
@@ -338,6 +423,17 @@ impl SavedPlan {
                 },
             )
             .collect();
+        let names: BTreeSet<&String> = (self.plan.tokens.keys())
+            .chain(fresh.tokens.keys())
+            .collect();
+        for name in names {
+            if self.plan.tokens.get(name) != fresh.tokens.get(name) {
+                differences.push(format!(
+                    "API token {:?} is changed differently by the two",
+                    crate::model::printable(name)
+                ));
+            }
+        }
         const SHOWN: usize = 20;
         if differences.len() > SHOWN {
             let more = differences.len() - SHOWN;

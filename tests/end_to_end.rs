@@ -436,6 +436,18 @@ fn pacing_at_the_limit_meets_no_429() {
     assert!(requests.iter().all(|r| r.status == 200), "{requests:#?}");
 }
 
+/// For plans without token changes: no secret ever arrives.
+fn no_secrets(_: mailtrap_access::apply::NewSecret) -> std::io::Result<()> {
+    unreachable!("a plan without token changes receives no secret")
+}
+
+fn access_id(subject: &mailtrap_access::apply::Subject) -> u64 {
+    match subject {
+        mailtrap_access::apply::Subject::Access(access) => access.id,
+        other => panic!("{other} is not an access"),
+    }
+}
+
 #[test]
 fn a_delete_answered_404_counts_as_done() {
     use mailtrap_access::apply::{execute, Completion};
@@ -450,16 +462,22 @@ fn a_delete_answered_404_counts_as_done() {
         id: 5190007,
     };
     let remove_erin = Plan {
-        account_id: 1111111,
-        dialect: Default::default(),
         changes: [(erin, Change::Remove { rows: vec![] })].into(),
-        left_alone: vec![],
-        warnings: vec![],
+        ..Plan::new(1111111, Default::default())
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The second DELETE meets a 404: the access is gone, which is what was wanted.
     for expected in [Completion::Done, Completion::AlreadyGone] {
-        let results = runtime.block_on(execute(&remove_erin, &writer, 1, || true, |_| {}));
+        let results = runtime
+            .block_on(execute(
+                &remove_erin,
+                &writer,
+                1,
+                || true,
+                no_secrets,
+                |_| {},
+            ))
+            .unwrap();
         assert_eq!(results[0].outcome.as_ref().unwrap(), &expected);
     }
     let statuses: Vec<u16> = sandbox.requests().iter().map(|r| r.status).collect();
@@ -484,8 +502,6 @@ fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
     let writer = writer(&sandbox.base_url());
     // Removals of accesses that do not exist: each answered 404, counted as done.
     let plan = Plan {
-        account_id: 1111111,
-        dialect: Default::default(),
         changes: (1..=8)
             .map(|n| {
                 let access = AccessRef {
@@ -496,8 +512,7 @@ fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
                 (access, Change::Remove { rows: vec![] })
             })
             .collect(),
-        left_alone: vec![],
-        warnings: vec![],
+        ..Plan::new(1111111, Default::default())
     };
     let mut finished = Vec::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -506,10 +521,13 @@ fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
         &writer,
         8,
         || true,
-        |result| finished.push(result.access.id),
+        no_secrets,
+        |result| finished.push(access_id(&result.subject)),
     ));
     let planned: Vec<u64> = plan.changes.keys().map(|access| access.id).collect();
-    let returned: Vec<u64> = results.iter().map(|result| result.access.id).collect();
+    let returned: Vec<u64> = (results.unwrap().iter())
+        .map(|result| access_id(&result.subject))
+        .collect();
     assert_eq!(returned, planned);
     assert_ne!(finished, planned, "the requests finished in plan order");
     finished.sort();

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use mailtrap_access::model::{Level, LevelCode, ResourceKey, ResourceType, SpecifierKind};
+use mailtrap_access::model::{
+    Level, LevelCode, LiveState, ResourceKey, ResourceType, SpecifierKind,
+};
 use mailtrap_access::plan::{
     AccessRef, Change, HeldRow, LeftAlone, LeftAloneReason, Plan, ResourceRef, RowOp, Warning,
 };
@@ -72,8 +74,6 @@ fn huge_plan(accesses: usize, left_alone: usize) -> Plan {
         changes.insert(access(index), change);
     }
     Plan {
-        account_id: 1111111,
-        dialect: Default::default(),
         changes,
         left_alone: (0..left_alone)
             .map(|index| LeftAlone {
@@ -84,6 +84,7 @@ fn huge_plan(accesses: usize, left_alone: usize) -> Plan {
         warnings: vec![Warning::NotInAccount {
             email: "zoe@example.com".to_string(),
         }],
+        ..Plan::new(1111111, Default::default())
     }
 }
 
@@ -222,11 +223,8 @@ fn names_from_the_account_cannot_break_the_markdown() {
         },
     );
     let plan = Plan {
-        account_id: 9,
-        dialect: Default::default(),
         changes,
-        left_alone: vec![],
-        warnings: vec![],
+        ..Plan::new(9, Default::default())
     };
     let text = markdown(&plan, &[], MAX_CHARS);
     assert!(
@@ -247,7 +245,7 @@ fn names_from_the_account_cannot_break_the_markdown() {
 
 /// `plan` as `plan --out` saves it, made from a desired file `f.yaml`.
 fn saved(plan: &Plan) -> serde_json::Value {
-    let fingerprint = Fingerprint::new("f.yaml", "version: 1\n");
+    let fingerprint = Fingerprint::new("f.yaml", "version: 1\n", &LiveState::default());
     serde_json::to_value(PlanDocument::new(plan, &[], Some(fingerprint))).unwrap()
 }
 
@@ -258,7 +256,7 @@ fn a_saved_plan_reads_back_into_the_same_plan() {
     let read = SavedPlan::parse("plan.json", &text).unwrap();
     assert_eq!(read.plan, plan);
     assert_eq!(read.fingerprint.desired_file.path, "f.yaml");
-    assert!(read.check_fresh(&plan).is_ok());
+    assert!(read.check_fresh(&plan, &LiveState::default()).is_ok());
 
     // A fresh plan that differs in one operation of one access is refused, naming it.
     let mut fresh = plan.clone();
@@ -268,7 +266,7 @@ fn a_saved_plan_reads_back_into_the_same_plan() {
     };
     let changed = changed.clone();
     operations.pop();
-    let err = read.check_fresh(&fresh).unwrap_err();
+    let err = read.check_fresh(&fresh, &LiveState::default()).unwrap_err();
     assert!(
         matches!(&err, SavedPlanError::Stale { differences, .. } if differences == &[format!("{changed} is changed differently by the two")]),
         "{err}"

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mailtrap_access::api::{decode_accesses, decode_resources};
+use mailtrap_access::api::{decode_accesses, decode_resources, decode_tokens};
 use mailtrap_access::model::LiveState;
 use mailtrap_access::plan::Plan;
 use mailtrap_access::render::{plan_text, Style};
@@ -12,10 +12,21 @@ use mailtrap_access::{config, planner, resolve};
 
 const FIXTURES: &str = "tests/fixtures/plan";
 
-/// The live state from a sandbox-format state file, decoded by the client's decoder.
-/// `account.json` is a sandbox seed, so its tokens are dropped as the list endpoint
-/// drops them; a case's own `.live.json` holds the listing verbatim (tokens included,
-/// to cover a service that does list them).
+/// The last four characters of the token the tool runs with, in every fixture: a
+/// token whose `last_4_digits` are these is the one in use.
+const IN_USE_ENDS_WITH: &str = "9999";
+
+/// Every fixture is planned on 2026-12-02.
+fn clock() -> planner::Clock {
+    planner::Clock::at("2026-12-02T00:00:00Z".parse().unwrap())
+}
+
+/// The live state from a sandbox-format state file, decoded by the client's decoders.
+/// `account.json` is a sandbox seed, so its listed tokens are dropped as the list
+/// endpoint drops them; a case's own `.live.json` holds the listing verbatim (tokens
+/// included, to cover a service that does list them). `api_tokens` is the body of
+/// the tokens list, secrets included (the decoder must skip them); `last_4_digits`
+/// defaults to the secret's last four.
 fn live_state(path: &Path, is_seed: bool) -> LiveState {
     let mut state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -25,10 +36,20 @@ fn live_state(path: &Path, is_seed: bool) -> LiveState {
             .unwrap()
             .retain(|access| access["specifier_type"] != "ApiToken");
     }
+    let tokens = state.get_mut("api_tokens").map(|tokens| {
+        for token in tokens.as_array_mut().unwrap() {
+            if token.get("last_4_digits").is_none() {
+                let secret = token["token"].as_str().unwrap();
+                token["last_4_digits"] = secret[secret.len() - 4..].into();
+            }
+        }
+        decode_tokens(tokens.to_string().as_bytes(), IN_USE_ENDS_WITH).unwrap()
+    });
     LiveState {
         dialect: Default::default(),
         accesses: decode_accesses(state["accesses"].to_string().as_bytes()).unwrap(),
         resources: decode_resources(state["resources"].to_string().as_bytes()).unwrap(),
+        tokens,
     }
 }
 
@@ -47,8 +68,13 @@ fn planned(case: &Path) -> Result<(Plan, LiveState), String> {
         Ok(loaded) => loaded,
         Err(err) => return Err(format!("error:\n{err}\n")),
     };
-    match resolve::resolve(&loaded, &live.resources) {
-        Ok(desired) => Ok((planner::plan(1111111, &desired, &live), live)),
+    // As `plan` does: the tokens are read only when the file manages them.
+    let mut live = live;
+    if !loaded.file.manages_tokens() {
+        live.tokens = None;
+    }
+    match resolve::resolve(&loaded, &live, &Default::default()) {
+        Ok(desired) => Ok((planner::plan(1111111, &desired, &live, &clock()), live)),
         Err(problems) => {
             let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
             Err(format!("error:\n{}\n", lines.join("\n")))

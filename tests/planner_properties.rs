@@ -1,7 +1,7 @@
 //! Properties of the planner over random accounts and random desired states:
 //! executing a plan yields the desired state, planning again yields nothing, and
-//! nothing the tool does not manage (owners, unknown types and levels, tokens and
-//! people absent from the file) is ever touched.
+//! nothing the tool does not manage (owners, unknown types and levels, people absent
+//! from the file, the token in use, tokens sharing a name) is ever touched.
 
 use std::collections::BTreeMap;
 
@@ -9,12 +9,12 @@ use mailtrap_access::api::{decode_accesses, decode_resources};
 use mailtrap_access::config::{DesiredFile, UnmanagedPolicy};
 use mailtrap_access::model::{
     Access, Dialect, Identity, Level, LevelCode, LiveState, PathFamily, Resource, ResourceKey,
-    ResourceType, Row, SpecifierKind, Vocabulary,
+    ResourceType, Row, SpecifierKind, Token, Vocabulary, WantedExpiry,
 };
-use mailtrap_access::plan::{Change, Request};
-use mailtrap_access::planner::{expected_after, plan};
-use mailtrap_access::rails::{self, Refusal};
-use mailtrap_access::resolve::{Desired, DesiredPrincipal, Rows};
+use mailtrap_access::plan::{Change, Request, TokenChange};
+use mailtrap_access::planner::{expected_after, plan, Clock};
+use mailtrap_access::rails::{self, Overrides, Refusal};
+use mailtrap_access::resolve::{Desired, DesiredPrincipal, DesiredToken, DesiredTokens, Rows};
 use mailtrap_access::saved_plan::{Fingerprint, PlanDocument, SavedPlan};
 use proptest::prelude::*;
 
@@ -92,8 +92,38 @@ fn access() -> impl Strategy<Value = (SpecifierKind, usize, Vec<Row>)> {
     (kind, 0..PEOPLE.len(), rows())
 }
 
+/// Every plan here is made on 2026-12-02.
+fn clock() -> Clock {
+    Clock::at("2026-12-02T00:00:00Z".parse().unwrap())
+}
+
+/// A token of the account: a name, rows (sometimes ones the tool does not manage),
+/// whether it is the one in use, and its expiry.
+fn token() -> impl Strategy<Value = (usize, Vec<Row>, bool, Option<i64>)> {
+    let expiry = prop_oneof![Just(None), (1i64..800).prop_map(Some)];
+    (
+        0..TOKENS.len(),
+        rows(),
+        proptest::bool::weighted(0.2),
+        expiry,
+    )
+}
+
 fn live() -> impl Strategy<Value = LiveState> {
-    proptest::collection::vec(access(), 0..8).prop_map(|entries| LiveState {
+    let tokens = proptest::option::of(proptest::collection::vec(token(), 0..4));
+    (proptest::collection::vec(access(), 0..8), tokens).prop_map(|(entries, tokens)| LiveState {
+        tokens: tokens.map(|tokens| {
+            (tokens.into_iter().enumerate())
+                .map(|(index, (name, rows, in_use, days))| Token {
+                    id: 61000 + index as u64,
+                    name: TOKENS[name].to_string(),
+                    expires_at: days
+                        .map(|days| clock().now + jiff::SignedDuration::from_hours(24 * days)),
+                    rows,
+                    in_use,
+                })
+                .collect()
+        }),
         dialect: Default::default(),
         resources: resources(),
         accesses: entries
@@ -108,6 +138,8 @@ fn live() -> impl Strategy<Value = LiveState> {
                 };
                 Access {
                     id: 5000 + index as u64,
+                    // A listed token's access: its token's id, when there is one.
+                    specifier_id: Some(61000 + index as u64),
                     kind,
                     email,
                     name,
@@ -125,34 +157,60 @@ fn row_set() -> impl Strategy<Value = Rows> {
 fn desired() -> impl Strategy<Value = Desired> {
     let people =
         proptest::collection::btree_map(proptest::sample::select(PEOPLE.to_vec()), row_set(), 0..5);
-    let tokens =
-        proptest::collection::btree_map(proptest::sample::select(TOKENS.to_vec()), row_set(), 0..2);
-    let policy = prop_oneof![Just(UnmanagedPolicy::Ignore), Just(UnmanagedPolicy::Remove)];
-    (people, tokens, policy).prop_map(|(people, tokens, unmanaged)| {
-        let mut principals = BTreeMap::new();
-        for (email, rows) in people {
-            principals.insert(
-                Identity::Person(email.to_string()),
-                DesiredPrincipal {
-                    label: email.to_string(),
-                    rows,
-                },
-            );
-        }
-        for (name, rows) in tokens {
-            principals.insert(
-                Identity::Token(name.to_string()),
-                DesiredPrincipal {
-                    label: name.to_string(),
-                    rows,
-                },
-            );
-        }
-        Desired {
-            unmanaged,
-            principals,
-        }
-    })
+    let expiry = prop_oneof![
+        Just(None),
+        Just(Some(WantedExpiry::Never)),
+        (1i64..800).prop_map(|days| Some(WantedExpiry::At(
+            clock().now + jiff::SignedDuration::from_hours(24 * days)
+        ))),
+    ];
+    let token_rows =
+        proptest::collection::btree_map(proptest::sample::select(token_keys()), level(), 1..4);
+    let tokens = proptest::option::of(proptest::collection::btree_map(
+        proptest::sample::select(TOKENS.to_vec()),
+        (token_rows, expiry),
+        0..2,
+    ));
+    let policy = || prop_oneof![Just(UnmanagedPolicy::Ignore), Just(UnmanagedPolicy::Remove)];
+    (people, tokens, policy(), policy()).prop_map(
+        |(people, tokens, unmanaged, unmanaged_tokens)| {
+            let mut principals = BTreeMap::new();
+            for (email, rows) in people {
+                principals.insert(
+                    Identity::Person(email.to_string()),
+                    DesiredPrincipal {
+                        label: email.to_string(),
+                        rows,
+                    },
+                );
+            }
+            Desired {
+                unmanaged,
+                principals,
+                tokens: tokens.map(|tokens| DesiredTokens {
+                    unmanaged: unmanaged_tokens,
+                    entries: (tokens.into_iter())
+                        .map(|(name, (rows, expires_at))| {
+                            (name.to_string(), DesiredToken { rows, expires_at })
+                        })
+                        .collect(),
+                    resets: Default::default(),
+                }),
+            }
+        },
+    )
+}
+
+/// What a token can hold: the account, projects, inboxes, sending domains.
+fn token_keys() -> Vec<ResourceKey> {
+    (keys().into_iter())
+        .filter(|key| {
+            !matches!(
+                key.kind,
+                ResourceType::Billing | ResourceType::EmailCampaigns
+            )
+        })
+        .collect()
 }
 
 /// Users other than the owner holding admin on the account, counted on a whole state:
@@ -181,6 +239,7 @@ fn file_with_minimum(min_account_admins: u32) -> DesiredFile {
             .iter()
             .map(|email| (email.to_string(), Default::default()))
             .collect(),
+        unmanaged_tokens: UnmanagedPolicy::Ignore,
         api_tokens: Default::default(),
     }
 }
@@ -206,7 +265,7 @@ fn as_served(live: &LiveState, vocabulary: Vocabulary) -> (String, String) {
                 })
                 .collect();
             serde_json::json!({"id": a.id, "specifier_type": a.kind.api_name(),
-                "specifier": {"email": a.email, "name": a.name}, "resources": rows})
+                "specifier": {"id": a.specifier_id, "email": a.email, "name": a.name}, "resources": rows})
         })
         .collect();
     (
@@ -229,9 +288,10 @@ proptest! {
             let read = LiveState {
                 accesses: decode_accesses(listing.as_bytes()).unwrap(),
                 resources: decode_resources(tree.as_bytes()).unwrap(),
+                tokens: None,
                 dialect: Dialect { paths: PathFamily::Account, vocabulary },
             };
-            let planned = plan(ACCOUNT, &desired, &read);
+            let planned = plan(ACCOUNT, &desired, &read, &clock());
             for (_, request) in planned.requests() {
                 if let Request::BulkUpdate { body, .. } = request {
                     for item in &body.permissions {
@@ -249,10 +309,10 @@ proptest! {
 
     #[test]
     fn executing_the_plan_converges(live in live(), desired in desired()) {
-        let first = plan(ACCOUNT, &desired, &live);
+        let first = plan(ACCOUNT, &desired, &live, &clock());
         let after = expected_after(&first, &live);
-        let second = plan(ACCOUNT, &desired, &after);
-        prop_assert!(second.is_empty(), "planning again found {:?}", second.changes);
+        let second = plan(ACCOUNT, &desired, &after, &clock());
+        prop_assert!(second.is_empty(), "planning again found {:?} {:?}", second.changes, second.tokens);
 
         for access in &after.accesses {
             let before = live.accesses.iter().find(|a| a.id == access.id).unwrap();
@@ -293,7 +353,7 @@ proptest! {
 
     #[test]
     fn only_absent_people_without_unmanaged_rows_are_removed(live in live(), desired in desired()) {
-        let planned = plan(ACCOUNT, &desired, &live);
+        let planned = plan(ACCOUNT, &desired, &live, &clock());
         for (target, change) in &planned.changes {
             let access = live.accesses.iter().find(|a| a.id == target.id).unwrap();
             match change {
@@ -326,10 +386,15 @@ proptest! {
         desired in desired(),
         minimum in 0u32..4,
     ) {
-        let planned = plan(ACCOUNT, &desired, &live);
+        let planned = plan(ACCOUNT, &desired, &live, &clock());
         let before = account_admins(&live);
         let after = account_admins(&expected_after(&planned, &live));
-        let refused: Vec<Refusal> = rails::check(&planned, &live, &file_with_minimum(minimum), true);
+        let everything = Overrides {
+            allow_mass_removal: true,
+            allow_token_replacement: true,
+            new_tokens_file: true,
+        };
+        let refused: Vec<Refusal> = rails::check(&planned, &live, &file_with_minimum(minimum), everything);
         let expected = if (after as u64) < u64::from(minimum) && after < before {
             vec![Refusal::TooFewAccountAdmins { before, after, minimum }]
         } else {
@@ -342,16 +407,60 @@ proptest! {
     fn the_plan_does_not_depend_on_the_order_of_the_listing(live in live(), desired in desired()) {
         let mut reversed = live.clone();
         reversed.accesses.reverse();
-        prop_assert_eq!(plan(ACCOUNT, &desired, &live), plan(ACCOUNT, &desired, &reversed));
+        if let Some(tokens) = &mut reversed.tokens {
+            tokens.reverse();
+        }
+        prop_assert_eq!(plan(ACCOUNT, &desired, &live, &clock()), plan(ACCOUNT, &desired, &reversed, &clock()));
     }
 
     #[test]
     fn a_saved_plan_reads_back_as_the_plan(live in live(), desired in desired()) {
-        let planned = plan(ACCOUNT, &desired, &live);
-        let refusals = rails::check(&planned, &live, &file_with_minimum(1), false);
-        let document = PlanDocument::new(&planned, &refusals, Some(Fingerprint::new("f.yaml", "")));
+        let planned = plan(ACCOUNT, &desired, &live, &clock());
+        let refusals = rails::check(&planned, &live, &file_with_minimum(1), Overrides::default());
+        let document = PlanDocument::new(&planned, &refusals, Some(Fingerprint::new("f.yaml", "", &live)));
         let text = serde_json::to_string(&document).unwrap();
         let read = SavedPlan::parse("plan.json", &text).map_err(|err| err.to_string());
         prop_assert_eq!(read.map(|saved| saved.plan), Ok(planned));
+    }
+
+    #[test]
+    fn only_tokens_the_tool_may_touch_are_changed(live in live(), desired in desired()) {
+        let planned = plan(ACCOUNT, &desired, &live, &clock());
+        let tokens = live.tokens.clone().unwrap_or_default();
+        for (name, change) in &planned.tokens {
+            let wanted = desired.tokens.as_ref().unwrap();
+            let held: Vec<&Token> = tokens.iter().filter(|token| &token.name == name).collect();
+            match change {
+                TokenChange::CreateToken { to } => {
+                    prop_assert!(held.is_empty());
+                    prop_assert_eq!(to.resources.len(), wanted.entries[name].rows.len());
+                }
+                TokenChange::DeleteToken { .. } => {
+                    prop_assert_eq!(wanted.unmanaged, UnmanagedPolicy::Remove);
+                    prop_assert!(!wanted.entries.contains_key(name));
+                }
+                TokenChange::ReplaceToken { .. } | TokenChange::UpdateTokenPermissions { .. } => {
+                    prop_assert!(wanted.entries.contains_key(name));
+                }
+                TokenChange::ResetToken { .. } => prop_assert!(false, "no reset was asked for"),
+            }
+            if let Some(id) = change.token_id() {
+                // Exactly one token has the name, it is not the one in use, and it
+                // holds no row a new token would lose.
+                prop_assert_eq!(held.len(), 1);
+                prop_assert_eq!(held[0].id, id);
+                prop_assert!(!held[0].in_use);
+                prop_assert!(!held[0].holds_unmanaged_rows());
+            }
+            // Every token request goes to the token or its listed access.
+            for request in change.requests(ACCOUNT, Dialect::default(), name) {
+                let path = request.describe();
+                prop_assert!(path.contains("/api_tokens") || path.contains("/account_accesses/"), "{}", path);
+            }
+        }
+        if desired.tokens.is_none() {
+            prop_assert!(planned.tokens.is_empty());
+            prop_assert!(planned.tokens_left_alone.is_empty());
+        }
     }
 }

@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
 
-use crate::model::{Access, Dialect, LiveState, PathFamily, Resource, ResourceType, Vocabulary};
-use crate::plan::{BulkBody, Request};
+use crate::model::{
+    Access, Dialect, LiveState, PathFamily, Resource, ResourceType, Token, Vocabulary,
+};
+use crate::plan::Request;
 use crate::rate::RateLimit;
 
 /// The API token. It has no `Display`, and its `Debug` is redacted, so it cannot end up
@@ -40,9 +42,63 @@ impl ApiToken {
     }
 }
 
+impl ApiToken {
+    /// Its last four characters: what the tokens list shows of it as `last_4_digits`.
+    fn last_four(&self) -> &str {
+        let start = (self.0.char_indices().rev().nth(3)).map_or(0, |(at, _)| at);
+        &self.0[start..]
+    }
+}
+
 impl fmt::Debug for ApiToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+/// A new token's secret, as a create or reset answers it. Like [`ApiToken`], it has no
+/// `Display` and a redacted `Debug`; [`Secret::expose`] is for the one place that
+/// writes it (the new-tokens file).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What a create or reset answered: the new token, and its secret when the answer held
+/// one. Whatever else is wrong with the answer, the token exists once the API said 200.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedToken {
+    pub id: Option<u64>,
+    pub expires_at: Option<String>,
+    pub secret: Option<Secret>,
+}
+
+/// Read a create or reset answer, leniently: the secret is taken out first, so that no
+/// message about the rest can contain it. Pure.
+pub fn created_token(bytes: &[u8]) -> CreatedToken {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let secret = match value.get_mut("token").map(serde_json::Value::take) {
+        Some(serde_json::Value::String(secret)) if !secret.trim().is_empty() => {
+            Some(Secret(secret))
+        }
+        _ => None,
+    };
+    CreatedToken {
+        id: value.get("id").and_then(serde_json::Value::as_u64),
+        expires_at: (value.get("expires_at"))
+            .and_then(serde_json::Value::as_str)
+            .map(|text| crate::model::printable(text).into_owned()),
+        secret,
     }
 }
 
@@ -241,7 +297,7 @@ impl Transport {
         &self,
         method: Method,
         path: &str,
-        body: Option<&BulkBody>,
+        body: Option<&[u8]>,
     ) -> Result<Vec<u8>, ApiError> {
         let mut retry = 0;
         loop {
@@ -262,7 +318,7 @@ impl Transport {
         &self,
         method: Method,
         path: &str,
-        body: Option<&BulkBody>,
+        body: Option<&[u8]>,
     ) -> Result<Vec<u8>, ApiError> {
         let request = format!("{method} {path}");
         let mut builder = self
@@ -271,7 +327,9 @@ impl Transport {
             .header("Api-Token", &self.token.0)
             .header("Accept", "application/json");
         if let Some(body) = body {
-            builder = builder.json(body);
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
         }
         let response = builder
             .send()
@@ -397,6 +455,24 @@ fn decode_listing(bytes: &[u8]) -> Result<(Vec<Access>, wire::VocabularyNames), 
         .map(|(index, entry)| wire::access(index, entry, &mut names))
         .collect::<Result<_, _>>()?;
     Ok((accesses, names))
+}
+
+/// Decode the body of `GET .../api_tokens`; `in_use_ends_with` is the last four
+/// characters of the token in use. Pure.
+pub fn decode_tokens(bytes: &[u8], in_use_ends_with: &str) -> Result<Vec<Token>, String> {
+    decode_token_list(bytes, in_use_ends_with).map(|(tokens, _)| tokens)
+}
+
+fn decode_token_list(
+    bytes: &[u8],
+    in_use_ends_with: &str,
+) -> Result<(Vec<Token>, wire::VocabularyNames), String> {
+    let entries: Vec<wire::TokenWire> = decode_with(bytes)?;
+    let mut names = wire::VocabularyNames::new();
+    let tokens = (entries.into_iter())
+        .map(|entry| wire::token(entry, in_use_ends_with, &mut names))
+        .collect::<Result<_, _>>()?;
+    Ok((tokens, names))
 }
 
 fn decode_tree(bytes: &[u8]) -> Result<(Vec<Resource>, wire::VocabularyNames), String> {
@@ -561,10 +637,11 @@ impl ReadClient {
         self.transport.account_id
     }
 
-    /// Both reads, concurrently, decoded: the account's accesses and its resource tree,
-    /// and the vocabulary the tree speaks. A listing that fails is reported before a
-    /// tree that fails.
-    pub async fn live_state(&self) -> Result<LiveState, ApiError> {
+    /// The reads, concurrently, decoded: the account's accesses, its resource tree and
+    /// the vocabulary the tree speaks, and with `with_tokens` its API tokens (a third
+    /// GET). A listing that fails is reported before a tree that fails, and both before
+    /// the tokens.
+    pub async fn live_state(&self, with_tokens: bool) -> Result<LiveState, ApiError> {
         let account = self.transport.account_id;
         let prefix = match self.transport.paths {
             PathFamily::Account => format!("/api/accounts/{account}"),
@@ -572,24 +649,44 @@ impl ReadClient {
         };
         let accesses_path = format!("{prefix}/account_accesses");
         let resources_path = format!("{prefix}/permissions/resources");
-        let (accesses, resources) = tokio::join!(
+        let tokens_path = format!("{prefix}/api_tokens");
+        let tokens_read = async {
+            match with_tokens {
+                true => Some(self.transport.get(&tokens_path).await),
+                false => None,
+            }
+        };
+        let (accesses, resources, tokens) = tokio::join!(
             self.transport.get(&accesses_path),
-            self.transport.get(&resources_path)
+            self.transport.get(&resources_path),
+            tokens_read
         );
         let decode_error = |path: &str, detail| ApiError::Decode {
             request: format!("GET {path}"),
             detail,
         };
-        let (accesses, listing_names) =
+        let (accesses, mut listing_names) =
             decode_listing(&accesses?).map_err(|detail| decode_error(&accesses_path, detail))?;
         let (resources, tree_names) =
             decode_tree(&resources?).map_err(|detail| decode_error(&resources_path, detail))?;
+        let tokens = match tokens {
+            Some(body) => {
+                let (tokens, names) = decode_token_list(&body?, self.transport.token.last_four())
+                    .map_err(|detail| decode_error(&tokens_path, detail))?;
+                for (vocabulary, seen) in names {
+                    listing_names.entry(vocabulary).or_insert(seen);
+                }
+                Some(tokens)
+            }
+            None => None,
+        };
         let (spoken, listing_agrees) = vocabulary(&tree_names, &listing_names);
         listing_agrees.map_err(|detail| decode_error(&accesses_path, detail))?;
         let vocabulary = spoken.map_err(|detail| decode_error(&resources_path, detail))?;
         let live = LiveState {
             accesses,
             resources,
+            tokens,
             dialect: Dialect {
                 paths: self.transport.paths,
                 vocabulary,
@@ -602,8 +699,25 @@ impl ReadClient {
         if let Some(detail) = tree {
             return Err(decode_error(&resources_path, detail));
         }
+        if let Some(detail) = token_inconsistencies(&live) {
+            return Err(decode_error(&tokens_path, detail));
+        }
         Ok(live)
     }
+}
+
+/// A token listed twice has two sets of requests planned for it.
+fn token_inconsistencies(live: &LiveState) -> Option<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    let twice = live
+        .tokens
+        .iter()
+        .flatten()
+        .find(|token| !ids.insert(token.id))?;
+    Some(format!(
+        "token {} is listed twice; the API answered something inconsistent, nothing was changed",
+        twice.id
+    ))
 }
 
 /// An account the token can reach, as `GET /api/accounts` lists it.
@@ -647,17 +761,17 @@ impl WriteClient {
         }
     }
 
-    /// Send one request of a plan.
-    pub async fn send(&self, request: &Request) -> Result<(), ApiError> {
-        match request {
-            Request::BulkUpdate { path, body } => {
-                self.transport.send(Method::PUT, path, Some(body)).await?;
-            }
-            Request::DeleteAccess { path } => {
-                self.transport.send(Method::DELETE, path, None).await?;
-            }
-        }
-        Ok(())
+    /// Send one request of a plan. For a POST (a token created or reset), what the
+    /// answer says of the new token, its secret included.
+    pub async fn send(&self, request: &Request) -> Result<Option<CreatedToken>, ApiError> {
+        let body = request.body_json();
+        let (method, path) = match request {
+            Request::BulkUpdate { path, .. } => (Method::PUT, path),
+            Request::Delete { path } => (Method::DELETE, path),
+            Request::Post { path, .. } => (Method::POST, path),
+        };
+        let answer = self.transport.send(method, path, body.as_deref()).await?;
+        Ok(matches!(request, Request::Post { .. }).then(|| created_token(&answer)))
     }
 }
 

@@ -1,13 +1,14 @@
-//! The JSON shapes of the two reads, decoded strictly into the model. Fields the tool
-//! does not use are skipped, and an API token's `token` is not a field here at all, so
-//! the secret is never stored anywhere in the process.
+//! The JSON shapes of the reads, decoded strictly into the model. Fields the tool does
+//! not use are skipped, and an API token's `token` is not a field of any read here, so
+//! a secret the listing might carry is never stored anywhere in the process. (The
+//! secret a create or reset answers with is read in `api::created_token`, alone.)
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
 
 use crate::model::{
-    Access, LevelCode, Resource, ResourceKey, ResourceType, Row, SpecifierKind, Vocabulary,
+    Access, LevelCode, Resource, ResourceKey, ResourceType, Row, SpecifierKind, Token, Vocabulary,
 };
 
 #[derive(Deserialize)]
@@ -21,6 +22,8 @@ pub(crate) struct AccessWire<'a> {
 
 #[derive(Deserialize)]
 struct SpecifierWire {
+    #[serde(default)]
+    id: Option<u64>,
     #[serde(default)]
     email: Option<String>,
     #[serde(default)]
@@ -112,6 +115,70 @@ pub(crate) fn access(
         kind,
         email: entry.specifier.email,
         name: entry.specifier.name,
+        specifier_id: entry.specifier.id,
+        rows,
+    })
+}
+
+/// One entry of `GET .../api_tokens`. `token` is not a field: reads never carry it, and
+/// if one did it would be skipped, not stored.
+#[derive(Deserialize)]
+pub(crate) struct TokenWire<'a> {
+    id: u64,
+    name: String,
+    #[serde(default)]
+    last_4_digits: Option<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(borrow, default)]
+    resources: Vec<RowWire<'a>>,
+}
+
+/// Convert one token of the list; `in_use_ends_with` is the last four characters of the
+/// token this tool runs with. Type names of one vocabulary alone go into `names`.
+pub(crate) fn token(
+    entry: TokenWire<'_>,
+    in_use_ends_with: &str,
+    names: &mut VocabularyNames,
+) -> Result<Token, String> {
+    let expires_at = entry
+        .expires_at
+        .as_deref()
+        .map(|text| {
+            text.parse::<jiff::Timestamp>().map_err(|_| {
+                format!(
+                    "token {} has expires_at {:?}, which is not an ISO 8601 date-time",
+                    entry.id,
+                    crate::model::printable(text)
+                )
+            })
+        })
+        .transpose()?;
+    let rows = (entry.resources.into_iter())
+        .map(|row| {
+            if let Some(vocabulary) = Vocabulary::of_name(&row.resource_type) {
+                (names.entry(vocabulary)).or_insert_with(|| {
+                    format!(
+                        "a row of token {} has type {:?}",
+                        entry.id, row.resource_type
+                    )
+                });
+            }
+            Row {
+                resource: ResourceKey::new(
+                    ResourceType::from_api(&row.resource_type),
+                    row.resource_id,
+                ),
+                level: LevelCode(row.access_level),
+            }
+        })
+        .collect();
+    Ok(Token {
+        id: entry.id,
+        // Without its last four digits, it may be the one in use: never touched.
+        in_use: (entry.last_4_digits.as_deref()).is_none_or(|last| last == in_use_ends_with),
+        name: entry.name,
+        expires_at,
         rows,
     })
 }

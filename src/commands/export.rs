@@ -1,4 +1,4 @@
-//! `export`: the live account as a desired-state file.
+//! `export`: the live account, its API tokens included, as a desired-state file.
 
 use anyhow::Context;
 
@@ -12,10 +12,12 @@ pub(super) async fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let target = connect(&args.connection, None).await?;
     let reader = ReadClient::new(target.endpoint)?;
     let live = reader
-        .live_state()
+        .live_state(true)
         .await
         .context("cannot read the live account")?;
-    let yaml = export::to_yaml(&export::export(reader.account_id(), &live));
+    let mut exported = export::export(reader.account_id(), &live);
+    export::drop_past_expiries(&mut exported, jiff::Timestamp::now());
+    let yaml = export::to_yaml(&exported);
     match &args.out {
         Some(path) => {
             write_private(path, yaml.as_bytes())?;

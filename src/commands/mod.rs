@@ -8,15 +8,17 @@ mod interrupt;
 mod plan;
 mod sandbox;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Context;
 
 use crate::api::{ApiError, ApiToken, Endpoint, ReadClient, RetryPolicy, Timeouts};
-use crate::cli::{Cli, ColorWhen, Command, ConnectionArgs};
+use crate::cli::{Cli, ColorWhen, Command, ConnectionArgs, TimeArgs, ValidateArgs};
 use crate::config::{self, ConfigError, LoadedFile};
 use crate::model::LiveState;
 use crate::plan::{plural, Plan};
+use crate::planner::Clock;
 use crate::render::Style;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxState};
 use crate::{planner, resolve};
@@ -43,7 +45,7 @@ impl Outcome {
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Validate(args) => validate(args.path()),
+        Command::Validate(args) => validate(&args),
         Command::Schema => {
             print!("{}", config::json_schema());
             Ok(Outcome::Success)
@@ -97,23 +99,47 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The steps `plan` and `apply` share: read the live account (two GETs, through a
-/// client that cannot write), resolve the file's names against its resource tree, plan.
+/// The steps `plan` and `apply` share: read the live account (two GETs, a third for
+/// the tokens when the file manages them or `resets` name some, through a client that
+/// cannot write), resolve the file's names against it, plan as of `clock`.
 async fn read_and_plan(
     reader: &ReadClient,
     loaded: &LoadedFile,
+    resets: &BTreeSet<String>,
+    clock: &Clock,
 ) -> anyhow::Result<(Plan, LiveState)> {
+    let with_tokens = loaded.file.manages_tokens() || !resets.is_empty();
     let live = reader
-        .live_state()
+        .live_state(with_tokens)
         .await
         .context("cannot read the live account")?;
-    let desired = resolve::resolve(loaded, &live.resources).map_err(ConfigError::Invalid)?;
-    let plan = planner::plan(reader.account_id(), &desired, &live);
+    resolve::check_resets(&live, resets).map_err(anyhow::Error::msg)?;
+    let desired = resolve::resolve(loaded, &live, resets).map_err(ConfigError::Invalid)?;
+    let plan = planner::plan(reader.account_id(), &desired, &live, clock);
     Ok((plan, live))
 }
 
-fn validate(path: &Path) -> anyhow::Result<Outcome> {
+/// The moment `args` say (`--now`), else the system clock's: the one place a command
+/// reads the time.
+fn clock(args: &TimeArgs) -> Clock {
+    Clock {
+        now: args.now.unwrap_or_else(jiff::Timestamp::now),
+        expiry_warning: args.expiry_warning,
+    }
+}
+
+/// Load the desired file and judge its dates as of `clock`.
+fn load_at(path: &Path, clock: &Clock) -> anyhow::Result<LoadedFile> {
     let loaded = config::load(path)?;
+    let problems = config::check_expiries(&loaded, clock.now);
+    if !problems.is_empty() {
+        return Err(ConfigError::Invalid(problems).into());
+    }
+    Ok(loaded)
+}
+
+fn validate(args: &ValidateArgs) -> anyhow::Result<Outcome> {
+    let loaded = load_at(args.file.path(), &clock(&args.time))?;
     let count = |n: usize, one: &str, many: &str| format!("{n} {}", plural(n, one, many));
     let file = &loaded.file;
     println!(

@@ -2,6 +2,7 @@
 //! whole flow: load the file, read the live state, resolve and plan, check the rails,
 //! save the plan if asked, render it.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -9,25 +10,29 @@ use anyhow::{bail, Context};
 
 use crate::api::ReadClient;
 use crate::cli::{PlanArgs, PlanFormat};
+use crate::rails::Overrides;
 use crate::saved_plan::{Fingerprint, PlanDocument};
-use crate::{config, rails, render};
+use crate::{rails, render};
 
 use super::{
-    buffered_stdout, connect, read_and_plan, refuse_link, stdout_style, write_private, Outcome,
+    buffered_stdout, clock, connect, load_at, read_and_plan, refuse_link, stdout_style,
+    write_private, Outcome,
 };
 
 pub(super) async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
-    let loaded = config::load(args.file.path())?;
+    let clock = clock(&args.time);
+    let loaded = load_at(args.file.path(), &clock)?;
     let named = (loaded.file.account_id).map(|account| (account, "the desired file"));
     let target = connect(&args.connection, named).await?;
     let reader = ReadClient::new(target.endpoint)?;
-    let (plan, live) = read_and_plan(&reader, &loaded).await?;
+    let resets: BTreeSet<String> = args.tokens.reset_tokens.iter().cloned().collect();
+    let (plan, live) = read_and_plan(&reader, &loaded, &resets, &clock).await?;
     // Checked without overrides: what `apply` will refuse unless told otherwise.
-    let refusals = rails::check(&plan, &live, &loaded.file, false);
+    let refusals = rails::check(&plan, &live, &loaded.file, Overrides::default());
 
     if let Some(path) = &args.out {
         check_plan_out(path, args.file.path())?;
-        let fingerprint = Fingerprint::new(&loaded.display_path, loaded.text());
+        let fingerprint = Fingerprint::new(&loaded.display_path, loaded.text(), &live);
         let mut text = Vec::new();
         render::json::write_json(
             &PlanDocument::new(&plan, &refusals, Some(fingerprint)),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Level, ResourceType, Shape, Vocabulary, MANAGED};
+use crate::model::{Level, ResourceType, Shape, Vocabulary, WantedExpiry, MANAGED};
 pub use reading::MAX_FILE_BYTES;
 pub use source_map::{Position, SourceMap};
 
@@ -70,7 +70,15 @@ pub struct DesiredFile {
         deserialize_with = "present::entries"
     )]
     pub users: BTreeMap<String, Grants>,
-    /// API tokens, keyed by token name. Tokens absent from the file are never touched.
+    /// What to do with API tokens in the account but not in this file.
+    #[serde(
+        default,
+        skip_serializing_if = "UnmanagedPolicy::is_default",
+        deserialize_with = "present::policy"
+    )]
+    pub unmanaged_tokens: UnmanagedPolicy,
+    /// API tokens, keyed by token name. They hold `account`, `projects`, inboxes and
+    /// sending domains (not billing nor email campaigns), and may say `expires_at`.
     #[serde(
         default,
         skip_serializing_if = "BTreeMap::is_empty",
@@ -79,14 +87,24 @@ pub struct DesiredFile {
     pub api_tokens: BTreeMap<String, Grants>,
 }
 
-/// The fate of users and invites that the file does not list.
+impl DesiredFile {
+    /// Whether plan reads and manages the account's API tokens: the file lists some, or
+    /// asks to remove those it does not list.
+    pub fn manages_tokens(&self) -> bool {
+        !self.api_tokens.is_empty() || self.unmanaged_tokens == UnmanagedPolicy::Remove
+    }
+}
+
+/// The fate of users and invites (`unmanaged`), or of API tokens (`unmanaged_tokens`),
+/// that the file does not list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UnmanagedPolicy {
     /// Leave them exactly as they are.
     #[default]
     Ignore,
-    /// Delete their access (never the owner's, nor one holding rows this tool does not manage).
+    /// Delete them (never the owner's access, the token this tool runs with, nor one
+    /// holding rows this tool does not manage).
     Remove,
 }
 
@@ -168,6 +186,16 @@ pub struct Grants {
         deserialize_with = "present::levels"
     )]
     pub domains: BTreeMap<String, Level>,
+    /// API tokens only: when the token stops working, a date (`2027-06-30`), a UTC
+    /// date-time (`2027-06-30T18:00:00Z`) or `never`. Absent: as it is now (the
+    /// service's default for a new token).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::expiry"
+    )]
+    #[schemars(with = "String")]
+    pub expires_at: Option<WantedExpiry>,
 }
 
 /// One grant as written: the key it is under, the resource's name for a named type
@@ -438,7 +466,93 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
             check_grant_keys(loaded, &[section, who], grants, &mut problems);
         }
     }
+    let not_tokens = (file
+        .users
+        .iter()
+        .map(|(who, grants)| ("users", who, grants)))
+    .chain(
+        file.roles
+            .iter()
+            .map(|(role, grants)| ("roles", role, grants)),
+    );
+    for (section, who, _) in not_tokens.filter(|(_, _, grants)| grants.expires_at.is_some()) {
+        problems.push(loaded.diagnostic(
+            &[section, who, "expires_at"],
+            "`expires_at` is for API tokens only: users and roles do not expire".to_string(),
+        ));
+    }
+    for (token, grants) in &file.api_tokens {
+        check_token_grants(loaded, token, grants, &mut problems);
+    }
     problems.sort_by_key(|problem| problem.position);
+    problems
+}
+
+/// The types an API token cannot hold, directly or through a role: billing and the
+/// email campaigns scope (the API Tokens API takes account, projects, inboxes and
+/// sending domains only).
+fn check_token_grants(
+    loaded: &LoadedFile,
+    token: &str,
+    grants: &Grants,
+    problems: &mut Vec<Diagnostic>,
+) {
+    let refused = |grants: &Grants| -> Vec<&'static str> {
+        [ResourceType::Billing, ResourceType::EmailCampaigns]
+            .iter()
+            .flat_map(|kind| grants.of_type(kind))
+            .map(|(key, _, _)| key)
+            .collect()
+    };
+    for key in refused(grants) {
+        problems.push(loaded.diagnostic(
+            &["api_tokens", token, key],
+            format!("API token {token:?}: a token cannot hold `{key}`; tokens hold account, projects, inboxes/sandboxes and sending domains only"),
+        ));
+    }
+    for (index, role) in grants.roles.iter().enumerate() {
+        let Some(role_grants) = loaded.file.roles.get(role) else {
+            continue; // Reported as an unknown role.
+        };
+        for key in refused(role_grants) {
+            let line = (loaded.source().locate(&["roles", role, key]))
+                .map_or(String::new(), |at| format!(" (line {})", at.line));
+            problems.push(loaded.diagnostic(
+                &["api_tokens", token, "roles", &index.to_string()],
+                format!("API token {token:?}: role {role:?} grants `{key}`{line}, which a token cannot hold; give the token a role without it"),
+            ));
+        }
+    }
+}
+
+/// How far ahead the API lets a token's expiry be.
+const MAX_TOKEN_LIFETIME_YEARS: i16 = 5;
+
+/// The tokens' `expires_at` judged at `now`: in the past, or more than five years
+/// ahead, the API refuses it. Separate from loading, which reads no clock.
+pub fn check_expiries(loaded: &LoadedFile, now: jiff::Timestamp) -> Vec<Diagnostic> {
+    let latest = now
+        .checked_add(jiff::SignedDuration::from_hours(
+            24 * 365 * i64::from(MAX_TOKEN_LIFETIME_YEARS) + 24,
+        ))
+        .unwrap_or(jiff::Timestamp::MAX);
+    let mut problems = Vec::new();
+    for (token, grants) in &loaded.file.api_tokens {
+        let Some(wanted) = grants.expires_at else {
+            continue;
+        };
+        let Some(at) = wanted.instant() else {
+            continue; // never
+        };
+        let problem = if at <= now {
+            format!("API token {token:?} would expire on {wanted}, which is in the past (now {}); the API refuses it: write a later date, or never", crate::model::utc_date(now))
+        } else if at > latest {
+            format!("API token {token:?} would expire on {wanted}, more than {MAX_TOKEN_LIFETIME_YEARS} years ahead; the API refuses it: write an earlier date, or never")
+        } else {
+            continue;
+        };
+        problems.push(loaded.diagnostic(&["api_tokens", token, "expires_at"], problem));
+    }
     problems
 }
 

@@ -12,7 +12,7 @@ use serde::de::{Error, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::Grants;
-use crate::model::Level;
+use crate::model::{Level, WantedExpiry};
 
 /// `T`, refusing a null with `missing` as the message.
 fn required<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -69,7 +69,18 @@ pub(super) fn number<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     .map(Some)
 }
 
-/// `unmanaged`.
+/// `expires_at` of a token.
+pub(super) fn expiry<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<WantedExpiry>, D::Error> {
+    required(
+        deserializer,
+        "nothing after it: write a date (2027-06-30), a UTC date-time or never, or leave the line out",
+    )
+    .map(Some)
+}
+
+/// `unmanaged` and `unmanaged_tokens`.
 pub(super) fn policy<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<T, D::Error> {

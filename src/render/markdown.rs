@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use crate::plan::{plural, Change, LeftAloneReason, Plan, Request, RowOp};
+use crate::plan::{plural, Change, LeftAloneReason, Plan, Request, RowOp, TokenChange, TokenSpec};
 use crate::rails::Refusal;
 
 /// The first line of every comment; CI steps search for it.
@@ -29,6 +29,8 @@ pub fn plan_markdown(plan: &Plan, refusals: &[Refusal], out: &mut impl Write) ->
 pub fn markdown(plan: &Plan, refusals: &[Refusal], limit: usize) -> String {
     // Sections in document order; `None` once cut.
     let head = head(plan, refusals);
+    // Tokens are few; their table is never cut.
+    let head = head + &tokens_section(plan).unwrap_or_default();
     let mut warnings = warnings(plan);
     let mut accesses: Vec<Option<String>> = plan
         .changes
@@ -157,6 +159,29 @@ fn head(plan: &Plan, refusals: &[Refusal]) -> String {
             what.join(" and ")
         ));
     }
+    let tokens = summary.tokens;
+    if tokens.replace > 0 || tokens.delete > 0 {
+        let mut what = Vec::new();
+        if tokens.replace > 0 {
+            what.push(format!(
+                "replaces {} API {} (whatever uses the old {} stops working)",
+                tokens.replace,
+                plural(tokens.replace, "token", "tokens"),
+                plural(tokens.replace, "secret", "secrets"),
+            ));
+        }
+        if tokens.delete > 0 {
+            what.push(format!(
+                "deletes {} API {}",
+                tokens.delete,
+                plural(tokens.delete, "token", "tokens")
+            ));
+        }
+        text.push_str(&format!(
+            "\n> [!WARNING]\n> This plan {}. Check the tokens below before merging.\n",
+            what.join(" and ")
+        ));
+    }
     if !refusals.is_empty() {
         text.push_str("\n> [!CAUTION]\n> `apply` will refuse this plan:\n");
         for refusal in refusals {
@@ -173,6 +198,64 @@ fn warnings(plan: &Plan) -> Option<String> {
     let mut text = String::from("\n#### Warnings\n\n");
     for warning in &plan.warnings {
         text.push_str(&format!("- {}\n", inline(&warning.to_string())));
+    }
+    Some(text)
+}
+
+/// One table of every token change: what happens, the rows and the expiry it leaves.
+fn tokens_section(plan: &Plan) -> Option<String> {
+    if plan.tokens.is_empty() {
+        return None;
+    }
+    let mut text = String::from(
+        "\n#### API tokens\n\n| action | token | id | permissions | expires |\n| --- | --- | --- | --- | --- |\n",
+    );
+    let rows = |spec: &TokenSpec| -> String {
+        let rows: Vec<String> = (spec.resources.iter())
+            .map(|row| inline(&format!("{}: {}", row.resource, row.level)))
+            .collect();
+        rows.join("<br>")
+    };
+    let expiry = |spec: &TokenSpec| {
+        spec.expires_at
+            .map_or("the service's default".to_string(), |e| e.to_string())
+    };
+    for (name, change) in &plan.tokens {
+        let id = change.token_id().map_or(String::new(), |id| id.to_string());
+        let (action, permissions, expires) = match change {
+            TokenChange::CreateToken { to } => ("create".to_string(), rows(to), expiry(to)),
+            TokenChange::ReplaceToken { from, to, .. } => (
+                "**replace**".to_string(),
+                format!("{} → {}", rows(from), rows(to)),
+                format!("{} → {}", expiry(from), expiry(to)),
+            ),
+            TokenChange::DeleteToken { from, .. } => {
+                ("**delete**".to_string(), rows(from), expiry(from))
+            }
+            TokenChange::ResetToken { from, .. } => ("reset".to_string(), rows(from), expiry(from)),
+            TokenChange::UpdateTokenPermissions { operations, .. } => {
+                let ops: Vec<String> = (operations.iter())
+                    .map(|op| {
+                        inline(&match op {
+                            RowOp::Create { resource, to } => format!("+ {resource}: {to}"),
+                            RowOp::Update { resource, from, to } => {
+                                format!("{resource}: {from} → {to}")
+                            }
+                            RowOp::Destroy { resource, from } => format!("- {resource}: {from}"),
+                        })
+                    })
+                    .collect();
+                (
+                    "update in place".to_string(),
+                    ops.join("<br>"),
+                    String::new(),
+                )
+            }
+        };
+        text.push_str(&format!(
+            "| {action} | {} | {id} | {permissions} | {expires} |\n",
+            cell(name)
+        ));
     }
     Some(text)
 }
@@ -222,13 +305,16 @@ fn access_section(access: &str, change: &Change) -> String {
 }
 
 fn left_alone(plan: &Plan) -> Option<String> {
-    if plan.left_alone.is_empty() {
+    if plan.left_alone.is_empty() && plan.tokens_left_alone.is_empty() {
         return None;
     }
     let mut text = format!(
         "\n<details><summary>Left alone ({})</summary>\n\n",
-        plan.left_alone.len()
+        plan.left_alone.len() + plan.tokens_left_alone.len()
     );
+    for item in &plan.tokens_left_alone {
+        text.push_str(&format!("- {}\n", inline(&item.to_string())));
+    }
     let mut not_in_file = Vec::new();
     for item in &plan.left_alone {
         if item.reason == LeftAloneReason::NotInFile {
@@ -257,17 +343,21 @@ fn requests(plan: &Plan) -> Option<String> {
     if plan.is_empty() {
         return None;
     }
+    let requests: Vec<Request> = (plan.requests().map(|(_, request)| request))
+        .chain(plan.token_requests().flat_map(|(_, _, requests)| requests))
+        .collect();
     let mut text = format!(
         "\n<details><summary>Requests apply will send ({})</summary>\n\n```\n",
-        plan.changes.len()
+        requests.len()
     );
-    for (_, request) in plan.requests() {
-        match &request {
-            Request::BulkUpdate { path, body } => {
-                let body = serde_json::to_string(body).expect("a body always serializes");
-                text.push_str(&format!("PUT {path}\n{body}\n"));
-            }
-            Request::DeleteAccess { path } => text.push_str(&format!("DELETE {path}\n")),
+    for request in &requests {
+        text.push_str(&request.describe());
+        text.push('\n');
+        if let Some(body) = request.body_json() {
+            // A backtick can only be inside a JSON string, where its escape means the
+            // same; written as is, three of them in a token name would end the block.
+            text.push_str(&String::from_utf8_lossy(&body).replace('`', "\\u0060"));
+            text.push('\n');
         }
     }
     text.push_str("```\n\n</details>\n");
