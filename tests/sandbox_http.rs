@@ -2,7 +2,8 @@
 //! headers, the list filters in both query syntaxes, the rate limit, concurrent writes,
 //! both vocabularies, the token-scoped twin of every account-scoped path,
 //! `GET /api/accounts`, and the `mailtrap-access sandbox` binary itself (port line, bad
-//! state file, generated token, SIGTERM, `--vocabulary`).
+//! state file, generated token, SIGTERM, `--vocabulary`). The API Tokens API has its
+//! own file, `sandbox_tokens.rs`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -1952,6 +1953,12 @@ fn the_binary_rejects_a_bad_state_file_clearly() {
     let duplicate = dir.path().join("duplicate.json");
     std::fs::write(&duplicate, demo.to_string()).unwrap();
 
+    // Two tokens with one secret: the message must not quote it.
+    let mut demo = serde_json::to_value(SandboxState::demo()).unwrap();
+    demo["api_tokens"][1]["token"] = demo["api_tokens"][0]["token"].clone();
+    let shared_secret = dir.path().join("shared-secret.json");
+    std::fs::write(&shared_secret, demo.to_string()).unwrap();
+
     let missing = dir.path().join("missing.json");
     let cases = [
         (
@@ -1959,6 +1966,10 @@ fn the_binary_rejects_a_bad_state_file_clearly() {
             "accesses[3].resources[0].access_level: invalid type: string \"viewer\"",
         ),
         (&duplicate, "accesses[4].id: duplicate access id 5190003"),
+        (
+            &shared_secret,
+            "api_tokens[1].token: the same secret as api_tokens[0]",
+        ),
         (&missing, "missing.json: "),
     ];
     for (path, expected) in cases {
@@ -1987,6 +1998,9 @@ fn the_binary_rejects_a_bad_state_file_clearly() {
         let file = format!("sandbox state file {}", path.display());
         assert!(stderr.contains(&file), "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
+        for token in SandboxState::demo().api_tokens {
+            assert!(!stderr.contains(&token.token), "{stderr}");
+        }
     }
 }
 

@@ -228,11 +228,10 @@ impl SandboxState {
         });
     }
 
-    /// Above every token id in use or once used (a reset's origin), and every `ApiToken`
-    /// access's token id, so a new token is never mistaken for another; at least `floor`.
-    fn next_api_token_id(&self, floor: u64) -> Result<u64, OperationError> {
-        let highest = self
-            .api_tokens
+    /// The highest token id in use or once used (a reset's origin), `ApiToken`
+    /// accesses' token ids included.
+    pub(crate) fn highest_api_token_id(&self) -> Option<u64> {
+        self.api_tokens
             .iter()
             .flat_map(|token| std::iter::once(token.id).chain(token.reset_from))
             .chain(
@@ -241,8 +240,13 @@ impl SandboxState {
                     .filter(|access| access.specifier_type == SpecifierType::ApiToken)
                     .filter_map(|access| access.specifier.get("id").and_then(Value::as_u64)),
             )
-            .max();
-        match highest {
+            .max()
+    }
+
+    /// Above `highest_api_token_id`, so a new token is never mistaken for another, and
+    /// at least `floor`.
+    fn next_api_token_id(&self, floor: u64) -> Result<u64, OperationError> {
+        match self.highest_api_token_id() {
             None => Ok(floor.max(1)),
             Some(highest) => highest
                 .checked_add(1)

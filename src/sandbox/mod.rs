@@ -182,6 +182,11 @@ impl Shared {
                 })
                 .collect(),
         };
+        // The seed's ids were handed out before the sandbox started.
+        let token_id_floor = config
+            .state
+            .highest_api_token_id()
+            .map_or(0, |highest| highest.saturating_add(1));
         Shared {
             token: config.token,
             account_id: config.state.account_id,
@@ -193,7 +198,7 @@ impl Shared {
             requests: Mutex::new(VecDeque::new()),
             faults: Mutex::new(config.faults),
             fault_index: AtomicU64::new(0),
-            token_id_floor: AtomicU64::new(0),
+            token_id_floor: AtomicU64::new(token_id_floor),
         }
     }
 
