@@ -4,10 +4,10 @@
 //! the answer, so no secret a token's create or reset returns is recorded). Both path
 //! families are routed to the same operations: the account-scoped paths of the contract
 //! and of the API Tokens API, and the token-scoped ones of the 2026 OpenAPI, where the
-//! token alone determines the account. Routing is done by hand so that every odd request (wrong method,
-//! non-numeric id) gets the service's JSON answer rather than a framework's plain-text
-//! rejection. Injected faults (see `faults`) stand in front of all that, as a flaky
-//! network or proxy would.
+//! token alone determines the account. Routing is done by hand so that every odd request
+//! (wrong method, non-numeric id) gets the service's JSON answer rather than a
+//! framework's plain-text rejection. Injected faults (see `faults`) stand in front of
+//! all that, as a flaky network or proxy would.
 
 use std::sync::Arc;
 use std::time::Instant;
