@@ -2,7 +2,8 @@
 //! headers, the list filters in both query syntaxes, the rate limit, concurrent writes,
 //! both vocabularies, the token-scoped twin of every account-scoped path,
 //! `GET /api/accounts`, and the `mailtrap-access sandbox` binary itself (port line, bad
-//! state file, generated token, SIGTERM, `--vocabulary`).
+//! state file, generated token, SIGTERM, `--vocabulary`). The API Tokens API has its
+//! own file, `sandbox_tokens.rs`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -44,6 +45,32 @@ async fn start_with(state: SandboxState, rate_limit: RateLimit) -> Sandbox {
 
 async fn start_demo() -> Sandbox {
     start_with(SandboxState::demo(), RateLimit::MAILTRAP).await
+}
+
+/// The id of the demo's API token "CI deploy" (not an access id).
+const CI_DEPLOY_TOKEN_ID: u64 = 61001;
+
+/// The demo with the `ApiToken` entry the service keeps in its accesses for the token
+/// "CI deploy" (access `CI_TOKEN`): stored, bulk-updatable and deletable, never listed.
+fn demo_with_token_access() -> SandboxState {
+    let mut state = SandboxState::demo();
+    state.accesses.push(
+        serde_json::from_value(json!({
+            "id": CI_TOKEN,
+            "specifier_type": "ApiToken",
+            "resources": [{"resource_type": "project", "resource_id": BACKEND, "access_level": 10}],
+            "specifier": {"id": CI_DEPLOY_TOKEN_ID, "name": "CI deploy", "author_name": "Alice Admin",
+                          "token": "4f1c9a7e2b3d8f6a0c5e9b1d7a3f2e8c",
+                          "expires_at": "2027-06-30T23:59:59.000Z"},
+            "permissions": {"can_read": false, "can_update": true, "can_destroy": true, "can_leave": false}
+        }))
+        .unwrap(),
+    );
+    state
+}
+
+async fn start_demo_with_token_access() -> Sandbox {
+    start_with(demo_with_token_access(), RateLimit::MAILTRAP).await
 }
 
 /// One exchange, as the tests look at it.
@@ -149,7 +176,7 @@ fn assert_rate_headers(reply: &Reply, limit: u32, remaining: u32) {
 
 #[tokio::test]
 async fn list_returns_users_and_invites_exactly_as_seeded() {
-    let sandbox = start_demo().await;
+    let sandbox = start_demo_with_token_access().await;
     let reply = get(&sandbox, &accesses_path()).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
@@ -254,7 +281,7 @@ async fn resources_returns_the_seeded_tree() {
 
 #[tokio::test]
 async fn filters_work_in_both_query_syntaxes_and_take_the_union() {
-    let sandbox = start_demo().await;
+    let sandbox = start_demo_with_token_access().await;
     let cases: [(&str, Vec<u64>); 9] = [
         ("project_ids=3301001", vec![BOB]),
         ("project_ids[]=3301002", vec![CAROL, 5190008]),
@@ -368,7 +395,7 @@ async fn bulk_keys_rows_by_type_and_id_not_by_id_alone() {
 
 #[tokio::test]
 async fn bulk_works_on_invites_and_api_tokens() {
-    let sandbox = start_demo().await;
+    let sandbox = start_demo_with_token_access().await;
     for access_id in [ERIN_INVITE, CI_TOKEN] {
         let reply = bulk(
             &sandbox,
@@ -393,7 +420,7 @@ async fn bulk_works_on_invites_and_api_tokens() {
 
 #[tokio::test]
 async fn delete_removes_users_invites_and_tokens() {
-    let sandbox = start_demo().await;
+    let sandbox = start_demo_with_token_access().await;
     for access_id in [CAROL, ERIN_INVITE, CI_TOKEN] {
         let reply = delete(&sandbox, access_id).await;
         assert_eq!(reply.status, StatusCode::OK, "{access_id}");
@@ -405,6 +432,9 @@ async fn delete_removes_users_invites_and_tokens() {
         listed_ids(&listed.body),
         vec![OWNER, ALICE, BOB, 5190005, 5190006, 5190008]
     );
+    // The ApiToken access took its token with it; the other token stays.
+    let tokens: Vec<u64> = sandbox.state().api_tokens.iter().map(|t| t.id).collect();
+    assert_eq!(tokens, vec![61002]);
     // Gone means gone: a second delete is a 404.
     let again = delete(&sandbox, CAROL).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
@@ -1260,7 +1290,7 @@ async fn every_token_scoped_path_answers_as_its_account_scoped_twin() {
         let twins = Twins::start(SandboxConfig {
             vocabulary,
             rate_limit: "16/10s".parse().unwrap(),
-            ..SandboxConfig::new(SandboxState::demo(), TOKEN)
+            ..SandboxConfig::new(demo_with_token_access(), TOKEN)
         })
         .await;
         let inbox = match vocabulary {
@@ -1923,6 +1953,12 @@ fn the_binary_rejects_a_bad_state_file_clearly() {
     let duplicate = dir.path().join("duplicate.json");
     std::fs::write(&duplicate, demo.to_string()).unwrap();
 
+    // Two tokens with one secret: the message must not quote it.
+    let mut demo = serde_json::to_value(SandboxState::demo()).unwrap();
+    demo["api_tokens"][1]["token"] = demo["api_tokens"][0]["token"].clone();
+    let shared_secret = dir.path().join("shared-secret.json");
+    std::fs::write(&shared_secret, demo.to_string()).unwrap();
+
     let missing = dir.path().join("missing.json");
     let cases = [
         (
@@ -1930,6 +1966,10 @@ fn the_binary_rejects_a_bad_state_file_clearly() {
             "accesses[3].resources[0].access_level: invalid type: string \"viewer\"",
         ),
         (&duplicate, "accesses[4].id: duplicate access id 5190003"),
+        (
+            &shared_secret,
+            "api_tokens[1].token: the same secret as api_tokens[0]",
+        ),
         (&missing, "missing.json: "),
     ];
     for (path, expected) in cases {
@@ -1958,6 +1998,9 @@ fn the_binary_rejects_a_bad_state_file_clearly() {
         let file = format!("sandbox state file {}", path.display());
         assert!(stderr.contains(&file), "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
+        for token in SandboxState::demo().api_tokens {
+            assert!(!stderr.contains(&token.token), "{stderr}");
+        }
     }
 }
 

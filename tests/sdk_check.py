@@ -3,8 +3,8 @@
 
 A check nobody in this project wrote: if the sandbox answers the way the real service
 does, the SDK (pinned in tests/requirements-sdk.txt) must be able to list accesses, get
-the resource tree, bulk-update and delete, and must raise its own exception types for
-the 401, 403, 404 and 422 answers. The SDK always builds `https://mailtrap.io/...`
+the resource tree, bulk-update and delete, list, show, create and delete API tokens,
+and must raise its own exception types for the 401, 403, 404 and 422 answers. The SDK always builds `https://mailtrap.io/...`
 URLs, so the script re-points `mailtrap.http.HttpClient._url` at the sandbox.
 
 Usage: sdk_check.py [PATH_TO_mailtrap-access]   (default: target/debug/mailtrap-access)
@@ -23,12 +23,20 @@ import requests
 
 import mailtrap
 import mailtrap.http
-from mailtrap import APIError, AuthorizationError, PermissionResourceParams
+from mailtrap import (
+    APIError,
+    ApiTokenResource,
+    AuthorizationError,
+    CreateApiTokenParams,
+    PermissionResourceParams,
+    ResetApiTokenParams,
+)
 from mailtrap.models.accounts import AccountAccess, AccountAccessFilterParams
 
 ACCOUNT = 1111111
 OWNER, ALICE, BOB, CAROL, DAVE = 5190001, 5190002, 5190003, 5190004, 5190005
-ERIN_INVITE, FRANK_INVITE, CI_TOKEN = 5190007, 5190008, 5190009
+ERIN_INVITE, FRANK_INVITE = 5190007, 5190008
+CI_DEPLOY, LEGACY_IMPORT = 61001, 61002
 BACKEND, FRONTEND, BACKEND_STAGING, ACME_COM = 3301001, 3301002, 4400101, 204301
 
 RESULTS = {"passed": 0, "failed": 0}
@@ -172,13 +180,79 @@ def run_checks(base_url, token):
         assert rows[("project", FRONTEND)] == 10 and rows[("project", BACKEND)] == 10, rows
         assert ("sending_domain", ACME_COM) not in rows, rows
 
-    @check("bulk_permissions_update works on an ApiToken access (stored, not listed)")
+    def raw_tokens():
+        response = raw.get(f"{base_url}/api/accounts/{ACCOUNT}/api_tokens")
+        response.raise_for_status()
+        return response
+
+    def is_secret(value):
+        return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+    backend_viewer = [ApiTokenResource(resource_type="project", resource_id=BACKEND, access_level=10)]
+
+    @check("api_tokens.get_list and get_by_id parse the tokens, and no read carries a secret")
     def _():
-        reply = api.permissions.bulk_permissions_update(
-            ACCOUNT, CI_TOKEN, [PermissionResourceParams(resource_id=str(FRONTEND), resource_type="project", access_level="admin")]
+        tokens = api.api_tokens.get_list(ACCOUNT)
+        assert [token.id for token in tokens] == [CI_DEPLOY, LEGACY_IMPORT], tokens
+        ci = tokens[0]
+        assert (ci.name, ci.created_by, ci.last_4_digits) == ("CI deploy", "Alice Admin", "2e8c"), ci
+        assert ci.expires_at == "2027-06-30T23:59:59.000Z" and tokens[1].expires_at is None
+        assert [(r.resource_type, r.resource_id, r.access_level) for r in ci.resources] == [("project", BACKEND, 10)]
+        assert api.api_tokens.get_by_id(ACCOUNT, LEGACY_IMPORT) == tokens[1]
+        assert all("token" not in entry for entry in raw_tokens().json())
+        error = expect_raises(APIError, lambda: api.api_tokens.get_by_id(ACCOUNT, 4242))
+        assert (error.status, error.errors) == (404, ["Not Found"]), (error.status, error.errors)
+
+    @check("api_tokens.create returns the secret once (default expiry, or none); the list then shows it without")
+    def _():
+        created = api.api_tokens.create(ACCOUNT, CreateApiTokenParams(name="sdk", resources=backend_viewer))
+        assert is_secret(created.token) and created.last_4_digits == created.token[-4:], created
+        assert created.expires_at and created.expires_at.endswith("Z"), created
+        never = api.api_tokens.create(
+            ACCOUNT, CreateApiTokenParams(name="sdk forever", resources=backend_viewer, expires_at=None)
         )
-        assert reply.message == "Permissions have been updated!"
-        assert CI_TOKEN not in [entry["id"] for entry in raw_accesses()]
+        assert never.expires_at is None and never.token != created.token, never
+        listed = raw_tokens()
+        assert [entry["id"] for entry in listed.json()][-2:] == [created.id, never.id]
+        assert created.token not in listed.text and never.token not in listed.text
+        assert api.api_tokens.get_by_id(ACCOUNT, created.id).name == "sdk"
+
+    @check("api_tokens.create raises APIError 422 for no resources, a past expiry and billing")
+    def _():
+        for params, message in [
+            (CreateApiTokenParams(name="x", resources=[]), "base: No permissions selected. Please choose at least one."),
+            (
+                CreateApiTokenParams(name="x", resources=backend_viewer, expires_at="2020-01-01T00:00:00Z"),
+                "base: Expiration date must be in the future",
+            ),
+        ]:
+            error = expect_raises(APIError, lambda: api.api_tokens.create(ACCOUNT, params))
+            assert (error.status, error.errors) == (422, [message]), (error.status, error.errors)
+        billing = [ApiTokenResource(resource_type="billing", resource_id=ACCOUNT, access_level=10)]
+        error = expect_raises(APIError, lambda: api.api_tokens.create(ACCOUNT, CreateApiTokenParams(name="x", resources=billing)))
+        assert error.status == 422 and "cannot be held by an API token" in error.errors[0], error.errors
+
+    @check("api_tokens.delete removes a token (204, empty); deleting it again raises APIError 404")
+    def _():
+        deleted = api.api_tokens.delete(ACCOUNT, CI_DEPLOY)
+        assert deleted.id == CI_DEPLOY, deleted
+        for call in (lambda: api.api_tokens.get_by_id(ACCOUNT, CI_DEPLOY), lambda: api.api_tokens.delete(ACCOUNT, CI_DEPLOY)):
+            error = expect_raises(APIError, call)
+            assert (error.status, error.errors) == (404, ["Not Found"]), (error.status, error.errors)
+
+    @check("known SDK defect: api_tokens.reset cannot parse the reset answer (no last_4_digits, created_by)")
+    def _():
+        # The service's reset answer leaves out last_4_digits and created_by; SDK 2.11.0's
+        # ApiTokenWithToken requires both, so the reset happens but the call raises. The
+        # sandbox stays faithful here.
+        error = expect_raises(
+            pydantic.ValidationError, lambda: api.api_tokens.reset(ACCOUNT, LEGACY_IMPORT, ResetApiTokenParams(expires_at=None))
+        )
+        assert "last_4_digits" in str(error) and "created_by" in str(error), error
+        listed = raw_tokens().json()
+        assert LEGACY_IMPORT not in [entry["id"] for entry in listed], listed
+        renewed = [entry for entry in listed if entry["name"] == "Legacy import"]
+        assert len(renewed) == 1 and renewed[0]["expires_at"] is None, listed
 
     @check("account_accesses.delete removes a user and an invite")
     def _():

@@ -1,12 +1,13 @@
 //! The sandbox's HTTP face: one handler that does, in the service's order, rate limiting,
 //! routing, authentication, the account check and the operation, then stamps the
-//! rate-limit headers on whatever comes out and records the exchange. Both path
+//! rate-limit headers on whatever comes out and records the exchange (the request, never
+//! the answer, so no secret a token's create or reset returns is recorded). Both path
 //! families are routed to the same operations: the account-scoped paths of the contract
-//! and the token-scoped ones of the 2026 OpenAPI, where the token alone determines the
-//! account. Routing is done by hand so that every odd request (wrong method,
-//! non-numeric id) gets the service's JSON answer rather than a framework's plain-text
-//! rejection. Injected faults (see `faults`) stand in front of all that, as a flaky
-//! network or proxy would.
+//! and of the API Tokens API, and the token-scoped ones of the 2026 OpenAPI, where the
+//! token alone determines the account. Routing is done by hand so that every odd request
+//! (wrong method, non-numeric id) gets the service's JSON answer rather than a
+//! framework's plain-text rejection. Injected faults (see `faults`) stand in front of
+//! all that, as a flaky network or proxy would.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +25,7 @@ use serde_json::{json, Value};
 use super::faults::{Connection, Decision};
 use super::rate_window::Admission;
 use super::state::{AccessFilter, OperationError, NO_PERMISSIONS_SELECTED};
-use super::vocabulary::{ServedAccesses, ServedTree};
+use super::vocabulary::{ServedAccesses, ServedToken, ServedTokens, ServedTree, TokenAnswer};
 use super::{InjectedFault, RecordedRequest, Shared};
 
 /// Bodies are tiny permission lists; anything bigger is not a client of this API.
@@ -59,6 +60,24 @@ enum Route<'a> {
         account: Option<&'a str>,
         access: &'a str,
     },
+    ListTokens {
+        account: Option<&'a str>,
+    },
+    ShowToken {
+        account: Option<&'a str>,
+        token: &'a str,
+    },
+    CreateToken {
+        account: Option<&'a str>,
+    },
+    DeleteToken {
+        account: Option<&'a str>,
+        token: &'a str,
+    },
+    ResetToken {
+        account: Option<&'a str>,
+        token: &'a str,
+    },
 }
 
 impl<'a> Route<'a> {
@@ -90,6 +109,15 @@ impl<'a> Route<'a> {
             (&Method::DELETE, _, ["account_accesses", access]) => {
                 Some(Route::DeleteAccess { account, access })
             }
+            (&Method::GET, _, ["api_tokens"]) => Some(Route::ListTokens { account }),
+            (&Method::POST, _, ["api_tokens"]) => Some(Route::CreateToken { account }),
+            (&Method::GET, _, ["api_tokens", token]) => Some(Route::ShowToken { account, token }),
+            (&Method::DELETE, _, ["api_tokens", token]) => {
+                Some(Route::DeleteToken { account, token })
+            }
+            (&Method::POST, _, ["api_tokens", token, "reset"]) => {
+                Some(Route::ResetToken { account, token })
+            }
             _ => None,
         }
     }
@@ -100,7 +128,12 @@ impl<'a> Route<'a> {
             Route::ListAccesses { account }
             | Route::ListResources { account }
             | Route::BulkUpdate { account, .. }
-            | Route::DeleteAccess { account, .. } => *account,
+            | Route::DeleteAccess { account, .. }
+            | Route::ListTokens { account }
+            | Route::ShowToken { account, .. }
+            | Route::CreateToken { account }
+            | Route::DeleteToken { account, .. }
+            | Route::ResetToken { account, .. } => *account,
         }
     }
 }
@@ -140,7 +173,13 @@ async fn handle(
     let route = Route::recognize(&parts.method, parts.uri.path());
     let is_write = matches!(
         route,
-        Some(Route::BulkUpdate { .. } | Route::DeleteAccess { .. })
+        Some(
+            Route::BulkUpdate { .. }
+                | Route::DeleteAccess { .. }
+                | Route::CreateToken { .. }
+                | Route::DeleteToken { .. }
+                | Route::ResetToken { .. }
+        )
     );
     // Faults strike the API operations only; anything else is answered as usual.
     let decision = match route {
@@ -350,33 +389,124 @@ fn respond(shared: &Shared, parts: &Parts, credential: Option<&str>, body: &Byte
                 Err(err) => operation_error(err),
             }
         }
+        Route::ListTokens { .. } => json_response(
+            StatusCode::OK,
+            &ServedTokens {
+                tokens: &shared.read_state().api_tokens,
+                vocabulary,
+            },
+        ),
+        Route::ShowToken { token, .. } => {
+            let state = shared.read_state();
+            match token.parse::<u64>().ok().and_then(|id| state.api_token(id)) {
+                Some(token) => json_response(
+                    StatusCode::OK,
+                    &ServedToken {
+                        token,
+                        vocabulary,
+                        answer: TokenAnswer::Read,
+                    },
+                ),
+                None => not_found(),
+            }
+        }
+        Route::CreateToken { .. } => {
+            let (params, undeclared) = match json_params(&parts.headers, body) {
+                Ok(Some(params)) => (params, false),
+                Ok(None) => (Value::Null, true),
+                Err(err) => return operation_error(err),
+            };
+            let mut state = shared.write_state();
+            match state.create_api_token(&params, vocabulary, shared.mint()) {
+                Ok(record) => {
+                    shared.token_issued(record.id);
+                    json_response(
+                        StatusCode::OK,
+                        &ServedToken {
+                            token: &record,
+                            vocabulary,
+                            answer: TokenAnswer::Created,
+                        },
+                    )
+                }
+                Err(OperationError::Invalid(mut errors)) if undeclared => {
+                    errors.insert("content_type".to_owned(), vec![UNDECLARED_JSON.into()]);
+                    operation_error(OperationError::Invalid(errors))
+                }
+                Err(err) => operation_error(err),
+            }
+        }
+        Route::DeleteToken { token, .. } => {
+            let Ok(token_id) = token.parse::<u64>() else {
+                return not_found();
+            };
+            match shared.write_state().delete_api_token(token_id) {
+                Ok(()) => empty_response(StatusCode::NO_CONTENT),
+                Err(err) => operation_error(err),
+            }
+        }
+        Route::ResetToken { token, .. } => {
+            let Ok(token_id) = token.parse::<u64>() else {
+                return not_found();
+            };
+            let mut state = shared.write_state();
+            if state.api_token(token_id).is_none() {
+                return not_found();
+            }
+            // The body is optional: one not declared as JSON is simply not read.
+            let params = match json_params(&parts.headers, body) {
+                Ok(params) => params.unwrap_or(Value::Null),
+                Err(err) => return operation_error(err),
+            };
+            match state.reset_api_token(token_id, &params, shared.mint()) {
+                Ok(record) => {
+                    shared.token_issued(record.id);
+                    json_response(
+                        StatusCode::OK,
+                        &ServedToken {
+                            token: &record,
+                            vocabulary,
+                            answer: TokenAnswer::Reset,
+                        },
+                    )
+                }
+                Err(err) => operation_error(err),
+            }
+        }
     }
 }
 
-/// The JSON the service would see. Like Rails, it reads a body as JSON only when it is
-/// declared as such; otherwise no `permissions` arrive at all.
+/// Why a body was not read, for a client that forgot its Content-Type.
+const UNDECLARED_JSON: &str = "the body is read only when Content-Type is application/json";
+
+/// The bulk body the service would see: with no JSON declared, no `permissions` arrive.
 fn bulk_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, OperationError> {
+    json_params(headers, body)?.ok_or_else(|| {
+        OperationError::Invalid(
+            [
+                ("base".to_owned(), vec![NO_PERMISSIONS_SELECTED.to_owned()]),
+                ("content_type".to_owned(), vec![UNDECLARED_JSON.into()]),
+            ]
+            .into(),
+        )
+    })
+}
+
+/// The JSON parameters the service would see. Like Rails, it reads a body as JSON only
+/// when it is declared as such: `None` otherwise. An empty JSON body is `null`.
+fn json_params(headers: &HeaderMap, body: &Bytes) -> Result<Option<Value>, OperationError> {
     let declared_json = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
     if !declared_json {
-        return Err(OperationError::Invalid(
-            [
-                ("base".to_owned(), vec![NO_PERMISSIONS_SELECTED.to_owned()]),
-                (
-                    "content_type".to_owned(),
-                    vec!["the body is read only when Content-Type is application/json".into()],
-                ),
-            ]
-            .into(),
-        ));
+        return Ok(None);
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Null);
+        return Ok(Some(Value::Null));
     }
-    serde_json::from_slice(body).map_err(|err| {
+    serde_json::from_slice(body).map(Some).map_err(|err| {
         OperationError::Invalid(
             [(
                 "base".to_owned(),
@@ -389,7 +519,7 @@ fn bulk_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, OperationError>
 
 fn operation_error(err: OperationError) -> Response {
     match err {
-        OperationError::AccessNotFound(_) => not_found(),
+        OperationError::AccessNotFound(_) | OperationError::TokenNotFound(_) => not_found(),
         OperationError::OwnerAccess(_) => json_response(
             StatusCode::FORBIDDEN,
             &json!({"errors": "Access forbidden"}),
@@ -428,7 +558,7 @@ mod tests {
 
     #[test]
     fn recognizes_every_operation_in_both_path_families() {
-        let (get, put, delete) = (&Method::GET, &Method::PUT, &Method::DELETE);
+        let (get, put, delete, post) = (&Method::GET, &Method::PUT, &Method::DELETE, &Method::POST);
         let cases = [
             (get, "/api/accounts", Route::ListAccounts),
             (get, "/api/accounts/", Route::ListAccounts),
@@ -484,6 +614,70 @@ mod tests {
                     access: "9",
                 },
             ),
+            (
+                get,
+                "/api/accounts/7/api_tokens",
+                Route::ListTokens { account: Some("7") },
+            ),
+            (get, "/api/api_tokens/", Route::ListTokens { account: None }),
+            (
+                post,
+                "/api/accounts/7/api_tokens",
+                Route::CreateToken { account: Some("7") },
+            ),
+            (
+                post,
+                "/api/api_tokens",
+                Route::CreateToken { account: None },
+            ),
+            (
+                get,
+                "/api/accounts/7/api_tokens/5",
+                Route::ShowToken {
+                    account: Some("7"),
+                    token: "5",
+                },
+            ),
+            (
+                get,
+                "/api/api_tokens/x",
+                Route::ShowToken {
+                    account: None,
+                    token: "x",
+                },
+            ),
+            (
+                delete,
+                "/api/accounts/7/api_tokens/5",
+                Route::DeleteToken {
+                    account: Some("7"),
+                    token: "5",
+                },
+            ),
+            (
+                delete,
+                "/api/api_tokens/5",
+                Route::DeleteToken {
+                    account: None,
+                    token: "5",
+                },
+            ),
+            (
+                post,
+                "/api/accounts/7/api_tokens/5/reset",
+                Route::ResetToken {
+                    account: Some("7"),
+                    token: "5",
+                },
+            ),
+            (
+                post,
+                "/api/api_tokens/5/reset/",
+                Route::ResetToken {
+                    account: None,
+                    token: "5",
+                },
+            ),
         ];
         for (method, path, route) in cases {
             assert_eq!(
@@ -503,6 +697,13 @@ mod tests {
             ),
             (&Method::DELETE, "/api/accounts"),
             (&Method::GET, "/api/accounts/7"),
+            (&Method::PUT, "/api/api_tokens/5"),
+            (&Method::PATCH, "/api/accounts/7/api_tokens/5"),
+            (&Method::DELETE, "/api/api_tokens"),
+            (&Method::POST, "/api/api_tokens/5"),
+            (&Method::GET, "/api/api_tokens/5/reset"),
+            (&Method::DELETE, "/api/accounts/7/api_tokens/5/reset"),
+            (&Method::POST, "/api/api_tokens/5/reset/again"),
             (&Method::GET, "/api/accounts//account_accesses"),
             (&Method::GET, "/api/accounts/7/accounts"),
             (&Method::GET, "/api/accounts/7/api/account_accesses"),

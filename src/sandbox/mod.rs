@@ -1,16 +1,19 @@
 //! A stateful simulation of Mailtrap's Account Management API on loopback: the
 //! account-scoped operations of the contract and their token-scoped twins of 2026,
-//! `GET /api/accounts`, their error bodies, token auth and the per-token rate limit,
-//! in either vocabulary of resource types, faithful to the real service rather than
-//! convenient for a client. This file owns the server's lifecycle and the library API
-//! (`Sandbox`, `BlockingSandbox`); `state` owns the account and its operations, `http`
-//! the wire, `vocabulary` the names served, `rate_window` the limit, `faults` what can
-//! be made to go wrong on purpose.
+//! the API Tokens API in both path families, `GET /api/accounts`, their error bodies,
+//! token auth and the per-token rate limit, in either vocabulary of resource types,
+//! faithful to the real service rather than convenient for a client. This file owns the
+//! server's lifecycle and the library API (`Sandbox`, `BlockingSandbox`); `state` owns
+//! the account and its access operations, `api_tokens` the tokens' operations,
+//! `timestamp` their expiry dates, `http` the wire, `vocabulary` the names served,
+//! `rate_window` the limit, `faults` what can be made to go wrong on purpose.
 
+mod api_tokens;
 mod faults;
 mod http;
 mod rate_window;
 mod state;
+mod timestamp;
 mod vocabulary;
 
 use std::collections::VecDeque;
@@ -27,6 +30,7 @@ use tokio::task::JoinHandle;
 use crate::rate::RateLimit;
 use rate_window::{Admission, SlidingWindowLimiter};
 
+pub use api_tokens::{ApiTokenRecord, TokenResource};
 pub use faults::{parse_rate, Burst429, Faults, InjectedFault};
 
 pub use state::{
@@ -105,7 +109,9 @@ impl ListedAccount {
     }
 }
 
-/// One request as the sandbox received it, with the status it answered.
+/// One request as the sandbox received it, with the status it answered. Never a
+/// response body, so no secret a create or reset answers with is kept here; the
+/// request's token header is not kept either.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedRequest {
     pub method: String,
@@ -115,8 +121,9 @@ pub struct RecordedRequest {
     pub body: Option<serde_json::Value>,
     /// The status sent; 0 when the connection was closed without an answer.
     pub status: u16,
-    /// Whether the sandbox carried out the change of this request (a bulk update or a
-    /// delete it performed), whatever the client got to see. Always false for reads.
+    /// Whether the sandbox carried out the change of this request (a bulk update, a
+    /// delete, a token's create or reset it performed), whatever the client got to
+    /// see. Always false for reads.
     pub applied: bool,
     /// The fault injected into this request, if any.
     pub fault: Option<InjectedFault>,
@@ -148,6 +155,9 @@ pub(crate) struct Shared {
     faults: Mutex<Faults>,
     /// API requests met since the faults were last set: the index of each decision.
     fault_index: AtomicU64,
+    /// The lowest id the next API token may have: above every id handed out, so a
+    /// deleted token's id is never given again. Changed under the state's write lock.
+    token_id_floor: AtomicU64,
 }
 
 /// A panic elsewhere must not take the simulation down with a poisoned lock: the data
@@ -172,6 +182,11 @@ impl Shared {
                 })
                 .collect(),
         };
+        // The seed's ids were handed out before the sandbox started.
+        let token_id_floor = config
+            .state
+            .highest_api_token_id()
+            .map_or(0, |highest| highest.saturating_add(1));
         Shared {
             token: config.token,
             account_id: config.state.account_id,
@@ -183,7 +198,23 @@ impl Shared {
             requests: Mutex::new(VecDeque::new()),
             faults: Mutex::new(config.faults),
             fault_index: AtomicU64::new(0),
+            token_id_floor: AtomicU64::new(token_id_floor),
         }
+    }
+
+    /// What a token create or reset needs now: the time, a new secret, the id floor.
+    fn mint(&self) -> api_tokens::Mint {
+        api_tokens::Mint {
+            now: timestamp::Timestamp::now(),
+            secret: generate_token(),
+            id_floor: self.token_id_floor.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Keep `issued` from ever being handed out again.
+    fn token_issued(&self, issued: u64) {
+        self.token_id_floor
+            .fetch_max(issued.saturating_add(1), Ordering::SeqCst);
     }
 
     fn read_state(&self) -> RwLockReadGuard<'_, SandboxState> {
@@ -289,7 +320,9 @@ impl Sandbox {
     }
 
     /// A snapshot of the account as it is now, in the canonical (old) names whatever
-    /// vocabulary is served: `state().rows(id)` reads `inbox`, never `sandbox`.
+    /// vocabulary is served: `state().rows(id)` reads `inbox`, never `sandbox`. It holds
+    /// every API token's secret (`api_tokens[..].token`), which the API serves only
+    /// once: a test finds a token's secret here, to search outputs for it.
     pub fn state(&self) -> SandboxState {
         self.shared.read_state().clone()
     }

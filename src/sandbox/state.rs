@@ -1,9 +1,14 @@
 //! The simulated account and everything the API can do to it, without HTTP: the
-//! `--state` file format (`{"account_id", "resources", "accesses"}`, the last two being
-//! exactly the bodies of the two GET endpoints), the checks a seed must pass, and the
-//! three access operations (list with filters, bulk-update rows, delete). The state is
-//! held in the canonical (old) names, `inbox` and `sending_domain`, whichever vocabulary
-//! the seed was written in; the operations take the vocabulary a client speaks.
+//! `--state` file format, the checks a seed must pass, and the three access operations
+//! (list with filters, bulk-update rows, delete); the API tokens' operations are in
+//! `api_tokens`. The state file is `{"account_id", "resources", "accesses",
+//! "api_tokens"}`: `resources` and `accesses` are exactly the bodies of the two GET
+//! endpoints (`accesses` may add `ApiToken` entries, which the listing hides), and
+//! `api_tokens` (optional, left out when empty) holds the account's API tokens, each
+//! `{"id", "name", "created_by", "expires_at", "resources", "token"}` with its secret in
+//! `token` (see `ApiTokenRecord`). The state is held in the canonical (old) names,
+//! `inbox` and `sending_domain`, whichever vocabulary the seed was written in; the
+//! operations take the vocabulary a client speaks.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -12,6 +17,8 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::api_tokens::{ApiTokenRecord, TOKEN_RESOURCE_TYPES};
+use super::timestamp::Timestamp;
 use super::vocabulary::{Vocabulary, RENAMED};
 
 /// The resource types of the contract, in the canonical (old) names: the only ones a
@@ -54,6 +61,9 @@ pub struct SandboxState {
     pub resources: Vec<ResourceNode>,
     /// Exactly the body of `GET .../account_accesses`, plus `ApiToken` entries.
     pub accesses: Vec<AccountAccess>,
+    /// The API tokens, secrets included: what `GET .../api_tokens` serves, without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_tokens: Vec<ApiTokenRecord>,
 }
 
 /// One node of the resource tree, `{id, name, type, access_level, resources}`.
@@ -201,6 +211,8 @@ pub struct StateError(String);
 pub enum OperationError {
     #[error("no account access with id {0}")]
     AccessNotFound(u64),
+    #[error("no API token with id {0}")]
+    TokenNotFound(u64),
     #[error("account access {0} belongs to an owner")]
     OwnerAccess(u64),
     #[error("invalid permissions: {0:?}")]
@@ -380,6 +392,13 @@ impl SandboxState {
                 });
             }
         }
+        for (index, token) in self.api_tokens.iter().enumerate() {
+            for (resource_index, resource) in token.resources.iter().enumerate() {
+                note(&resource.resource_type, &|| {
+                    format!("api_tokens[{index}].resources[{resource_index}].resource_type")
+                });
+            }
+        }
         for ((old, new), (old_at, new_at)) in RENAMED.iter().zip(&seen) {
             if let (Some(old_at), Some(new_at)) = (old_at, new_at) {
                 return Err(StateError(format!(
@@ -401,6 +420,11 @@ impl SandboxState {
         for access in &mut self.accesses {
             for row in &mut access.resources {
                 rename(&mut row.resource_type);
+            }
+        }
+        for token in &mut self.api_tokens {
+            for resource in &mut token.resources {
+                rename(&mut resource.resource_type);
             }
         }
         Ok(())
@@ -508,6 +532,74 @@ impl SandboxState {
                 }
             }
         }
+        self.validate_api_tokens(&tree_paths)
+    }
+
+    /// Unique ids and secrets, a name, a readable expiry, and resources of the types and
+    /// levels a token can hold, in the tree. Messages never quote a secret.
+    fn validate_api_tokens(
+        &self,
+        tree_paths: &HashMap<(String, u64), String>,
+    ) -> Result<(), StateError> {
+        let mut ids: HashMap<u64, usize> = HashMap::new();
+        let mut secrets: HashMap<&str, usize> = HashMap::new();
+        for (index, token) in self.api_tokens.iter().enumerate() {
+            let path = format!("api_tokens[{index}]");
+            if let Some(first) = ids.insert(token.id, index) {
+                return Err(StateError(format!(
+                    "{path}.id: duplicate token id {} (also api_tokens[{first}])",
+                    token.id
+                )));
+            }
+            if token.name.trim().is_empty() {
+                return Err(StateError(format!("{path}.name: must not be empty")));
+            }
+            if token.token.trim().is_empty() {
+                return Err(StateError(format!("{path}.token: must not be empty")));
+            }
+            if let Some(first) = secrets.insert(token.token.as_str(), index) {
+                return Err(StateError(format!(
+                    "{path}.token: the same secret as api_tokens[{first}]"
+                )));
+            }
+            if let Some(expires_at) = &token.expires_at {
+                if Timestamp::parse(expires_at).is_none() {
+                    return Err(StateError(format!(
+                        "{path}.expires_at: {expires_at:?} is not an ISO 8601 date or date-time"
+                    )));
+                }
+            }
+            let mut held: HashSet<(&str, u64)> = HashSet::new();
+            for (resource_index, resource) in token.resources.iter().enumerate() {
+                let resource_path = format!("{path}.resources[{resource_index}]");
+                if !TOKEN_RESOURCE_TYPES.contains(&resource.resource_type.as_str()) {
+                    return Err(StateError(format!(
+                        "{resource_path}.resource_type: a token cannot hold {:?} (only {})",
+                        resource.resource_type,
+                        TOKEN_RESOURCE_TYPES.join(", ")
+                    )));
+                }
+                if ![ADMIN_LEVEL, VIEWER_LEVEL].contains(&resource.access_level) {
+                    return Err(StateError(format!(
+                        "{resource_path}.access_level: {} is not a token level (100 or 10)",
+                        resource.access_level
+                    )));
+                }
+                let key = (resource.resource_type.clone(), resource.resource_id);
+                if !tree_paths.contains_key(&key) {
+                    return Err(StateError(format!(
+                        "{resource_path}: {} {} is not in the resource tree",
+                        resource.resource_type, resource.resource_id
+                    )));
+                }
+                if !held.insert((resource.resource_type.as_str(), resource.resource_id)) {
+                    return Err(StateError(format!(
+                        "{resource_path}: duplicate resource {} {}",
+                        resource.resource_type, resource.resource_id
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -572,15 +664,32 @@ impl SandboxState {
     }
 
     /// `DELETE .../account_accesses/{id}`: the entry disappears (for a user, losing every
-    /// permission in the account means no longer being listed).
+    /// permission in the account means no longer being listed); for an `ApiToken`, the
+    /// token its `specifier.id` names goes too, as the service removes the specifier.
     pub fn delete_access(&mut self, access_id: u64) -> Result<(), OperationError> {
         self.check_writable(access_id)?;
+        let token_id = self
+            .access(access_id)
+            .filter(|access| access.specifier_type == SpecifierType::ApiToken)
+            .and_then(|access| access.specifier.get("id").and_then(Value::as_u64));
         self.accesses.retain(|access| access.id != access_id);
+        if let Some(token_id) = token_id {
+            self.api_tokens.retain(|token| token.id != token_id);
+        }
         Ok(())
     }
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> OperationError {
+/// A resource id as clients send it: an integer or a string of digits.
+pub(super) fn id_of(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.trim().parse::<u64>().ok(),
+        _ => None,
+    }
+}
+
+pub(super) fn invalid(field: impl Into<String>, message: impl Into<String>) -> OperationError {
     OperationError::Invalid(BTreeMap::from([(field.into(), vec![message.into()])]))
 }
 
@@ -638,11 +747,7 @@ fn parse_bulk_body(
                 None
             }
             Some(value) => {
-                let id = match value {
-                    Value::Number(number) => number.as_u64(),
-                    Value::String(text) => text.trim().parse::<u64>().ok(),
-                    _ => None,
-                };
+                let id = id_of(value);
                 if id.is_none() {
                     complain(
                         "resource_id",
@@ -705,7 +810,7 @@ fn parse_bulk_body(
 }
 
 /// The two writable levels, by name, number or numeric string.
-fn writable_level(value: &Value) -> Option<u32> {
+pub(super) fn writable_level(value: &Value) -> Option<u32> {
     let level = match value {
         Value::String(text) => match text.trim() {
             "admin" => ADMIN_LEVEL,
@@ -727,6 +832,21 @@ mod tests {
 
     const BOB: u64 = 5190003;
     const OWNER: u64 = 5190001;
+
+    /// An `ApiToken` entry of the accesses list for token `token_id`, as the service
+    /// keeps one (the listing never shows it).
+    fn token_access(access_id: u64, token_id: u64) -> AccountAccess {
+        serde_json::from_value(json!({
+            "id": access_id,
+            "specifier_type": "ApiToken",
+            "resources": [{"resource_type": "project", "resource_id": 3301001, "access_level": 10}],
+            "specifier": {"id": token_id, "name": "CI deploy", "author_name": "Alice Admin",
+                          "token": "4f1c9a7e2b3d8f6a0c5e9b1d7a3f2e8c",
+                          "expires_at": "2027-06-30T23:59:59.000Z"},
+            "permissions": {"can_read": false, "can_update": true, "can_destroy": true, "can_leave": false}
+        }))
+        .unwrap()
+    }
 
     fn errors_of(result: Result<(), OperationError>) -> ValidationErrors {
         match result {
@@ -769,10 +889,17 @@ mod tests {
             text,
             r#"{"id":5190001,"specifier_type":"User","resources":[{"resource_type":"account","resource_id":1111111,"access_level":1000},{"resource_type":"organization","resource_id":70412,"access_level":1000}],"specifier":{"id":901001,"email":"owner@acme.com","name":"Olivia Owner","two_factor_authentication_enabled":true},"permissions":{"can_read":true,"can_update":false,"can_destroy":false,"can_leave":false}}"#
         );
-        let token = serde_json::to_string(demo.access(5190009).unwrap()).unwrap();
+        let mut with_token = demo.clone();
+        with_token.accesses.push(token_access(5190009, 61001));
+        let token = serde_json::to_string(with_token.access(5190009).unwrap()).unwrap();
         assert!(
             token.contains(r#""specifier":{"id":61001,"name":"CI deploy","author_name""#),
             "{token}"
+        );
+        let record = serde_json::to_string(&demo.api_tokens[1]).unwrap();
+        assert_eq!(
+            record,
+            r#"{"id":61002,"name":"Legacy import","created_by":"Olivia Owner","expires_at":null,"resources":[{"resource_type":"account","resource_id":1111111,"access_level":10}],"token":"9d3b7f1e5a2c8046e1b9d7f3a5c2e084"}"#
         );
         let frontend = serde_json::to_string(&demo.resources[0].resources[1]).unwrap();
         assert_eq!(
@@ -846,6 +973,127 @@ mod tests {
         }
         assert!(SandboxState::from_json("{} x").is_err());
         assert!(SandboxState::from_json("").is_err());
+    }
+
+    #[test]
+    fn api_token_seeds_are_checked() {
+        let base = serde_json::to_value(SandboxState::demo()).unwrap();
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Mutation, &str)> = vec![
+            (
+                Box::new(|doc| doc["api_tokens"][1]["id"] = json!(61001)),
+                "api_tokens[1].id: duplicate token id 61001 (also api_tokens[0])",
+            ),
+            (
+                Box::new(|doc| doc["api_tokens"][1]["token"] = doc["api_tokens"][0]["token"].clone()),
+                "api_tokens[1].token: the same secret as api_tokens[0]",
+            ),
+            (
+                Box::new(|doc| doc["api_tokens"][0]["token"] = json!(" ")),
+                "api_tokens[0].token: must not be empty",
+            ),
+            (
+                Box::new(|doc| doc["api_tokens"][0]["name"] = json!("")),
+                "api_tokens[0].name: must not be empty",
+            ),
+            (
+                Box::new(|doc| doc["api_tokens"][0]["expires_at"] = json!("June 2027")),
+                "api_tokens[0].expires_at: \"June 2027\" is not an ISO 8601 date or date-time",
+            ),
+            (
+                Box::new(|doc| doc["api_tokens"][0]["resources"][0]["resource_type"] = json!("billing")),
+                "api_tokens[0].resources[0].resource_type: a token cannot hold \"billing\" \
+                 (only account, project, inbox, sending_domain)",
+            ),
+            (
+                Box::new(|doc| {
+                    doc["api_tokens"][0]["resources"][0] = json!({"resource_type": "email_campaign_permission_scope",
+                                                                 "resource_id": 1111111, "access_level": 10});
+                }),
+                "api_tokens[0].resources[0].resource_type: a token cannot hold \"email_campaign_permission_scope\"",
+            ),
+            (
+                Box::new(|doc| doc["api_tokens"][0]["resources"][0]["resource_id"] = json!(999)),
+                "api_tokens[0].resources[0]: project 999 is not in the resource tree",
+            ),
+            (
+                Box::new(|doc| doc["api_tokens"][0]["resources"][0]["access_level"] = json!(50)),
+                "api_tokens[0].resources[0].access_level: 50 is not a token level (100 or 10)",
+            ),
+            (
+                Box::new(|doc| doc["api_tokens"][0]["resources"][0]["access_level"] = json!(1000)),
+                "api_tokens[0].resources[0].access_level: 1000 is not a token level",
+            ),
+            (
+                Box::new(|doc| {
+                    let copy = doc["api_tokens"][0]["resources"][0].clone();
+                    doc["api_tokens"][0]["resources"].as_array_mut().unwrap().push(copy);
+                }),
+                "api_tokens[0].resources[1]: duplicate resource project 3301001",
+            ),
+            (
+                Box::new(|doc| doc["api_tokens"][0]["resources"][0]["access_level"] = json!("viewer")),
+                "api_tokens[0].resources[0].access_level: invalid type: string",
+            ),
+            (
+                Box::new(|doc| {
+                    doc["api_tokens"][0].as_object_mut().unwrap().remove("token");
+                }),
+                "api_tokens[0]: missing field `token`",
+            ),
+        ];
+        for (mutate, expected) in cases {
+            let mut doc = base.clone();
+            mutate(&mut doc);
+            let err = SandboxState::from_json(&doc.to_string()).unwrap_err();
+            assert!(err.to_string().starts_with(expected), "{err} / {expected}");
+            for token in &SandboxState::demo().api_tokens {
+                assert!(!err.to_string().contains(&token.token), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn api_token_seeds_may_be_written_in_either_vocabulary_and_omitted() {
+        let mut doc = demo_in_new_names();
+        doc["api_tokens"][1]["resources"]
+            .as_array_mut()
+            .unwrap()
+            .extend([
+                json!({"resource_type": "sandbox", "resource_id": 4400101, "access_level": 100}),
+                json!({"resource_type": "domain", "resource_id": 204301, "access_level": 10}),
+            ]);
+        let state = SandboxState::from_json(&doc.to_string()).unwrap();
+        let kinds: Vec<&str> = state.api_tokens[1]
+            .resources
+            .iter()
+            .map(|resource| resource.resource_type.as_str())
+            .collect();
+        assert_eq!(kinds, ["account", "inbox", "sending_domain"]);
+        // A token's inbox named the old way beside sandboxes in the tree: refused.
+        doc["api_tokens"][1]["resources"][1]["resource_type"] = json!("inbox");
+        let err = SandboxState::from_json(&doc.to_string()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"inbox\" at api_tokens[1].resources[1].resource_type (the old one)"),
+            "{err}"
+        );
+        // Without tokens the key may be absent, and is left out when written.
+        let mut doc = serde_json::to_value(SandboxState::demo()).unwrap();
+        doc.as_object_mut().unwrap().remove("api_tokens");
+        let state = SandboxState::from_json(&doc.to_string()).unwrap();
+        assert!(state.api_tokens.is_empty());
+        assert!(!serde_json::to_string(&state)
+            .unwrap()
+            .contains("api_tokens"));
+        // A last_4_digits and a reset_from in the seed are kept, and served as given.
+        let mut doc = serde_json::to_value(SandboxState::demo()).unwrap();
+        doc["api_tokens"][0]["last_4_digits"] = json!("abcd");
+        doc["api_tokens"][0]["reset_from"] = json!(60001);
+        let state = SandboxState::from_json(&doc.to_string()).unwrap();
+        assert_eq!(state.api_tokens[0].last_4_digits(), "abcd");
+        assert_eq!(state.api_tokens[0].reset_from, Some(60001));
+        assert_eq!(serde_json::to_value(&state).unwrap(), doc);
     }
 
     #[test]
@@ -970,11 +1218,15 @@ mod tests {
     #[test]
     fn delete_removes_the_entry_of_any_kind() {
         let mut state = SandboxState::demo();
+        state.accesses.push(token_access(5190009, 61001));
         for id in [BOB, 5190007, 5190009] {
             state.delete_access(id).unwrap();
             assert!(state.access(id).is_none());
         }
         assert_eq!(state.accesses.len(), 6);
+        // The token the ApiToken access stood for went with it.
+        assert!(state.api_token(61001).is_none());
+        assert!(state.api_token(61002).is_some());
     }
 
     /// The demo as a new-vocabulary server would have given it.

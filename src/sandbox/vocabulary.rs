@@ -1,8 +1,8 @@
 //! The two sets of names Mailtrap has used for the same things: the old vocabulary of
 //! the account-scoped contract (`inbox`, `sending_domain`, filter `inbox_ids`) and the
 //! new one of the 2026 OpenAPI (`sandbox`, `domain`, filter `sandbox_ids`). This file
-//! owns the translation between them and the serialization of the tree and the listing
-//! in the vocabulary served. The state is stored once, in the canonical (old) names,
+//! owns the translation between them and the serialization of the tree, the listing
+//! and the API tokens in the vocabulary served. The state is stored once, in the canonical (old) names,
 //! and translated only here, at the edges, so one seed serves in either vocabulary.
 
 use std::fmt;
@@ -12,6 +12,7 @@ use serde::{Serialize, Serializer};
 
 use std::borrow::Borrow;
 
+use super::api_tokens::{ApiTokenRecord, TokenResource};
 use super::state::{
     write_in_service_order, AccessRow, AccountAccess, InServiceOrderMap, ResourceNode,
 };
@@ -76,6 +77,17 @@ impl Vocabulary {
     /// contract's six, never `organization` or `email_template_permission_scope`.
     pub fn writable_resource_types(self) -> [&'static str; 6] {
         super::state::WRITABLE_RESOURCE_TYPES.map(|canonical| match self {
+            Vocabulary::Old => canonical,
+            Vocabulary::New => RENAMED
+                .iter()
+                .find(|(old, _)| *old == canonical)
+                .map_or(canonical, |(_, new)| *new),
+        })
+    }
+
+    /// The resource types an API token can hold, as this vocabulary spells them.
+    pub fn token_resource_types(self) -> [&'static str; 4] {
+        super::api_tokens::TOKEN_RESOURCE_TYPES.map(|canonical| match self {
             Vocabulary::Old => canonical,
             Vocabulary::New => RENAMED
                 .iter()
@@ -198,6 +210,88 @@ impl Serialize for ServedRow<'_> {
     }
 }
 
+/// Which answer a token is served in. Only create and reset carry the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TokenAnswer {
+    /// `GET .../api_tokens[/{id}]`: `{id, name, last_4_digits, created_by, expires_at,
+    /// resources}`.
+    Read,
+    /// `POST .../api_tokens`: the recorded create's keys and order, `{resources, id,
+    /// name, last_4_digits, created_by, expires_at, token}`.
+    Created,
+    /// `POST .../api_tokens/{id}/reset`: as a create without `last_4_digits` and
+    /// `created_by`, which the recorded reset left out.
+    Reset,
+}
+
+/// One token as served, its resource types in `vocabulary`.
+pub(super) struct ServedToken<'a> {
+    pub token: &'a ApiTokenRecord,
+    pub vocabulary: Vocabulary,
+    pub answer: TokenAnswer,
+}
+
+impl Serialize for ServedToken<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let token = self.token;
+        let resources = ServedTokenResources(&token.resources, self.vocabulary);
+        let mut map = serializer.serialize_map(None)?;
+        if self.answer != TokenAnswer::Read {
+            map.serialize_entry("resources", &resources)?;
+        }
+        map.serialize_entry("id", &token.id)?;
+        map.serialize_entry("name", &token.name)?;
+        if self.answer != TokenAnswer::Reset {
+            map.serialize_entry("last_4_digits", &token.last_4_digits())?;
+            map.serialize_entry("created_by", &token.created_by)?;
+        }
+        map.serialize_entry("expires_at", &token.expires_at)?;
+        match self.answer {
+            TokenAnswer::Read => map.serialize_entry("resources", &resources)?,
+            TokenAnswer::Created | TokenAnswer::Reset => {
+                map.serialize_entry("token", &token.token)?
+            }
+        }
+        map.end()
+    }
+}
+
+/// `GET .../api_tokens`: every token, read-shaped (no secrets).
+pub(super) struct ServedTokens<'a> {
+    pub tokens: &'a [ApiTokenRecord],
+    pub vocabulary: Vocabulary,
+}
+
+impl Serialize for ServedTokens<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.tokens.len()))?;
+        for token in self.tokens {
+            seq.serialize_element(&ServedToken {
+                token,
+                vocabulary: self.vocabulary,
+                answer: TokenAnswer::Read,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+struct ServedTokenResources<'a>(&'a [TokenResource], Vocabulary);
+
+impl Serialize for ServedTokenResources<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let ServedTokenResources(resources, vocabulary) = *self;
+        let mut seq = serializer.serialize_seq(Some(resources.len()))?;
+        for resource in resources {
+            seq.serialize_element(&TokenResource {
+                resource_type: vocabulary.served_name(&resource.resource_type).to_owned(),
+                ..resource.clone()
+            })?;
+        }
+        seq.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +321,14 @@ mod tests {
             }
         }
         assert_eq!(
+            Vocabulary::New.token_resource_types(),
+            ["account", "project", "sandbox", "domain"]
+        );
+        assert_eq!(
+            Vocabulary::Old.token_resource_types(),
+            ["account", "project", "inbox", "sending_domain"]
+        );
+        assert_eq!(
             Vocabulary::New.writable_resource_types(),
             [
                 "account",
@@ -237,6 +339,55 @@ mod tests {
                 "email_campaign_permission_scope"
             ]
         );
+    }
+
+    #[test]
+    fn tokens_are_served_in_each_answers_shape_and_the_vocabulary() {
+        let mut demo = SandboxState::demo();
+        demo.api_tokens[0].resources.push(TokenResource {
+            resource_type: "inbox".into(),
+            resource_id: 4400101,
+            access_level: 100,
+        });
+        let token = &demo.api_tokens[0];
+        let served = |answer, vocabulary| {
+            serde_json::to_string(&ServedToken {
+                token,
+                vocabulary,
+                answer,
+            })
+            .unwrap()
+        };
+        let resources = r#"[{"resource_type":"project","resource_id":3301001,"access_level":10},{"resource_type":"sandbox","resource_id":4400101,"access_level":100}]"#;
+        assert_eq!(
+            served(TokenAnswer::Read, Vocabulary::New),
+            format!(
+                r#"{{"id":61001,"name":"CI deploy","last_4_digits":"2e8c","created_by":"Alice Admin","expires_at":"2027-06-30T23:59:59.000Z","resources":{resources}}}"#
+            )
+        );
+        assert_eq!(
+            served(TokenAnswer::Created, Vocabulary::New),
+            format!(
+                r#"{{"resources":{resources},"id":61001,"name":"CI deploy","last_4_digits":"2e8c","created_by":"Alice Admin","expires_at":"2027-06-30T23:59:59.000Z","token":"4f1c9a7e2b3d8f6a0c5e9b1d7a3f2e8c"}}"#
+            )
+        );
+        assert_eq!(
+            served(TokenAnswer::Reset, Vocabulary::Old),
+            format!(
+                r#"{{"resources":{},"id":61001,"name":"CI deploy","expires_at":"2027-06-30T23:59:59.000Z","token":"4f1c9a7e2b3d8f6a0c5e9b1d7a3f2e8c"}}"#,
+                resources.replace("sandbox", "inbox")
+            )
+        );
+        let listing = serde_json::to_string(&ServedTokens {
+            tokens: &demo.api_tokens,
+            vocabulary: Vocabulary::Old,
+        })
+        .unwrap();
+        assert!(!listing.contains(r#""token""#), "{listing}");
+        assert!(listing.contains(r#""expires_at":null"#), "{listing}");
+        for token in &demo.api_tokens {
+            assert!(!listing.contains(&token.token), "{listing}");
+        }
     }
 
     /// The old vocabulary's wire form is exactly the stored (derived) form, so the
