@@ -55,7 +55,8 @@ fn json_plan_holds_exactly_the_requests_apply_sends() {
     assert_eq!(plan["changes"], true);
     assert_eq!(
         plan["summary"],
-        json!({"create": 2, "update": 1, "destroy": 1, "remove": 0})
+        json!({"create": 2, "update": 1, "destroy": 1, "remove": 0,
+            "tokens": {"create": 0, "replace": 0, "delete": 0, "reset": 0, "update": 0}})
     );
     let kinds: Vec<&str> = plan["warnings"]
         .as_array()
@@ -63,7 +64,8 @@ fn json_plan_holds_exactly_the_requests_apply_sends() {
         .iter()
         .map(|w| w["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["not_in_account", "token_not_listed"]);
+    // The demo file manages a token, so the tokens list is read: one never expires.
+    assert_eq!(kinds, ["not_in_account", "token_never_expires"]);
 
     let apply = run_against(
         &sandbox.base_url(),
@@ -272,9 +274,10 @@ fn saved_plan_is_applied_exactly_and_is_private() {
         "{}",
         stdout(&output)
     );
-    // Two reads, exactly the saved requests, two reads back.
+    // Three reads (the demo file manages a token), exactly the saved requests, three
+    // reads back.
     assert_eq!(sent(&sandbox), requests_of(&plan));
-    assert_eq!(sandbox.requests().len(), 7);
+    assert_eq!(sandbox.requests().len(), 9);
 
     // The saved plan, now converged against, is stale: refused, nothing sent.
     sandbox.clear_requests();

@@ -34,14 +34,40 @@ fn rows_of(sandbox: &mailtrap_access::sandbox::BlockingSandbox, email: &str) -> 
 }
 
 #[test]
-fn plan_reads_twice_and_never_writes() {
+fn plan_reads_three_times_and_never_writes() {
     let sandbox = demo_sandbox();
-    let before = sandbox.accesses_json();
+    let before = sandbox.state();
     let output = run_against(&sandbox.base_url(), &["plan", "-f", DEMO]);
     assert_exit(&output, 0);
     insta::assert_snapshot!("plan_demo", stdout(&output));
     let requests = sandbox.requests();
     let mut reads: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    reads.sort();
+    // The demo file manages a token, so the tokens list is the third read.
+    assert_eq!(
+        reads,
+        [
+            "/api/accounts/1111111/account_accesses",
+            "/api/accounts/1111111/api_tokens",
+            "/api/accounts/1111111/permissions/resources"
+        ]
+    );
+    assert!(requests.iter().all(|r| r.method == "GET"));
+    assert_eq!(sandbox.state(), before);
+}
+
+#[test]
+fn a_file_without_tokens_reads_twice() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "people.yaml",
+        "version: 1\naccount_id: 1111111\nusers:\n  alice@acme.com: {account: admin}\n",
+    );
+    let output = run_against(&sandbox.base_url(), &["plan", "-f", &file]);
+    assert_exit(&output, 0);
+    let mut reads: Vec<String> = sandbox.requests().into_iter().map(|r| r.path).collect();
     reads.sort();
     assert_eq!(
         reads,
@@ -50,8 +76,6 @@ fn plan_reads_twice_and_never_writes() {
             "/api/accounts/1111111/permissions/resources"
         ]
     );
-    assert!(requests.iter().all(|r| r.method == "GET"));
-    assert_eq!(sandbox.accesses_json(), before);
 }
 
 #[test]
@@ -110,10 +134,11 @@ fn apply_sends_exactly_the_plan_then_plan_shows_no_changes() {
         "{text}"
     );
 
-    // Two reads, one PUT per changed access with the body the plan showed, two reads back.
+    // Three reads, one PUT per changed access with the body the plan showed, three
+    // reads back.
     let requests = sandbox.requests();
     let writes = writes(&requests);
-    assert_eq!(requests.len(), 7, "{requests:#?}");
+    assert_eq!(requests.len(), 9, "{requests:#?}");
     // Sent concurrently, so compared in plan (path) order.
     let mut sent: Vec<(String, String, serde_json::Value)> = writes
         .iter()
@@ -256,11 +281,9 @@ fn unmanaged_remove_deletes_absent_people_only() {
         .iter()
         .map(|a| a["id"].to_string())
         .collect();
-    // owner, alice, bob, dave (holds a viewer+ row), and the API token.
-    assert_eq!(
-        remaining,
-        ["5190001", "5190002", "5190003", "5190005", "5190009"]
-    );
+    // owner, alice, bob, dave (holds a viewer+ row); the API tokens are not accesses.
+    assert_eq!(remaining, ["5190001", "5190002", "5190003", "5190005"]);
+    assert_eq!(sandbox.state().api_tokens.len(), 2, "a token was deleted");
 }
 
 /// `plan` warns of every rail `apply` will refuse, whatever the format: the rails are
@@ -310,19 +333,15 @@ fn export_then_plan_shows_no_changes_and_holds_no_secret() {
     assert_exit(&output, 0);
     let yaml = stdout(&output);
     insta::assert_snapshot!("export_demo", yaml);
-    let accesses = sandbox.accesses_json();
-    let secrets: Vec<&str> = accesses
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["specifier"]["token"].as_str())
+    let secrets: Vec<String> = (sandbox.state().api_tokens.iter())
+        .map(|token| token.token.clone())
         .collect();
     assert!(
         !secrets.is_empty(),
-        "the demo holds an API token secret to look for"
+        "the demo holds API token secrets to look for"
     );
     for secret in secrets {
-        assert!(!yaml.contains(secret));
+        assert!(!yaml.contains(&secret));
     }
     assert!(!yaml.contains(TOKEN));
     let dir = tempfile::tempdir().unwrap();
@@ -432,7 +451,7 @@ fn pacing_at_the_limit_meets_no_429() {
     );
     assert_exit(&output, 0);
     let requests = sandbox.requests();
-    assert_eq!(requests.len(), 7);
+    assert_eq!(requests.len(), 9);
     assert!(requests.iter().all(|r| r.status == 200), "{requests:#?}");
 }
 
@@ -544,7 +563,12 @@ fn a_failed_read_back_says_the_changes_were_sent() {
         .filter(|access| access["specifier_type"] != "ApiToken")
         .collect();
     let (listing, tree) = (json!(listing).to_string(), state["resources"].to_string());
-    // Answers the two reads, then every write; once a write came, every read fails.
+    let mut tokens = state["api_tokens"].clone();
+    for token in tokens.as_array_mut().unwrap() {
+        token.as_object_mut().unwrap().remove("token");
+    }
+    let tokens = tokens.to_string();
+    // Answers the three reads, then every write; once a write came, every read fails.
     let wrote = std::sync::atomic::AtomicBool::new(false);
     let (url, seen) = canned_server_by_path(move |path| {
         use std::sync::atomic::Ordering;
@@ -556,6 +580,8 @@ fn a_failed_read_back_says_the_changes_were_sent() {
             http_response("500 Internal Server Error", "application/json", "{}")
         } else if path.ends_with("/account_accesses") {
             ok(&listing)
+        } else if path.ends_with("/api_tokens") {
+            ok(&tokens)
         } else {
             ok(&tree)
         }
@@ -682,6 +708,7 @@ fn the_demo_flow_in_each_vocabulary_and_path_family() {
                 reads,
                 [
                     format!("{prefix}/account_accesses"),
+                    format!("{prefix}/api_tokens"),
                     format!("{prefix}/permissions/resources")
                 ],
                 "{case}"
@@ -694,7 +721,7 @@ fn the_demo_flow_in_each_vocabulary_and_path_family() {
             );
             assert_exit(&apply, 0);
             let requests = sandbox.requests();
-            assert_eq!(requests.len(), 2 + 3 + 2, "{case}: {requests:#?}");
+            assert_eq!(requests.len(), 3 + 3 + 3, "{case}: {requests:#?}");
             for write in writes(&requests) {
                 assert!(
                     write

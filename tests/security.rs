@@ -130,8 +130,8 @@ fn token_file_is_read_and_checked() {
         stderr(&output)
     );
     assert!(
-        sandbox.requests().len() == 2,
-        "only the successful plan reached the sandbox"
+        sandbox.requests().len() == 3,
+        "only the successful plan (three reads) reached the sandbox"
     );
 }
 

@@ -307,7 +307,11 @@ impl Transport {
                 Err(error) => error,
             };
             retry += 1;
-            match self.retry.delay(retry, &error, rand::random::<f64>()) {
+            let idempotent = method != Method::POST;
+            match self
+                .retry
+                .delay(retry, &error, idempotent, rand::random::<f64>())
+            {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => return Err(error),
             }
@@ -482,7 +486,8 @@ fn decode_tree(bytes: &[u8]) -> Result<(Vec<Resource>, wire::VocabularyNames), S
 }
 
 /// The vocabulary the tree speaks (the old one when its nodes do not tell), checked
-/// against the tree itself and the listing: neither may use the other one's names.
+/// against the tree itself and the rows of another read (the listing, the tokens):
+/// neither may use the other one's names.
 fn vocabulary(
     tree: &wire::VocabularyNames,
     listing: &wire::VocabularyNames,
@@ -665,31 +670,20 @@ impl ReadClient {
             request: format!("GET {path}"),
             detail,
         };
-        let (accesses, mut listing_names) =
+        let (accesses, listing_names) =
             decode_listing(&accesses?).map_err(|detail| decode_error(&accesses_path, detail))?;
         let (resources, tree_names) =
             decode_tree(&resources?).map_err(|detail| decode_error(&resources_path, detail))?;
-        let tokens = match tokens {
-            Some(body) => {
-                let (tokens, names) = decode_token_list(&body?, self.transport.token.last_four())
-                    .map_err(|detail| decode_error(&tokens_path, detail))?;
-                for (vocabulary, seen) in names {
-                    listing_names.entry(vocabulary).or_insert(seen);
-                }
-                Some(tokens)
-            }
-            None => None,
-        };
         let (spoken, listing_agrees) = vocabulary(&tree_names, &listing_names);
         listing_agrees.map_err(|detail| decode_error(&accesses_path, detail))?;
-        let vocabulary = spoken.map_err(|detail| decode_error(&resources_path, detail))?;
-        let live = LiveState {
+        let spoken = spoken.map_err(|detail| decode_error(&resources_path, detail))?;
+        let mut live = LiveState {
             accesses,
             resources,
-            tokens,
+            tokens: None,
             dialect: Dialect {
                 paths: self.transport.paths,
-                vocabulary,
+                vocabulary: spoken,
             },
         };
         let (listing, tree) = inconsistencies(account, &live);
@@ -699,8 +693,15 @@ impl ReadClient {
         if let Some(detail) = tree {
             return Err(decode_error(&resources_path, detail));
         }
-        if let Some(detail) = token_inconsistencies(&live) {
-            return Err(decode_error(&tokens_path, detail));
+        if let Some(body) = tokens {
+            let (tokens, token_names) = decode_token_list(&body?, self.transport.token.last_four())
+                .map_err(|detail| decode_error(&tokens_path, detail))?;
+            let (_, tokens_agree) = vocabulary(&tree_names, &token_names);
+            tokens_agree.map_err(|detail| decode_error(&tokens_path, detail))?;
+            live.tokens = Some(tokens);
+            if let Some(detail) = token_inconsistencies(&live) {
+                return Err(decode_error(&tokens_path, detail));
+            }
         }
         Ok(live)
     }

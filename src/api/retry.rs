@@ -1,7 +1,10 @@
 //! When and how long to wait before trying a request again: on 429, 5xx, timeouts and
 //! connection errors, with exponential backoff and full jitter, honouring `Retry-After`.
-//! Every request the tool sends is idempotent (a bulk upsert, a DELETE whose 404 counts
-//! as done), so a retry can never do more than the plan says.
+//! The reads, a bulk upsert and a DELETE (whose 404 counts as done) are idempotent, so a
+//! retry can never do more than the plan says. A POST (a token created or reset) is
+//! not: it is retried only when the server cannot have acted on it (a 429, or no
+//! connection made), never after an answer that may have come too late (a timeout, a
+//! dropped connection, a 5xx), which would create a second token.
 
 use std::time::Duration;
 
@@ -27,18 +30,29 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// How long to wait before retry number `retry` (1-based) after `error`, or None
-    /// when it must not be retried. `jitter` is a uniform sample in [0, 1).
-    pub fn delay(&self, retry: u32, error: &ApiError, jitter: f64) -> Option<Duration> {
+    /// when it must not be retried; `idempotent` says whether sending the request twice
+    /// does no more than once. `jitter` is a uniform sample in [0, 1).
+    pub fn delay(
+        &self,
+        retry: u32,
+        error: &ApiError,
+        idempotent: bool,
+        jitter: f64,
+    ) -> Option<Duration> {
         if retry > self.max_retries {
             return None;
         }
         let retry_after = match error {
             ApiError::RateLimited { retry_after, .. } => *retry_after,
+            ApiError::Connect { .. } => None,
             ApiError::Server { .. }
             | ApiError::Timeout { .. }
-            | ApiError::Connect { .. }
             | ApiError::NoAnswer { .. }
-            | ApiError::CutOff { .. } => None,
+            | ApiError::CutOff { .. }
+                if idempotent =>
+            {
+                None
+            }
             _ => return None,
         };
         if let Some(wait) = retry_after {
@@ -69,10 +83,10 @@ mod tests {
     fn backs_off_exponentially_within_jitter_and_cap() {
         let policy = RetryPolicy::default();
         let low: Vec<_> = (1..=4)
-            .map(|n| policy.delay(n, &server_error(), 0.0).unwrap())
+            .map(|n| policy.delay(n, &server_error(), true, 0.0).unwrap())
             .collect();
         let high: Vec<_> = (1..=4)
-            .map(|n| policy.delay(n, &server_error(), 0.999).unwrap())
+            .map(|n| policy.delay(n, &server_error(), true, 0.999).unwrap())
             .collect();
         assert_eq!(low, [250, 500, 1000, 2000].map(Duration::from_millis));
         assert!(high[3] < Duration::from_millis(4000) && high[3] > Duration::from_millis(3990));
@@ -80,7 +94,7 @@ mod tests {
             max_retries: 20,
             ..policy
         };
-        assert!(capped.delay(20, &server_error(), 0.999).unwrap() <= policy.cap);
+        assert!(capped.delay(20, &server_error(), true, 0.999).unwrap() <= policy.cap);
     }
 
     #[test]
@@ -90,16 +104,54 @@ mod tests {
             request: "PUT /".into(),
             retry_after: Some(Duration::from_secs(3)),
         };
-        assert_eq!(policy.delay(1, &limited, 0.0), Some(Duration::from_secs(3)));
-        assert_eq!(policy.delay(5, &limited, 0.0), None);
+        assert_eq!(
+            policy.delay(1, &limited, true, 0.0),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(policy.delay(5, &limited, true, 0.0), None);
         let denied = ApiError::Unauthorized {
             request: "GET /".into(),
         };
-        assert_eq!(policy.delay(1, &denied, 0.0), None);
+        assert_eq!(policy.delay(1, &denied, true, 0.0), None);
         let invalid = ApiError::Validation {
             request: "PUT /".into(),
             detail: String::new(),
         };
-        assert_eq!(policy.delay(1, &invalid, 0.0), None);
+        assert_eq!(policy.delay(1, &invalid, true, 0.0), None);
+    }
+
+    #[test]
+    fn a_post_is_retried_only_where_the_server_cannot_have_acted() {
+        let policy = RetryPolicy::default();
+        let request = || "POST /api/api_tokens".to_string();
+        let acted_maybe = [
+            server_error(),
+            ApiError::Timeout { request: request() },
+            ApiError::NoAnswer {
+                request: request(),
+                detail: String::new(),
+            },
+            ApiError::CutOff {
+                request: request(),
+                detail: String::new(),
+            },
+        ];
+        for error in &acted_maybe {
+            assert_eq!(policy.delay(1, error, false, 0.0), None, "{error}");
+            assert!(policy.delay(1, error, true, 0.0).is_some(), "{error}");
+        }
+        let not_acted = [
+            ApiError::RateLimited {
+                request: request(),
+                retry_after: None,
+            },
+            ApiError::Connect {
+                request: request(),
+                detail: String::new(),
+            },
+        ];
+        for error in &not_acted {
+            assert!(policy.delay(1, error, false, 0.0).is_some(), "{error}");
+        }
     }
 }
