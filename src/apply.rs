@@ -37,6 +37,13 @@ pub struct OperationResult {
     pub outcome: Result<Completion, ApiError>,
 }
 
+impl OperationResult {
+    /// Whether it did not reach its goal: an error, or a token whose secret nobody got.
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, Err(_) | Ok(Completion::SecretMissing { .. }))
+    }
+}
+
 /// A successful request, or one whose goal was already reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
@@ -192,7 +199,7 @@ async fn send(writer: &WriteClient, request: &Request) -> Result<Option<CreatedT
 pub fn unconfirmed<'a>(results: &'a [OperationResult], replanned: &Plan) -> Vec<&'a Subject> {
     results
         .iter()
-        .filter(|result| result.outcome.is_ok())
+        .filter(|result| !result.failed())
         .filter(|result| match &result.subject {
             Subject::Access(sent) => replanned.changes.keys().any(|access| access.id == sent.id),
             Subject::Token(name) => replanned.tokens.contains_key(name),

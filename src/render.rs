@@ -340,10 +340,7 @@ pub fn apply_interrupted(
     for subject in &not_sent {
         writeln!(out, "{} {subject}: not sent", style.yellow("-"))?;
     }
-    let failed = results
-        .iter()
-        .filter(|result| result.outcome.is_err())
-        .count();
+    let failed = results.iter().filter(|result| result.failed()).count();
     let total = plan.changes.len()
         + (plan.token_requests())
             .map(|(_, _, requests)| requests.len())
@@ -374,10 +371,7 @@ pub fn apply_summary(
             style.red("✗")
         )?;
     }
-    let failed = results
-        .iter()
-        .filter(|result| result.outcome.is_err())
-        .count();
+    let failed = results.iter().filter(|result| result.failed()).count();
     let requests = plural(results.len(), "request", "requests");
     if failed == 0 && unconfirmed.is_empty() && replanned.is_empty() {
         let line = format!(

@@ -597,6 +597,14 @@ fn raw_error_detail(bytes: &[u8]) -> String {
                 other => other.to_string(),
             };
         }
+        // Any other JSON is not echoed: an answer about a token may hold its secret.
+        return match value {
+            serde_json::Value::Object(fields) if !fields.is_empty() => {
+                let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+                format!("a JSON body with fields {}", keys.join(", "))
+            }
+            _ => "a JSON body without an error message".to_string(),
+        };
     }
     let text = String::from_utf8_lossy(bytes);
     if looks_like_html(bytes) {
@@ -793,6 +801,44 @@ mod tests {
         );
         let long = "3f9a1c77e2d04b5a9c1e";
         assert_eq!(redact(&format!("x{long}y"), long), "x<redacted>y");
+    }
+
+    #[test]
+    fn an_error_body_is_summed_up_without_echoing_other_json() {
+        let secret = "d533a1b2c3d4e5f6a7b8c9d0e1f2a3b4";
+        let answer = format!(r#"{{"id":7,"token":"{secret}"}}"#);
+        let detail = error_detail(answer.as_bytes());
+        assert_eq!(detail, "a JSON body with fields id, token");
+        assert_eq!(
+            error_detail(br#"{"errors":{"base":["No permissions selected."]}}"#),
+            r#"{"base":["No permissions selected."]}"#
+        );
+        assert_eq!(error_detail(b"{}"), "a JSON body without an error message");
+    }
+
+    #[test]
+    fn a_created_tokens_secret_is_taken_out_of_the_answer() {
+        let created = created_token(
+            br#"{"id":62001,"name":"CI","token":"d533","expires_at":"2027-06-30T00:00:00Z"}"#,
+        );
+        assert_eq!(created.id, Some(62001));
+        assert_eq!(created.secret.as_ref().map(Secret::expose), Some("d533"));
+        assert!(!format!("{created:?}").contains("d533"));
+        // Whatever else is wrong, a 200 means the token exists: no panic, no secret.
+        for body in [
+            &b"not json"[..],
+            b"[]",
+            br#"{"token":7}"#,
+            br#"{"token":" "}"#,
+        ] {
+            assert_eq!(created_token(body).secret, None);
+        }
+    }
+
+    #[test]
+    fn the_tokens_last_four_are_its_last_four_characters() {
+        assert_eq!(ApiToken::new("abcdef123").unwrap().last_four(), "f123");
+        assert_eq!(ApiToken::new("ab").unwrap().last_four(), "ab");
     }
 
     #[test]

@@ -172,10 +172,7 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     render::apply_summary(&results, &unconfirmed, &replanned, &mut stdout, style)?;
     stdout.flush()?;
 
-    let failed = results
-        .iter()
-        .filter(|result| result.outcome.is_err())
-        .count();
+    let failed = results.iter().filter(|result| result.failed()).count();
     if failed > 0 || !unconfirmed.is_empty() || !replanned.is_empty() {
         bail!(
             "apply did not complete: {failed} of {} requests failed, {} acknowledged but not performed, {} changes still pending; fix the cause and run apply again",

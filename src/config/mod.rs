@@ -675,6 +675,32 @@ mod tests {
     }
 
     #[test]
+    fn a_tokens_expiry_must_be_ahead_and_within_five_years() {
+        let now: jiff::Timestamp = "2026-12-02T10:00:00Z".parse().unwrap();
+        let at = |expiry: &str| {
+            let text = format!(
+                "version: 1\napi_tokens:\n  CI:\n    account: viewer\n    expires_at: {expiry}\n"
+            );
+            let loaded = parse("f.yaml", &text).unwrap();
+            let problems: Vec<String> = (check_expiries(&loaded, now).iter())
+                .map(ToString::to_string)
+                .collect();
+            problems
+        };
+        assert!(at("never").is_empty());
+        assert!(at("2026-12-03").is_empty());
+        assert!(at("2031-12-01T00:00:00Z").is_empty());
+        assert_eq!(
+            at("2026-12-02"),
+            ["f.yaml:5:5: API token \"CI\" would expire on 2026-12-02, which is in the past (now 2026-12-02); the API refuses it: write a later date, or never"]
+        );
+        assert_eq!(
+            at("2032-01-01"),
+            ["f.yaml:5:5: API token \"CI\" would expire on 2032-01-01, more than 5 years ahead; the API refuses it: write an earlier date, or never"]
+        );
+    }
+
+    #[test]
     fn emails_equal_but_for_case_are_duplicates_whichever_is_lower_case() {
         let head = "version: 1\nusers:\n";
         let both_mixed = format!("{head}  Bob@acme.com: {{}}\n  BOB@acme.com: {{}}\n");
