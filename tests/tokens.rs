@@ -645,3 +645,87 @@ fn export_writes_tokens_with_their_expiry_and_plan_on_it_is_empty() {
     assert_exit(&plan, 0);
     assert_no_secret(&[&export, &plan], &secrets(&sandbox, &[]));
 }
+
+#[test]
+fn a_saved_plan_carries_its_token_changes_and_resets() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = demo_file_with(dir.path(), "  Exporter:\n    account: viewer\n");
+    let saved = dir.path().join("plan.json").display().to_string();
+    let plan = run_against(
+        &url,
+        &[
+            "plan",
+            "-f",
+            &file,
+            "--out",
+            &saved,
+            "--reset-token",
+            "Legacy import",
+        ],
+    );
+    assert_exit(&plan, 0);
+    let document = read_json(&saved);
+    let actions: Vec<&str> = (document["tokens"].as_array().unwrap().iter())
+        .map(|token| token["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create_token", "reset_token"]);
+    assert!(document["fingerprint"]["api_tokens_sha256"].is_string());
+
+    // `--reset-token` belongs to the plan, not to applying it.
+    let refused = run_against(
+        &url,
+        &[
+            "apply",
+            "--auto-approve",
+            &saved,
+            "--reset-token",
+            "CI deploy",
+        ],
+    );
+    assert_exit(&refused, 1);
+    assert!(stderr(&refused).contains("a saved plan already says which tokens it resets"));
+
+    let new_tokens = new_tokens_path(dir.path());
+    let apply = run_against(
+        &url,
+        &[
+            "apply",
+            "--auto-approve",
+            &saved,
+            "--new-tokens-file",
+            &new_tokens,
+        ],
+    );
+    assert_exit(&apply, 0);
+    let names: Vec<String> = (read_json(&new_tokens)["tokens"].as_array().unwrap().iter())
+        .map(|token| token["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["Exporter", "Legacy import"]);
+    let saved_text = std::fs::read_to_string(&saved).unwrap();
+    assert_no_secret(&[&plan, &refused, &apply], &secrets(&sandbox, &[]));
+    for secret in secrets(&sandbox, &[]) {
+        assert!(!saved_text.contains(&secret));
+    }
+
+    // Applied, the account's tokens changed: the saved plan is stale and sends nothing.
+    sandbox.clear_requests();
+    let again = run_against(
+        &url,
+        &[
+            "apply",
+            "--auto-approve",
+            &saved,
+            "--new-tokens-file",
+            &dir.path().join("again.json").display().to_string(),
+        ],
+    );
+    assert_exit(&again, 1);
+    assert!(
+        stderr(&again).contains("the account's API tokens changed since the plan was saved"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(writes_of(&sandbox).is_empty());
+}
