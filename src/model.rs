@@ -640,12 +640,22 @@ impl WantedExpiry {
         }
     }
 
-    /// Whether a token expiring at `live` (`None`: never) is what this asks for: a date
-    /// asks for any time on that UTC day, a date-time for that second.
+    /// Whether a token expiring at `live` (`None`: never) is what this asks for: a
+    /// date-time asks for that second; a date for that day in any time zone (from 14
+    /// hours before it starts in UTC to 14 hours after it ends), because how the service
+    /// turns a date into a moment is unknown, and a date it stores as, say, midnight in
+    /// UTC+2 must not read as another day and have the token replaced on every run.
     pub fn matches(&self, live: Option<Timestamp>) -> bool {
+        const ZONES: jiff::SignedDuration = jiff::SignedDuration::from_hours(14);
+        const DAY: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
         match (self, live) {
             (WantedExpiry::Never, None) => true,
-            (WantedExpiry::On(date), Some(live)) => utc_date(live) == *date,
+            (WantedExpiry::On(_), Some(live)) => {
+                let start = self.instant().unwrap_or(Timestamp::MAX);
+                let from = start.checked_sub(ZONES).unwrap_or(Timestamp::MIN);
+                let until = (start.checked_add(DAY + ZONES)).unwrap_or(Timestamp::MAX);
+                from <= live && live < until
+            }
             (WantedExpiry::At(at), Some(live)) => at.as_second() == live.as_second(),
             _ => false,
         }
@@ -786,6 +796,29 @@ mod tests {
             printable("a\u{1b}[8mb\r\n\u{9b}"),
             "a\\u{1b}[8mb\\u{d}\\u{a}\\u{9b}"
         );
+    }
+
+    #[test]
+    fn an_expiry_date_matches_that_day_in_any_time_zone_and_a_date_time_its_second() {
+        let at = |text: &str| Some(text.parse::<Timestamp>().unwrap());
+        let date = WantedExpiry::parse("2027-06-30").unwrap();
+        for same_day in [
+            "2027-06-30T00:00:00Z",
+            "2027-06-30T23:59:59.000Z",
+            "2027-06-29T22:00:00Z", // midnight in UTC+2
+            "2027-07-01T04:59:59Z", // the end of the day in UTC-5
+        ] {
+            assert!(date.matches(at(same_day)), "{same_day}");
+        }
+        for other in ["2027-06-29T09:00:00Z", "2027-07-01T14:00:00Z"] {
+            assert!(!date.matches(at(other)), "{other}");
+        }
+        assert!(!date.matches(None));
+        let second = WantedExpiry::parse("2027-06-30T12:00:00Z").unwrap();
+        assert!(second.matches(at("2027-06-30T12:00:00.000Z")));
+        assert!(!second.matches(at("2027-06-30T12:00:01Z")));
+        assert!(WantedExpiry::parse("never").unwrap().matches(None));
+        assert!(WantedExpiry::parse("tomorrow").is_err());
     }
 
     #[test]

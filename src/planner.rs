@@ -200,7 +200,9 @@ fn plan_tokens(
         };
         let reset = wanted.resets.contains(*name);
         let change = match (wanted.entries.get(*name), untouchable) {
-            (Some(entry), _) if !differs(token, entry) => reset.then(|| reset_token(token, names)),
+            (Some(entry), why) if !differs(token, entry) => {
+                (reset && why.is_none()).then(|| reset_token(token, names))
+            }
             (Some(_), Some(why)) => {
                 plan.warnings.push(Warning::TokenNotChanged {
                     name: name.to_string(),
@@ -215,6 +217,7 @@ fn plan_tokens(
                 entry,
                 listed.get(&token.id),
                 names,
+                clock,
                 plan,
             )),
             (None, Some(why)) => {
@@ -251,7 +254,7 @@ fn plan_tokens(
         if by_name.contains_key(name.as_str()) {
             continue;
         }
-        let to = wanted_spec(entry, None, names);
+        let to = wanted_spec(entry, None, names, clock);
         expiry_warnings(name, to.expires_at, clock, plan);
 
         plan.tokens
@@ -275,6 +278,7 @@ fn change_token(
     entry: &DesiredToken,
     listed: Option<&&Access>,
     names: &Names,
+    clock: &Clock,
     plan: &mut Plan,
 ) -> TokenChange {
     let expiry_differs = (entry.expires_at).is_some_and(|wanted| !wanted.matches(token.expires_at));
@@ -309,7 +313,7 @@ fn change_token(
     TokenChange::ReplaceToken {
         token_id: token.id,
         from: live_spec(token, names),
-        to: wanted_spec(entry, Some(token), names),
+        to: wanted_spec(entry, Some(token), names, clock),
     }
 }
 
@@ -341,8 +345,17 @@ fn live_spec(token: &Token, names: &Names) -> TokenSpec {
     }
 }
 
-/// What `entry` asks for; with no expiry of its own, a replacement keeps `replacing`'s.
-fn wanted_spec(entry: &DesiredToken, replacing: Option<&Token>, names: &Names) -> TokenSpec {
+/// What `entry` asks for; with no expiry of its own, a replacement keeps `replacing`'s,
+/// unless that has passed (the API refuses a past expiry: the service's default then).
+fn wanted_spec(
+    entry: &DesiredToken,
+    replacing: Option<&Token>,
+    names: &Names,
+    clock: &Clock,
+) -> TokenSpec {
+    let kept = replacing
+        .map(live_expiry)
+        .filter(|expiry| expiry.instant().is_none_or(|at| at > clock.now));
     TokenSpec {
         resources: (entry.rows.iter())
             .map(|(key, level)| TokenRow {
@@ -350,7 +363,7 @@ fn wanted_spec(entry: &DesiredToken, replacing: Option<&Token>, names: &Names) -
                 level: (*level).into(),
             })
             .collect(),
-        expires_at: entry.expires_at.or(replacing.map(live_expiry)),
+        expires_at: entry.expires_at.or(kept),
     }
 }
 
