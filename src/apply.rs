@@ -55,9 +55,11 @@ pub enum Completion {
         id: Option<u64>,
     },
     /// A token was created (or reset), but the answer held no secret: the token exists
-    /// and nobody has its secret; `--reset-token` gives it a new one.
+    /// and nobody has its secret. `replacing` is the token a replacement keeps, as its
+    /// delete is not sent.
     SecretMissing {
         id: Option<u64>,
+        replacing: Option<u64>,
     },
 }
 
@@ -152,7 +154,14 @@ pub async fn execute(
                     }
                     None => {
                         secret_kept = false;
-                        Ok(Completion::SecretMissing { id: created.id })
+                        let replacing = match change {
+                            TokenChange::ReplaceToken { token_id, .. } => Some(*token_id),
+                            _ => None,
+                        };
+                        Ok(Completion::SecretMissing {
+                            id: created.id,
+                            replacing,
+                        })
                     }
                 },
                 Ok(None) => Ok(Completion::Done),
@@ -192,6 +201,36 @@ pub struct SecretNotKept {
 
 async fn send(writer: &WriteClient, request: &Request) -> Result<Option<CreatedToken>, ApiError> {
     writer.send(request).await
+}
+
+/// Replacements that created the new token but did not delete the old one (the delete
+/// failed, was not reached, or the new secret never came): the token's name and the old
+/// token's id. The next plan finds two tokens of that name and changes neither.
+pub fn unfinished_replacements<'a>(
+    plan: &'a Plan,
+    results: &[OperationResult],
+) -> Vec<(&'a String, u64)> {
+    (plan.tokens.iter())
+        .filter_map(|(name, change)| match change {
+            TokenChange::ReplaceToken { token_id, .. } => Some((name, *token_id)),
+            _ => None,
+        })
+        .filter(|(name, _)| {
+            let of_it = || {
+                (results.iter()).filter(|r| matches!(&r.subject, Subject::Token(n) if n == *name))
+            };
+            let created = of_it().any(|r| {
+                matches!(r.request, Request::Post { .. })
+                    && matches!(
+                        r.outcome,
+                        Ok(Completion::TokenCreated { .. } | Completion::SecretMissing { .. })
+                    )
+            });
+            let deleted =
+                of_it().any(|r| matches!(r.request, Request::Delete { .. }) && r.outcome.is_ok());
+            created && !deleted
+        })
+        .collect()
 }
 
 /// Requests the API answered with success, but whose change a fresh plan still wants

@@ -80,6 +80,7 @@ pub fn export(account_id: u64, live: &LiveState) -> Exported {
 
 fn export_tokens(live: &LiveState, file: &mut DesiredFile, notes: &mut Vec<String>) {
     let tokens = live.tokens.as_deref().unwrap_or_default();
+    let mut shared = BTreeSet::new();
     for token in tokens {
         let label = printable(&token.name).into_owned();
         if tokens
@@ -88,21 +89,26 @@ fn export_tokens(live: &LiveState, file: &mut DesiredFile, notes: &mut Vec<Strin
             .count()
             > 1
         {
-            if !file.api_tokens.contains_key(&token.name)
-                && !notes
-                    .iter()
-                    .any(|n| n.starts_with(&format!("API token {label:?}")))
-            {
+            if shared.insert(&token.name) {
                 notes.push(format!(
                     "API token {label:?}: several tokens have this name; plan changes none of them, so none is listed"
                 ));
             }
             continue;
         }
+        // A token plan may not replace is not described: an entry would either lose the
+        // rows it cannot name or grant nothing, which the file refuses.
+        let untouchable = (token.rows.iter())
+            .any(|row| row.managed_level().is_none() || live.resource(&row.resource).is_none());
+        if untouchable {
+            notes.push(format!(
+                "API token {label:?}: it holds rows this tool does not manage or the resource tree does not show, so it is not listed; plan leaves it alone"
+            ));
+            continue;
+        }
         let mut grants = Grants::default();
         for row in &token.rows {
             let Some(level) = row.managed_level() else {
-                notes.push(format!("API token {label:?}: a row this tool does not manage is not listed; plan leaves the token alone"));
                 continue;
             };
             let name = name_for(live, &row.resource);

@@ -543,7 +543,8 @@ pub struct Token {
     pub rows: Vec<Row>,
     /// Whether it may be the token this tool runs with: its `last_4_digits` are the
     /// last four characters of that token, or the listing does not give them. Such a
-    /// token is never deleted, replaced or reset.
+    /// token is never deleted, replaced or reset (and a matching file entry changes
+    /// nothing, so it is left alone too).
     pub in_use: bool,
 }
 
@@ -621,7 +622,7 @@ impl WantedExpiry {
             return Ok(WantedExpiry::On(date));
         }
         text.parse::<Timestamp>()
-            .map(|at| WantedExpiry::At(at.round(jiff::Unit::Second).unwrap_or(at)))
+            .map(WantedExpiry::At)
             .map_err(|_| {
                 format!("{text:?} is not an expiry: write a date (2027-06-30), a UTC date-time (2027-06-30T18:00:00Z) or never")
             })
@@ -817,6 +818,10 @@ mod tests {
         let second = WantedExpiry::parse("2027-06-30T12:00:00Z").unwrap();
         assert!(second.matches(at("2027-06-30T12:00:00.000Z")));
         assert!(!second.matches(at("2027-06-30T12:00:01Z")));
+        // As export writes a service's end of day, and reads it back: the same.
+        let end_of_day = WantedExpiry::parse("2027-06-30T23:59:59.999Z").unwrap();
+        assert!(end_of_day.matches(at("2027-06-30T23:59:59.999Z")));
+        assert_eq!(end_of_day.to_string(), "2027-06-30T23:59:59.999Z");
         assert!(WantedExpiry::parse("never").unwrap().matches(None));
         assert!(WantedExpiry::parse("tomorrow").is_err());
     }

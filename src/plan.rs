@@ -614,6 +614,17 @@ impl TokenChange {
         }
     }
 
+    /// Its `action` in the JSON format.
+    pub fn action(&self) -> &'static str {
+        match self {
+            TokenChange::CreateToken { .. } => "create_token",
+            TokenChange::ReplaceToken { .. } => "replace_token",
+            TokenChange::DeleteToken { .. } => "delete_token",
+            TokenChange::ResetToken { .. } => "reset_token",
+            TokenChange::UpdateTokenPermissions { .. } => "update_token_permissions",
+        }
+    }
+
     /// Whether its answer holds a new secret.
     pub fn makes_secret(&self) -> bool {
         matches!(
@@ -802,6 +813,12 @@ pub enum Warning {
     },
     /// A token that never expires, in the account or created by the plan.
     TokenNeverExpires { name: String },
+    /// `--reset-token` named a token the plan changes otherwise: one change per token.
+    TokenNotReset {
+        name: String,
+        token_id: u64,
+        planned: String,
+    },
     /// The account listing is empty: usually a wrong account id or a token of another
     /// account. Nothing can be sent for an empty listing.
     EmptyListing,
@@ -848,6 +865,13 @@ impl fmt::Display for Warning {
                 "API token {:?} (id {token_id}) is replaced: a new token is created and the old one deleted, so everything using the old secret stops working until it is given the new one.",
                 printable(name)
             ),
+            Warning::TokenExpiresSoon { name, expires_at, days } if *days < 0 => write!(
+                f,
+                "API token {:?} expired {} {} ago ({expires_at}).",
+                printable(name),
+                days.unsigned_abs(),
+                plural(usize::try_from(days.unsigned_abs()).unwrap_or(0), "day", "days")
+            ),
             Warning::TokenExpiresSoon { name, expires_at, days } => write!(
                 f,
                 "API token {:?} expires in {days} {} ({expires_at}).",
@@ -857,6 +881,11 @@ impl fmt::Display for Warning {
             Warning::TokenNeverExpires { name } => write!(
                 f,
                 "API token {:?} never expires.",
+                printable(name)
+            ),
+            Warning::TokenNotReset { name, token_id, planned } => write!(
+                f,
+                "--reset-token {:?}: token {token_id} is not reset, because the plan already changes it ({planned}); reset it in a later run if it still needs a new secret.",
                 printable(name)
             ),
             Warning::EmptyListing => f.write_str(

@@ -103,7 +103,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
                         .insert(access_ref.clone(), Change::Permissions { operations: ops });
                 }
             }
-            // Tokens absent from the file are never touched.
+            // A token's access in the listing: tokens are planned from the tokens list.
             None if !access.kind.is_person() => {}
             None if access.is_owner() => plan.left_alone.push(left_alone(LeftAloneReason::Owner)),
             None if desired.unmanaged == UnmanagedPolicy::Ignore => {
@@ -200,9 +200,14 @@ fn plan_tokens(
         };
         let reset = wanted.resets.contains(*name);
         let change = match (wanted.entries.get(*name), untouchable) {
-            (Some(entry), why) if !differs(token, entry) => {
-                (reset && why.is_none()).then(|| reset_token(token, names))
-            }
+            (Some(entry), why) if !differs(token, entry) => match why {
+                // `check_resets` refuses to reset such a token before planning.
+                Some(why) => {
+                    leave(plan, token, why);
+                    None
+                }
+                None => reset.then(|| reset_token(token, names)),
+            },
             (Some(_), Some(why)) => {
                 plan.warnings.push(Warning::TokenNotChanged {
                     name: name.to_string(),
@@ -238,6 +243,15 @@ fn plan_tokens(
         };
         if let Some(TokenChange::ReplaceToken { to, .. }) = &change {
             expiry_warnings(name, to.expires_at, clock, plan);
+        }
+        if let Some(change) = (change.as_ref()).filter(|_| reset) {
+            if !matches!(change, TokenChange::ResetToken { .. }) {
+                plan.warnings.push(Warning::TokenNotReset {
+                    name: name.to_string(),
+                    token_id: token.id,
+                    planned: change.action().to_string(),
+                });
+            }
         }
         if let Some(change) = change {
             plan.tokens.insert(name.to_string(), change);

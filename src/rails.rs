@@ -16,6 +16,8 @@ use crate::plan::{Change, Plan, RowOp, TokenChange};
 const MASS_REMOVAL_PERCENT: usize = 25;
 /// Below this many rows or accesses, percentages mean little and the rail stays quiet.
 const MASS_REMOVAL_MINIMUM: usize = 10;
+/// Accounts hold a handful of tokens: from this many, deleting most is a mass removal.
+const TOKEN_MASS_REMOVAL_MINIMUM: usize = 4;
 /// Account admins other than the owner that a plan may not drop below.
 pub const DEFAULT_MIN_ACCOUNT_ADMINS: u32 = 1;
 
@@ -31,6 +33,10 @@ pub enum Refusal {
     MassAccessRemoval {
         removed: usize,
         accesses: usize,
+    },
+    MassTokenRemoval {
+        deleted: usize,
+        tokens: usize,
     },
     EmptyDesiredFile,
     TooFewAccountAdmins {
@@ -54,6 +60,7 @@ impl Refusal {
         match self {
             Refusal::MassRowRemoval { .. }
             | Refusal::MassAccessRemoval { .. }
+            | Refusal::MassTokenRemoval { .. }
             | Refusal::EmptyDesiredFile => Some("--allow-mass-removal"),
             Refusal::TokenReplacement { .. } => Some("--allow-token-replacement"),
             Refusal::NewTokensFileNeeded { .. } => Some("--new-tokens-file FILE"),
@@ -93,6 +100,10 @@ impl fmt::Display for Refusal {
             Refusal::MassAccessRemoval { removed, accesses } => write!(
                 f,
                 "mass-removal rail: the plan removes {removed} of {accesses} accesses (more than {MASS_REMOVAL_PERCENT}%); pass --allow-mass-removal if that is intended"
+            ),
+            Refusal::MassTokenRemoval { deleted, tokens } => write!(
+                f,
+                "mass-removal rail: the plan deletes {deleted} of {tokens} API tokens (more than {MASS_REMOVAL_PERCENT}%); pass --allow-mass-removal if that is intended"
             ),
             Refusal::EmptyDesiredFile => f.write_str(
                 "empty-file rail: the desired file lists no users and no API tokens; pass --allow-mass-removal if that is intended",
@@ -140,13 +151,11 @@ pub fn check(
             .flat_map(|access| &access.rows)
             .filter(|row| row.managed_level().is_some())
             .count();
-        // Tokens count as accesses: deleting most of them is as much a mass removal.
         let accesses = live
             .accesses
             .iter()
             .filter(|access| access.has_identity() && !access.is_owner())
-            .count()
-            + live.tokens.as_ref().map_or(0, Vec::len);
+            .count();
         let (mut destroyed, mut removed) = (0, 0);
         for change in plan.changes.values() {
             match change {
@@ -167,14 +176,19 @@ pub fn check(
                 }
             }
         }
-        removed += (plan.tokens.values())
-            .filter(|change| matches!(change, TokenChange::DeleteToken { .. }))
-            .count();
         if managed >= MASS_REMOVAL_MINIMUM && destroyed * 100 > managed * MASS_REMOVAL_PERCENT {
             refusals.push(Refusal::MassRowRemoval { destroyed, managed });
         }
         if accesses >= MASS_REMOVAL_MINIMUM && removed * 100 > accesses * MASS_REMOVAL_PERCENT {
             refusals.push(Refusal::MassAccessRemoval { removed, accesses });
+        }
+        // Tokens on their own: a few of them among many people are still most tokens.
+        let tokens = live.tokens.as_ref().map_or(0, Vec::len);
+        let deleted = (plan.tokens.values())
+            .filter(|change| matches!(change, TokenChange::DeleteToken { .. }))
+            .count();
+        if tokens >= TOKEN_MASS_REMOVAL_MINIMUM && deleted * 100 > tokens * MASS_REMOVAL_PERCENT {
+            refusals.push(Refusal::MassTokenRemoval { deleted, tokens });
         }
     }
 
@@ -402,6 +416,49 @@ mod tests {
             .collect();
         let ids: Vec<u64> = keep.iter().map(|(id, _)| *id).collect();
         assert!(refusals(&live, &desired(&keep), &file(&ids, None), false).is_empty());
+    }
+
+    #[test]
+    fn deleting_most_tokens_is_a_mass_removal_whatever_the_number_of_people() {
+        use crate::model::Token;
+        use crate::resolve::DesiredTokens;
+        let mut live = project_viewers(11);
+        let token = |id: u64| Token {
+            id,
+            name: format!("token {id}"),
+            expires_at: None,
+            rows: vec![Row {
+                resource: ResourceKey::new(ResourceType::Project, 7),
+                level: LevelCode(10),
+            }],
+            in_use: false,
+        };
+        live.tokens = Some((1..=4).map(token).collect());
+        let everyone: Vec<u64> = (1..=12).collect();
+        let keep: Vec<Kept> = (1..=12)
+            .map(|id| {
+                let rows = if id == 1 {
+                    vec![(ResourceType::Account, 1, Level::Admin)]
+                } else {
+                    vec![(ResourceType::Project, 7, Level::Viewer)]
+                };
+                (id, rows)
+            })
+            .collect();
+        let mut wanted = desired(&keep);
+        wanted.tokens = Some(DesiredTokens {
+            unmanaged: UnmanagedPolicy::Remove,
+            ..DesiredTokens::default()
+        });
+        let found = refusals(&live, &wanted, &file(&everyone, None), false);
+        assert_eq!(
+            found,
+            [Refusal::MassTokenRemoval {
+                deleted: 4,
+                tokens: 4
+            }]
+        );
+        assert!(refusals(&live, &wanted, &file(&everyone, None), true).is_empty());
     }
 
     #[test]

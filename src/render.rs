@@ -287,6 +287,7 @@ pub fn apply_result(
         }
         (Request::Delete { .. }, Subject::Access(_)) => "access removed".to_string(),
         (Request::Delete { .. }, Subject::Token(_)) => "token deleted".to_string(),
+        (Request::Post { path, .. }, _) if path.ends_with("/reset") => "token reset".to_string(),
         (Request::Post { .. }, _) => "token created".to_string(),
     };
     let subject = &result.subject;
@@ -303,20 +304,63 @@ pub fn apply_result(
             style.green("✓"),
             id.map_or(String::new(), |id| format!(" (id {id})"))
         ),
-        Ok(Completion::SecretMissing { id }) => {
-            let name = match subject {
-                Subject::Token(name) => printable(name).into_owned(),
-                Subject::Access(access) => access.label.clone(),
+        Ok(Completion::SecretMissing { id, replacing }) => {
+            let name = token_name(subject);
+            let id_text = id.map_or(String::new(), |id| format!(" (id {id})"));
+            let recover = match (replacing, id) {
+                (Some(old), Some(id)) => format!("the old token {old} is kept and still works; delete the new token {id} in Mailtrap, then run apply again"),
+                (Some(old), None) => format!("the old token {old} is kept and still works; delete the new one in Mailtrap, then run apply again"),
+                (None, _) => format!("run `apply --reset-token {name:?}` to get a new one"),
             };
             writeln!(
                 out,
-                "{} {subject}: {what}{}, but the answer held no secret: the token exists and nobody has its secret; run `apply --reset-token {name:?}` to get a new one",
+                "{} {subject}: {what}{id_text}, but the answer held no secret: the token exists and nobody has its secret; {recover}",
                 style.red("✗"),
-                id.map_or(String::new(), |id| format!(" (id {id})"))
             )
         }
+        // A POST whose answer was lost may have been carried out: it is not retried, and
+        // the token may exist without anyone holding its secret.
+        Err(err) if matches!(result.request, Request::Post { .. }) && !refused(err) => writeln!(
+            out,
+            "{} {subject}: {err}. The token may have been made all the same, and nobody has its secret: run plan; if it shows the token as it should be, run `apply --reset-token {:?}`, and if it shows two tokens of that name, delete the newer one in Mailtrap",
+            style.red("✗"),
+            token_name(subject)
+        ),
         Err(err) => writeln!(out, "{} {subject}: {err}", style.red("✗")),
     }
+}
+
+/// An API token's name as the user wrote it, for a command to copy.
+fn token_name(subject: &Subject) -> String {
+    match subject {
+        Subject::Token(name) => printable(name).into_owned(),
+        Subject::Access(access) => printable(&access.label).into_owned(),
+    }
+}
+
+/// Whether the API answered that it did not do it (as opposed to no answer, or a
+/// server error that may have come after the work was done).
+fn refused(err: &crate::api::ApiError) -> bool {
+    matches!(err, crate::api::ApiError::Connect { .. })
+        || matches!(err.status(), Some(status) if status < 500)
+}
+
+/// Replacements that stopped after creating the new token: the old one is still there,
+/// and with it two tokens of one name, which no plan changes.
+pub fn apply_unfinished_replacements(
+    unfinished: &[(&String, u64)],
+    out: &mut impl Write,
+    style: Style,
+) -> io::Result<()> {
+    for (name, old) in unfinished {
+        writeln!(
+            out,
+            "{} API token {:?}: the new token was created, but the old token {old} was not deleted. The account now has two tokens of that name, which plan leaves alone: delete token {old} in Mailtrap once everything uses the new secret.",
+            style.red("!"),
+            printable(name)
+        )?;
+    }
+    Ok(())
 }
 
 /// What an apply stopped by `signal` did and did not send: the accesses not sent, one

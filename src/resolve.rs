@@ -142,7 +142,7 @@ pub fn resolve(
             problems.push(loaded.diagnostic(
                 &["api_tokens", name],
                 format!(
-                    "API token {name:?} is ambiguous: the account has {} tokens of that name (ids {}); rename or delete all but one in Mailtrap",
+                    "API token {name:?} is ambiguous: the account has {} tokens of that name (ids {}); rename or delete all but one in Mailtrap (if an apply stopped in the middle of replacing it, its output named the old token to delete)",
                     ids.len(),
                     ids.join(", ")
                 ),
@@ -170,8 +170,13 @@ pub fn resolve(
 }
 
 /// `--reset-token` names a token of the account that the tool may rotate: exactly one
-/// token holds the name, and it is not the one this tool runs with.
-pub fn check_resets(live: &LiveState, resets: &BTreeSet<String>) -> Result<(), String> {
+/// token holds the name, it is not the one this tool runs with, it holds only rows the
+/// tool manages, and it has not expired (the API resets no expired token) as of `now`.
+pub fn check_resets(
+    live: &LiveState,
+    resets: &BTreeSet<String>,
+    now: jiff::Timestamp,
+) -> Result<(), String> {
     let tokens = live.tokens.as_deref().unwrap_or_default();
     for name in resets {
         let held: Vec<&crate::model::Token> =
@@ -191,6 +196,21 @@ pub fn check_resets(live: &LiveState, resets: &BTreeSet<String>) -> Result<(), S
             [token] if token.in_use => {
                 return Err(format!(
                     "--reset-token {name:?}: token {} may be the token this tool runs with, which is never reset from here; reset it in Mailtrap",
+                    token.id
+                ))
+            }
+            [token]
+                if token.holds_unmanaged_rows()
+                    || token.rows.iter().any(|row| live.resource(&row.resource).is_none()) =>
+            {
+                return Err(format!(
+                    "--reset-token {name:?}: token {} holds rows this tool does not manage, so it leaves the token alone; reset it in Mailtrap",
+                    token.id
+                ))
+            }
+            [token] if token.expires_at.is_some_and(|at| at <= now) => {
+                return Err(format!(
+                    "--reset-token {name:?}: token {} has expired, and the API resets no expired token; give the file an entry for a new one instead",
                     token.id
                 ))
             }
@@ -399,6 +419,60 @@ mod tests {
         let text = "version: 1\nroles:\n  dev: {projects: {Backend: viewer}}\nusers:\n  bob@acme.com: {roles: [dev], projects: {id:201: admin}}\n";
         let loaded = crate::config::parse("f.yaml", text).unwrap();
         assert!(resolve(&loaded, &live, &Default::default()).is_ok());
+    }
+
+    #[test]
+    fn only_a_token_the_tool_may_touch_is_reset() {
+        use crate::model::{LevelCode, Row, Token};
+        let now: jiff::Timestamp = "2026-12-02T00:00:00Z".parse().unwrap();
+        let project = ResourceKey::new(ResourceType::Project, 201);
+        let token = |id, name: &str| Token {
+            id,
+            name: name.into(),
+            expires_at: None,
+            rows: vec![Row {
+                resource: project.clone(),
+                level: LevelCode(10),
+            }],
+            in_use: false,
+        };
+        let mut in_use = token(2, "in use");
+        in_use.in_use = true;
+        let mut expired = token(3, "expired");
+        expired.expires_at = Some("2026-11-01T00:00:00Z".parse().unwrap());
+        let mut unmanaged = token(4, "viewer plus");
+        unmanaged.rows[0].level = LevelCode(50);
+        let live = LiveState {
+            resources: vec![Resource {
+                key: project.clone(),
+                name: "Backend".into(),
+                path: "Backend".into(),
+            }],
+            tokens: Some(vec![
+                token(1, "deploy"),
+                in_use,
+                expired,
+                unmanaged,
+                token(5, "twice"),
+                token(6, "twice"),
+            ]),
+            ..LiveState::default()
+        };
+        let reset = |name: &str| check_resets(&live, &BTreeSet::from([name.to_string()]), now);
+        assert_eq!(reset("deploy"), Ok(()));
+        for (name, phrase) in [
+            ("in use", "may be the token this tool runs with"),
+            ("expired", "has expired"),
+            ("viewer plus", "holds rows this tool does not manage"),
+            ("twice", "2 tokens of the account have that name (ids 5, 6)"),
+            (
+                "deplyo",
+                "no API token of that name; did you mean \"deploy\"?",
+            ),
+        ] {
+            let err = reset(name).unwrap_err();
+            assert!(err.contains(phrase), "{name}: {err}");
+        }
     }
 
     #[test]

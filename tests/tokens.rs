@@ -729,3 +729,81 @@ fn a_saved_plan_carries_its_token_changes_and_resets() {
     );
     assert!(writes_of(&sandbox).is_empty());
 }
+
+#[test]
+fn a_replacement_whose_delete_fails_names_the_old_token_to_delete() {
+    // The three reads, the create (200 with its secret), then a DELETE that fails.
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string("examples/sandbox-account.json").unwrap())
+            .unwrap();
+    let (listing, tree) = (
+        state["accesses"].to_string(),
+        state["resources"].to_string(),
+    );
+    // As the tokens list serves them: the last four digits, never the secret.
+    let mut tokens = state["api_tokens"].clone();
+    for token in tokens.as_array_mut().unwrap() {
+        let token = token.as_object_mut().unwrap();
+        let secret = token.remove("token").unwrap();
+        let secret = secret.as_str().unwrap();
+        token.insert("last_4_digits".into(), secret[secret.len() - 4..].into());
+    }
+    let tokens = tokens.to_string();
+    let secret = "9c1e77e2d04b5a9c1e3f9a1c77e2d04b";
+    let tokens_calls = std::sync::atomic::AtomicUsize::new(0);
+    let (url, _) = canned_server_by_path(move |path| {
+        let ok = |body: &str| http_response("200 OK", "application/json", body);
+        if path.ends_with("/account_accesses") {
+            ok(&listing)
+        } else if path.ends_with("/permissions/resources") {
+            ok(&tree)
+        } else if path.ends_with("/api_tokens/61001") {
+            http_response(
+                "500 Internal Server Error",
+                "application/json",
+                r#"{"error":"boom"}"#,
+            )
+        } else if tokens_calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            ok(&format!(
+                r#"{{"id":62001,"name":"CI deploy","expires_at":null,"resources":[],"token":"{secret}"}}"#
+            ))
+        } else {
+            ok(&tokens)
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "desired.yaml",
+        "version: 1\naccount_id: 1111111\napi_tokens:\n  CI deploy: {projects: {Backend: admin}}\n",
+    );
+    let new_tokens = new_tokens_path(dir.path());
+    let apply = run_against(
+        &url,
+        &[
+            "apply",
+            "-f",
+            &file,
+            "--auto-approve",
+            "--allow-token-replacement",
+            "--new-tokens-file",
+            &new_tokens,
+            "--retries",
+            "0",
+        ],
+    );
+    assert_exit(&apply, 1);
+    let out = stdout(&apply);
+    assert!(
+        out.contains("✓ API token \"CI deploy\": token created (id 62001)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the new token was created, but the old token 61001 was not deleted")
+            && out.contains("delete token 61001 in Mailtrap once everything uses the new secret"),
+        "{out}"
+    );
+    // The secret was kept before the delete was tried, and shown nowhere.
+    assert_eq!(read_json(&new_tokens)["tokens"][0]["token"], secret);
+    assert_no_secret(&[&apply], &[secret.to_string()]);
+}

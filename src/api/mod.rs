@@ -608,7 +608,8 @@ fn raw_error_detail(bytes: &[u8]) -> String {
     }
     let text = String::from_utf8_lossy(bytes);
     if looks_like_html(bytes) {
-        let lower = text.to_lowercase();
+        // ASCII lower-casing keeps every byte where it was, so offsets fit `text`.
+        let lower = text.to_ascii_lowercase();
         if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>")) {
             if start + 7 <= end {
                 return format!("an HTML page: {}", text[start + 7..end].trim());
@@ -633,7 +634,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
-/// The read half of the API: the two GETs a plan needs, and nothing that writes.
+/// The read half of the API: the GETs a plan needs, and nothing that writes.
 #[derive(Clone)]
 pub struct ReadClient {
     transport: Arc<Transport>,

@@ -156,6 +156,13 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
             );
         }
     }
+    // Before the read-back, which an unfinished replacement makes ambiguous.
+    let unfinished = apply::unfinished_replacements(&plan, &results);
+    if !unfinished.is_empty() {
+        let mut stdout = buffered_stdout();
+        render::apply_unfinished_replacements(&unfinished, &mut stdout, style)?;
+        stdout.flush()?;
+    }
     if let Some(signal) = interrupt.received() {
         let mut stdout = buffered_stdout();
         render::apply_interrupted(&plan, &results, signal.name(), &mut stdout, style)?;
@@ -178,7 +185,7 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
             "apply did not complete: {failed} of {} requests failed, {} acknowledged but not performed, {} changes still pending; fix the cause and run apply again",
             results.len(),
             unconfirmed.len(),
-            replanned.changes.len()
+            replanned.changes.len() + replanned.tokens.len()
         );
     }
     Ok(Outcome::Success)

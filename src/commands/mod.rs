@@ -113,7 +113,7 @@ async fn read_and_plan(
         .live_state(with_tokens)
         .await
         .context("cannot read the live account")?;
-    resolve::check_resets(&live, resets).map_err(anyhow::Error::msg)?;
+    resolve::check_resets(&live, resets, clock.now).map_err(anyhow::Error::msg)?;
     let desired = resolve::resolve(loaded, &live, resets).map_err(ConfigError::Invalid)?;
     let plan = planner::plan(reader.account_id(), &desired, &live, clock);
     Ok((plan, live))

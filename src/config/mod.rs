@@ -531,10 +531,10 @@ const MAX_TOKEN_LIFETIME_YEARS: i16 = 5;
 /// The tokens' `expires_at` judged at `now`: in the past, or more than five years
 /// ahead, the API refuses it. Separate from loading, which reads no clock.
 pub fn check_expiries(loaded: &LoadedFile, now: jiff::Timestamp) -> Vec<Diagnostic> {
-    let latest = now
-        .checked_add(jiff::SignedDuration::from_hours(
-            24 * 365 * i64::from(MAX_TOKEN_LIFETIME_YEARS) + 24,
-        ))
+    let utc = jiff::tz::Offset::UTC;
+    let latest = (utc.to_datetime(now))
+        .checked_add(jiff::Span::new().years(MAX_TOKEN_LIFETIME_YEARS))
+        .and_then(|later| utc.to_timestamp(later))
         .unwrap_or(jiff::Timestamp::MAX);
     let mut problems = Vec::new();
     for (token, grants) in &loaded.file.api_tokens {

@@ -9,9 +9,10 @@
 //! So the diff shows exactly what the plan changes, and it is empty exactly when the plan
 //! is: people in the file but not in the account, rows this tool does not manage and the
 //! owner look the same on both sides, as they will after apply (the plan's warnings say
-//! why). The one thing the export cannot show apart is a person holding both a user and
-//! an invite access; if the plan changes only the one not shown, a comment says so, so
-//! the diff is still never empty when the plan is not.
+//! why). Two changes the export cannot show: one to the access of a person holding both
+//! a user and an invite access that is not the one shown, and a token reset (a new
+//! secret, the same permissions); for a plan of only those, a comment says so, so the
+//! diff is still never empty when the plan is not.
 
 use std::io::{self, Write};
 
@@ -64,13 +65,12 @@ pub fn unified_diff(plan: &Plan, live: &LiveState, desired_name: &str) -> String
         .header(&live_name, &desired_name)
         .to_string();
     if text.is_empty() && !plan.is_empty() {
+        let changed: Vec<String> = (plan.changes.keys().map(ToString::to_string))
+            .chain(plan.tokens.keys().map(|name| format!("API token {name:?}")))
+            .collect();
         text = format!(
-            "--- {live_name}\n+++ {desired_name}\n# The plan changes {} that this YAML view cannot show (a person with both a user and an invite access); see `plan --format text`.\n",
-            plan.changes
-                .keys()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            "--- {live_name}\n+++ {desired_name}\n# The plan changes {} in a way this YAML view cannot show (a person with both a user and an invite access, or a token reset: a new secret, the same permissions); see `plan --format text`.\n",
+            changed.join(", ")
         );
     }
     text
