@@ -27,6 +27,8 @@ pub fn export(account_id: u64, live: &LiveState) -> Exported {
         users: BTreeMap::new(),
         unmanaged_tokens: Default::default(),
         api_tokens: BTreeMap::new(),
+        ignore: Vec::new(),
+        expiry_warning: None,
     };
     let mut notes = Vec::new();
     let ambiguous = live.ambiguous_identities();

@@ -708,22 +708,48 @@ pub enum TokenLeftAloneReason {
     /// It holds a row of a type or level the tool does not manage, which a new token
     /// made to replace it would lose.
     HoldsUnmanagedRows,
+    /// Its name matches an `ignore` pattern.
+    Ignored { pattern: String },
+}
+
+impl TokenLeftAloneReason {
+    /// Why, in a few words.
+    fn why(&self) -> String {
+        match self {
+            TokenLeftAloneReason::InUse => "it may be the token this tool runs with".into(),
+            TokenLeftAloneReason::NotInFile => "not in the file".into(),
+            TokenLeftAloneReason::SameName => "another token has the same name".into(),
+            TokenLeftAloneReason::HoldsUnmanagedRows => {
+                "it holds rows this tool does not manage".into()
+            }
+            TokenLeftAloneReason::Ignored { pattern } => {
+                format!("it matches the ignore pattern {:?}", printable(pattern))
+            }
+        }
+    }
 }
 
 impl fmt::Display for TokenLeftAlone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = printable(&self.name);
         write!(f, "API token {name:?} (id {}): ", self.token_id)?;
-        f.write_str(match self.reason {
-            TokenLeftAloneReason::InUse => {
-                "it may be the token this tool runs with: never deleted, replaced or reset"
+        match &self.reason {
+            TokenLeftAloneReason::InUse => f.write_str(
+                "it may be the token this tool runs with: never deleted, replaced or reset",
+            ),
+            TokenLeftAloneReason::NotInFile => {
+                f.write_str("not in the file (unmanaged_tokens: ignore)")
             }
-            TokenLeftAloneReason::NotInFile => "not in the file (unmanaged_tokens: ignore)",
-            TokenLeftAloneReason::SameName => "another token has the same name: neither is changed",
-            TokenLeftAloneReason::HoldsUnmanagedRows => {
-                "it holds rows this tool does not manage, which replacing it would lose"
+            TokenLeftAloneReason::SameName => {
+                f.write_str("another token has the same name: neither is changed")
             }
-        })
+            TokenLeftAloneReason::HoldsUnmanagedRows => f.write_str(
+                "it holds rows this tool does not manage, which replacing it would lose",
+            ),
+            reason @ TokenLeftAloneReason::Ignored { .. } => {
+                write!(f, "{}: never changed", reason.why())
+            }
+        }
     }
 }
 
@@ -763,6 +789,8 @@ pub enum LeftAloneReason {
     /// Held by a kind of specifier the tool does not know (not a user, invite or token),
     /// or by a token without a name: nothing in the file can name it.
     UnknownSpecifier,
+    /// Its email or name matches an `ignore` pattern: never changed nor removed.
+    Ignored { pattern: String },
 }
 
 impl fmt::Display for LeftAloneReason {
@@ -786,6 +814,11 @@ impl fmt::Display for LeftAloneReason {
             LeftAloneReason::UnknownSpecifier => {
                 f.write_str("a kind of access this tool does not manage: never changed")
             }
+            LeftAloneReason::Ignored { pattern } => write!(
+                f,
+                "matches the ignore pattern {:?}: never changed",
+                printable(pattern)
+            ),
         }
     }
 }
@@ -813,6 +846,14 @@ pub enum Warning {
     },
     /// A token that never expires, in the account or created by the plan.
     TokenNeverExpires { name: String },
+    /// An entry's `expires` has passed: its grants are none from then on.
+    AccessExpired { name: String, on: WantedExpiry },
+    /// An entry's `expires` comes within the file's `expiry_warning`.
+    AccessEndsSoon {
+        name: String,
+        on: WantedExpiry,
+        days: i64,
+    },
     /// `--reset-token` named a token the plan changes otherwise: one change per token.
     TokenNotReset {
         name: String,
@@ -853,12 +894,7 @@ impl fmt::Display for Warning {
                 f,
                 "API token {:?} (id {token_id}) differs from the file, but is left alone ({}); the file's entry for it is not applied.",
                 printable(name),
-                match why {
-                    TokenLeftAloneReason::InUse => "it may be the token this tool runs with",
-                    TokenLeftAloneReason::HoldsUnmanagedRows => "it holds rows this tool does not manage",
-                    TokenLeftAloneReason::SameName => "another token has the same name",
-                    TokenLeftAloneReason::NotInFile => "not in the file",
-                }
+                why.why()
             ),
             Warning::TokenReplaced { name, token_id } => write!(
                 f,
@@ -882,6 +918,17 @@ impl fmt::Display for Warning {
                 f,
                 "API token {:?} never expires.",
                 printable(name)
+            ),
+            Warning::AccessExpired { name, on } => write!(
+                f,
+                "{}'s access expired on {on}: its grants are none, and the plan ends them.",
+                printable(name)
+            ),
+            Warning::AccessEndsSoon { name, on, days } => write!(
+                f,
+                "{}'s access ends in {days} {} ({on}).",
+                printable(name),
+                plural(usize::try_from(*days).unwrap_or(0), "day", "days")
             ),
             Warning::TokenNotReset { name, token_id, planned } => write!(
                 f,

@@ -67,6 +67,8 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
         warnings: Vec::new(),
     };
     let ambiguous = live.ambiguous_identities();
+    let ignore = Ignore::new(&desired.ignore);
+    let empty = Rows::new();
     let mut found = BTreeSet::new();
     for access in &live.accesses {
         let access_ref = AccessRef {
@@ -84,12 +86,24 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
                 .push(left_alone(LeftAloneReason::UnknownSpecifier));
             continue;
         };
-        match desired.principals.get(&identity) {
+        if let Some(pattern) = ignore.matching(&access.label()) {
+            plan.left_alone.push(left_alone(LeftAloneReason::Ignored {
+                pattern: pattern.to_string(),
+            }));
+            continue;
+        }
+        let entry = desired.principals.get(&identity);
+        // An entry whose `expires` has passed grants nothing; under `unmanaged: remove`
+        // it is as if it were not in the file.
+        let expired = entry.is_some_and(|entry| has_passed(entry.expires, clock));
+        let entry = entry.filter(|_| !(expired && desired.unmanaged == UnmanagedPolicy::Remove));
+        let entry = entry.map(|wanted| if expired { &empty } else { &wanted.rows });
+        match entry {
             Some(_) if ambiguous.contains_key(&identity) => plan
                 .left_alone
                 .push(left_alone(LeftAloneReason::SameNameDifferentRows)),
             Some(wanted) if access.is_owner() => {
-                if !wanted.rows.is_empty() {
+                if !wanted.is_empty() {
                     plan.warnings.push(Warning::OwnerInFile {
                         access: access_ref.clone(),
                     });
@@ -97,7 +111,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
                 plan.left_alone.push(left_alone(LeftAloneReason::Owner));
             }
             Some(wanted) => {
-                let ops = row_ops(access, &wanted.rows, &access_ref, &names, &mut plan);
+                let ops = row_ops(access, wanted, &access_ref, &names, &mut plan);
                 if !ops.is_empty() {
                     plan.changes
                         .insert(access_ref.clone(), Change::Permissions { operations: ops });
@@ -135,6 +149,19 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
                 access_ids: access_ids.clone(),
             });
         }
+        match wanted.expires {
+            Some(on) if has_passed(Some(on), clock) => {
+                plan.warnings.push(Warning::AccessExpired {
+                    name: wanted.label.clone(),
+                    on,
+                });
+                continue;
+            }
+            Some(on) => {
+                access_ends_warning(&wanted.label, on, desired.expiry_warning, clock, &mut plan)
+            }
+            None => {}
+        }
         if found.contains(identity) {
             continue;
         }
@@ -146,7 +173,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
         plan.warnings.push(Warning::EmptyListing);
     }
     if let Some(tokens) = &desired.tokens {
-        plan_tokens(tokens, live, &names, clock, &mut plan);
+        plan_tokens(tokens, desired, &ignore, live, &names, clock, &mut plan);
     }
     plan.left_alone.sort();
     plan.tokens_left_alone.sort();
@@ -154,9 +181,57 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
     plan
 }
 
+/// The `ignore` patterns, compiled once.
+struct Ignore<'a>(Vec<(&'a str, wildmatch::WildMatch)>);
+
+impl<'a> Ignore<'a> {
+    fn new(patterns: &'a [String]) -> Ignore<'a> {
+        Ignore(
+            (patterns.iter())
+                .map(|pattern| (pattern.as_str(), crate::config::ignore_pattern(pattern)))
+                .collect(),
+        )
+    }
+
+    /// The first pattern that matches `name`.
+    fn matching(&self, name: &str) -> Option<&'a str> {
+        (self.0.iter())
+            .find(|(_, glob)| glob.matches(name))
+            .map(|(pattern, _)| *pattern)
+    }
+}
+
+/// Whether an entry's `expires` has come at the clock's moment.
+fn has_passed(expires: Option<WantedExpiry>, clock: &Clock) -> bool {
+    expires
+        .and_then(|expires| expires.instant())
+        .is_some_and(|at| at <= clock.now)
+}
+
+/// Warn that an entry's access ends within `window`.
+fn access_ends_warning(
+    name: &str,
+    on: WantedExpiry,
+    window: SignedDuration,
+    clock: &Clock,
+    plan: &mut Plan,
+) {
+    let Some(at) = on.instant() else { return };
+    let left = at.duration_since(clock.now);
+    if left <= window {
+        plan.warnings.push(Warning::AccessEndsSoon {
+            name: name.to_string(),
+            on,
+            days: left.as_hours().div_euclid(24),
+        });
+    }
+}
+
 /// The token changes, and what is left alone and warned about on the way.
 fn plan_tokens(
     wanted: &DesiredTokens,
+    desired: &Desired,
+    ignore: &Ignore,
     live: &LiveState,
     names: &Names,
     clock: &Clock,
@@ -180,6 +255,13 @@ fn plan_tokens(
                 reason,
             })
         };
+        if let Some(pattern) = ignore.matching(name) {
+            for token in held {
+                let pattern = pattern.to_string();
+                leave(plan, token, TokenLeftAloneReason::Ignored { pattern });
+            }
+            continue;
+        }
         let [token] = held[..] else {
             for token in held {
                 leave(plan, token, TokenLeftAloneReason::SameName);
@@ -199,7 +281,18 @@ fn plan_tokens(
             None
         };
         let reset = wanted.resets.contains(*name);
-        let change = match (wanted.entries.get(*name), untouchable) {
+        let entry = wanted.entries.get(*name);
+        let expired = entry.filter(|entry| has_passed(entry.expires, clock));
+        let change = match (entry, untouchable) {
+            // The tool's own end of the token's access: it is deleted.
+            (Some(_), Some(why)) if expired.is_some() => {
+                leave(plan, token, why);
+                continue;
+            }
+            (Some(_), None) if expired.is_some() => Some(TokenChange::DeleteToken {
+                token_id: token.id,
+                from: live_spec(token, names),
+            }),
             (Some(entry), why) if !differs(token, entry) => match why {
                 // `check_resets` refuses to reset such a token before planning.
                 Some(why) => {
@@ -265,6 +358,23 @@ fn plan_tokens(
         }
     }
     for (name, entry) in &wanted.entries {
+        match entry.expires {
+            Some(on) if has_passed(Some(on), clock) => {
+                plan.warnings.push(Warning::AccessExpired {
+                    name: format!("API token {name:?}"),
+                    on,
+                });
+                continue;
+            }
+            Some(on) => access_ends_warning(
+                &format!("API token {name:?}"),
+                on,
+                desired.expiry_warning,
+                clock,
+                plan,
+            ),
+            None => {}
+        }
         if by_name.contains_key(name.as_str()) {
             continue;
         }
@@ -583,6 +693,7 @@ pub fn expected_after(plan: &Plan, live: &LiveState) -> LiveState {
 mod tests {
     use super::*;
     use crate::model::{Identity, Resource, ResourceType, SpecifierKind};
+    use crate::plan::RowOp;
     use crate::resolve::DesiredPrincipal;
 
     #[test]
@@ -625,10 +736,13 @@ mod tests {
                 DesiredPrincipal {
                     label: "bob@x.io".into(),
                     rows: Default::default(),
+                    expires: None,
                 },
             )]
             .into(),
             tokens: None,
+            ignore: Vec::new(),
+            expiry_warning: jiff::SignedDuration::ZERO,
         };
         let planned = plan(1, &desired, &live, &Clock::at(Timestamp::UNIX_EPOCH));
         let Some(Change::Permissions { operations }) = planned.changes.values().next() else {
@@ -640,6 +754,77 @@ mod tests {
         assert!(matches!(
             &planned.left_alone[0].reason,
             LeftAloneReason::NotInTree { resource, level } if resource.key == hidden && *level == LevelCode(100)
+        ));
+    }
+
+    #[test]
+    fn an_expiry_ends_access_at_its_moment_and_is_warned_of_within_the_window() {
+        let project = ResourceKey::new(ResourceType::Project, 1);
+        let live = LiveState {
+            resources: vec![Resource {
+                key: project.clone(),
+                name: "P".into(),
+                path: "P".into(),
+            }],
+            accesses: vec![Access {
+                id: 9,
+                kind: SpecifierKind::User,
+                email: Some("bob@x.io".into()),
+                name: None,
+                specifier_id: None,
+                rows: vec![Row {
+                    resource: project.clone(),
+                    level: LevelCode(10),
+                }],
+            }],
+            ..LiveState::default()
+        };
+        let ends = WantedExpiry::parse("2027-01-31").unwrap();
+        let desired = Desired {
+            unmanaged: UnmanagedPolicy::Ignore,
+            principals: [(
+                Identity::Person("bob@x.io".into()),
+                DesiredPrincipal {
+                    label: "bob@x.io".into(),
+                    rows: [(project.clone(), Level::Viewer)].into(),
+                    expires: Some(ends),
+                },
+            )]
+            .into(),
+            tokens: None,
+            ignore: Vec::new(),
+            expiry_warning: SignedDuration::from_hours(14 * 24),
+        };
+        let end = ends.instant().unwrap();
+        let at = |offset: SignedDuration| plan(1, &desired, &live, &Clock::at(end - offset));
+        let second = SignedDuration::from_secs(1);
+        let window = desired.expiry_warning;
+
+        // Before the window: nothing to say. At its edge and inside: a warning.
+        let early = at(window + second);
+        assert!(early.is_empty() && early.warnings.is_empty(), "{early:?}");
+        for offset in [window, second] {
+            let soon = at(offset);
+            assert!(soon.is_empty());
+            assert!(
+                matches!(&soon.warnings[..], [Warning::AccessEndsSoon { on, .. }] if *on == ends),
+                "{:?}",
+                soon.warnings
+            );
+        }
+        assert_eq!(
+            at(window).warnings[0].to_string(),
+            "bob@x.io's access ends in 14 days (2027-01-31)."
+        );
+        // At the moment itself, the access is over: its row is destroyed.
+        let ended = at(SignedDuration::ZERO);
+        let Some(Change::Permissions { operations }) = ended.changes.values().next() else {
+            panic!("{ended:?}")
+        };
+        assert!(matches!(&operations[..], [RowOp::Destroy { .. }]));
+        assert!(matches!(
+            &ended.warnings[..],
+            [Warning::AccessExpired { .. }]
         ));
     }
 }

@@ -308,6 +308,8 @@ mod tests {
                 .collect(),
             unmanaged_tokens: UnmanagedPolicy::Ignore,
             api_tokens: Default::default(),
+            ignore: Vec::new(),
+            expiry_warning: None,
         }
     }
 
@@ -331,11 +333,14 @@ mod tests {
                                     (ResourceKey::new(kind.clone(), *rid), *level)
                                 })
                                 .collect(),
+                            expires: None,
                         },
                     )
                 })
                 .collect(),
             tokens: None,
+            ignore: Vec::new(),
+            expiry_warning: jiff::SignedDuration::ZERO,
         }
     }
 

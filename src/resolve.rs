@@ -24,6 +24,10 @@ pub struct Desired {
     /// `None` when the file manages no tokens (no `api_tokens`, and
     /// `unmanaged_tokens: ignore`) and none is to be reset.
     pub tokens: Option<DesiredTokens>,
+    /// The `ignore` patterns, as written.
+    pub ignore: Vec<String>,
+    /// How long before an entry's `expires` the plan warns.
+    pub expiry_warning: jiff::SignedDuration,
 }
 
 /// The API tokens of the file, and the ones to rotate.
@@ -41,6 +45,8 @@ pub struct DesiredToken {
     pub rows: Rows,
     /// `None`: whatever it is now (the service's default for a new token).
     pub expires_at: Option<WantedExpiry>,
+    /// The tool's side: from then on the token is deleted.
+    pub expires: Option<WantedExpiry>,
 }
 
 /// One user or token of the file.
@@ -49,6 +55,8 @@ pub struct DesiredPrincipal {
     /// The key as written in the file.
     pub label: String,
     pub rows: Rows,
+    /// From then on its grants are none.
+    pub expires: Option<WantedExpiry>,
 }
 
 /// Want `level` on `key`; on a resource already granted, the higher level wins (roles
@@ -117,7 +125,11 @@ pub fn resolve(
                 let label = who.clone();
                 principals.insert(
                     Identity::Person(who.to_lowercase()),
-                    DesiredPrincipal { label, rows },
+                    DesiredPrincipal {
+                        label,
+                        rows,
+                        expires: grants.expires,
+                    },
                 );
             } else {
                 if rows.is_empty() {
@@ -127,7 +139,15 @@ pub fn resolve(
                     ));
                 }
                 let expires_at = grants.expires_at;
-                tokens.insert(who.clone(), DesiredToken { rows, expires_at });
+                let expires = grants.expires;
+                tokens.insert(
+                    who.clone(),
+                    DesiredToken {
+                        rows,
+                        expires_at,
+                        expires,
+                    },
+                );
             }
         }
     }
@@ -162,6 +182,10 @@ pub fn resolve(
                 entries: tokens,
                 resets: resets.clone(),
             }),
+            ignore: file.ignore.clone(),
+            expiry_warning: (file.expiry_warning)
+                .unwrap_or(crate::config::Days::DEFAULT_EXPIRY_WARNING)
+                .duration(),
         })
     } else {
         problems.sort_by_key(|problem| problem.position);

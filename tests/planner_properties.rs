@@ -181,6 +181,7 @@ fn desired() -> impl Strategy<Value = Desired> {
                     DesiredPrincipal {
                         label: email.to_string(),
                         rows,
+                        expires: None,
                     },
                 );
             }
@@ -191,11 +192,20 @@ fn desired() -> impl Strategy<Value = Desired> {
                     unmanaged: unmanaged_tokens,
                     entries: (tokens.into_iter())
                         .map(|(name, (rows, expires_at))| {
-                            (name.to_string(), DesiredToken { rows, expires_at })
+                            (
+                                name.to_string(),
+                                DesiredToken {
+                                    rows,
+                                    expires_at,
+                                    expires: None,
+                                },
+                            )
                         })
                         .collect(),
                     resets: Default::default(),
                 }),
+                ignore: Vec::new(),
+                expiry_warning: jiff::SignedDuration::ZERO,
             }
         },
     )
@@ -241,6 +251,8 @@ fn file_with_minimum(min_account_admins: u32) -> DesiredFile {
             .collect(),
         unmanaged_tokens: UnmanagedPolicy::Ignore,
         api_tokens: Default::default(),
+        ignore: Vec::new(),
+        expiry_warning: None,
     }
 }
 

@@ -139,7 +139,11 @@ fn load_at(path: &Path, clock: &Clock) -> anyhow::Result<LoadedFile> {
 }
 
 fn validate(args: &ValidateArgs) -> anyhow::Result<Outcome> {
-    let loaded = load_at(args.file.path(), &clock(&args.time))?;
+    let clock = clock(&args.time);
+    let loaded = load_at(args.file.path(), &clock)?;
+    for expired in config::expired_entries(&loaded, clock.now) {
+        eprintln!("warning: {expired}");
+    }
     let count = |n: usize, one: &str, many: &str| format!("{n} {}", plural(n, one, many));
     let file = &loaded.file;
     println!(

@@ -85,6 +85,55 @@ pub struct DesiredFile {
         deserialize_with = "present::entries"
     )]
     pub api_tokens: BTreeMap<String, Grants>,
+    /// Accesses never changed nor removed, whatever else the file says: globs (`*`, `?`)
+    /// over emails and token names, case-insensitive (`"*@partner.com"`, `"svc-*"`).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "present::patterns"
+    )]
+    pub ignore: Vec<String>,
+    /// How long before an entry's `expires` the plan warns that its access ends: `14d`
+    /// when absent.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::days"
+    )]
+    #[schemars(with = "String")]
+    pub expiry_warning: Option<Days>,
+}
+
+/// A number of days, written `14d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Days(pub u32);
+
+impl Days {
+    /// The default of `expiry_warning`.
+    pub const DEFAULT_EXPIRY_WARNING: Days = Days(14);
+
+    pub fn duration(self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(i64::from(self.0) * 24)
+    }
+}
+
+impl TryFrom<String> for Days {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Days, String> {
+        (text.trim().strip_suffix('d'))
+            .and_then(|days| days.parse().ok())
+            .filter(|days| *days <= 36_500)
+            .map(Days)
+            .ok_or_else(|| format!("{text:?} is not a number of days: write e.g. 14d"))
+    }
+}
+
+impl From<Days> for String {
+    fn from(days: Days) -> String {
+        format!("{}d", days.0)
+    }
 }
 
 impl DesiredFile {
@@ -186,6 +235,16 @@ pub struct Grants {
         deserialize_with = "present::levels"
     )]
     pub domains: BTreeMap<String, Level>,
+    /// Users and API tokens: from this date (`2027-01-31`) or UTC date-time on, the
+    /// entry's grants are none: its managed rows are destroyed (with `unmanaged: remove`
+    /// its access is removed; a token is deleted). The tool's side of ending access.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present::expiry"
+    )]
+    #[schemars(with = "String")]
+    pub expires: Option<WantedExpiry>,
     /// API tokens only: when the token stops working, a date (`2027-06-30`), a UTC
     /// date-time (`2027-06-30T18:00:00Z`) or `never`. Absent: as it is now (the
     /// service's default for a new token).
@@ -478,14 +537,93 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
     for (section, who, _) in not_tokens.filter(|(_, _, grants)| grants.expires_at.is_some()) {
         problems.push(loaded.diagnostic(
             &[section, who, "expires_at"],
-            "`expires_at` is for API tokens only: users and roles do not expire".to_string(),
+            "`expires_at` is the service's expiry of an API token: a user's access ends with `expires`, a role's never".to_string(),
         ));
     }
     for (token, grants) in &file.api_tokens {
         check_token_grants(loaded, token, grants, &mut problems);
     }
+    for name in file
+        .roles
+        .keys()
+        .filter(|name| file.roles[*name].expires.is_some())
+    {
+        problems.push(loaded.diagnostic(
+            &["roles", name, "expires"],
+            format!("role {name:?} has `expires`: roles do not expire; write it on the users or tokens whose access ends"),
+        ));
+    }
+    for (section, who, grants) in entries(file) {
+        if grants.expires == Some(WantedExpiry::Never) {
+            problems.push(loaded.diagnostic(
+                &[section, who, "expires"],
+                "`expires: never` says nothing: leave `expires` out for access that does not end".to_string(),
+            ));
+        }
+    }
+    check_ignore(loaded, &mut problems);
     problems.sort_by_key(|problem| problem.position);
     problems
+}
+
+/// The users and tokens of the file, with their section.
+fn entries(file: &DesiredFile) -> impl Iterator<Item = (&'static str, &String, &Grants)> {
+    (file
+        .users
+        .iter()
+        .map(|(who, grants)| ("users", who, grants)))
+    .chain(
+        file.api_tokens
+            .iter()
+            .map(|(name, grants)| ("api_tokens", name, grants)),
+    )
+}
+
+/// An `ignore` pattern, compiled: `*` any run of characters, `?` one, any case.
+pub fn ignore_pattern(pattern: &str) -> wildmatch::WildMatch {
+    wildmatch::WildMatch::new_case_insensitive(pattern)
+}
+
+/// An entry that an `ignore` pattern matches would be managed and never touched at once.
+fn check_ignore(loaded: &LoadedFile, problems: &mut Vec<Diagnostic>) {
+    let file = &loaded.file;
+    for (index, pattern) in file.ignore.iter().enumerate() {
+        let at = ["ignore".to_string(), index.to_string()];
+        let at: Vec<&str> = at.iter().map(String::as_str).collect();
+        if pattern.trim().is_empty() {
+            problems.push(loaded.diagnostic(
+                &at,
+                "an empty ignore pattern: write a glob such as \"*@partner.com\"".to_string(),
+            ));
+            continue;
+        }
+        let glob = ignore_pattern(pattern);
+        let line = (loaded.source().locate(&at))
+            .map_or(String::new(), |at| format!(" (line {})", at.line));
+        for (section, who, _) in entries(file).filter(|(_, who, _)| glob.matches(who)) {
+            problems.push(loaded.diagnostic(
+                &[section, who],
+                format!("{who:?} matches the ignore pattern {pattern:?}{line}: an ignored access is never changed, so it cannot be listed; remove one of the two"),
+            ));
+        }
+    }
+}
+
+/// Entries whose `expires` has passed at `now`: not an error (plan ends their access),
+/// but worth a warning from `validate`.
+pub fn expired_entries(loaded: &LoadedFile, now: jiff::Timestamp) -> Vec<Diagnostic> {
+    entries(&loaded.file)
+        .filter_map(|(section, who, grants)| {
+            let expires = grants.expires?;
+            let at = expires.instant()?;
+            (at <= now).then(|| {
+                loaded.diagnostic(
+                    &[section, who, "expires"],
+                    format!("{who:?} expired on {expires}: plan ends its access"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The types an API token cannot hold, directly or through a role: billing and the

@@ -80,6 +80,27 @@ pub(super) fn expiry<'de, D: Deserializer<'de>>(
     .map(Some)
 }
 
+/// `ignore`.
+pub(super) fn patterns<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    required(
+        deserializer,
+        "nothing after it: write a list of patterns, or leave the line out",
+    )
+}
+
+/// `expiry_warning`.
+pub(super) fn days<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<super::Days>, D::Error> {
+    required(
+        deserializer,
+        "nothing after it: write a number of days (14d), or leave the line out",
+    )
+    .map(Some)
+}
+
 /// `unmanaged` and `unmanaged_tokens`.
 pub(super) fn policy<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
