@@ -163,7 +163,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "PLAN_FILE")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
-    pub tokens: TokenArgs,
+    pub scope: ScopeArgs,
     #[command(flatten)]
     pub time: TimeArgs,
     #[command(flatten)]
@@ -191,13 +191,17 @@ pub struct TimeArgs {
     pub expiry_warning: jiff::SignedDuration,
 }
 
-/// API tokens to rotate.
+/// What a plan is for beyond the file: tokens to rotate, and a part of the account.
 #[derive(Debug, Args)]
-pub struct TokenArgs {
+pub struct ScopeArgs {
     /// Rotate this API token through the reset call: a new id and secret, the same
     /// permissions (repeatable). Never the token this tool runs with.
     #[arg(long = "reset-token", value_name = "NAME")]
     pub reset_tokens: Vec<String>,
+    /// Plan and apply only this person (email) or API token (name), repeatable; the
+    /// rest of the account is neither shown as changing nor touched.
+    #[arg(long = "target", value_name = "EMAIL_OR_TOKEN_NAME")]
+    pub targets: Vec<String>,
 }
 
 /// A date (the start of that day, UTC) or a date-time.
@@ -280,7 +284,7 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
     #[command(flatten)]
-    pub tokens: TokenArgs,
+    pub scope: ScopeArgs,
     #[command(flatten)]
     pub time: TimeArgs,
     #[command(flatten)]

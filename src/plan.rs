@@ -31,6 +31,8 @@ pub struct Plan {
     pub left_alone: Vec<LeftAlone>,
     pub tokens_left_alone: Vec<TokenLeftAlone>,
     pub warnings: Vec<Warning>,
+    /// `--target`: the people and tokens the plan is restricted to; empty for all.
+    pub targets: Vec<String>,
 }
 
 impl Plan {
@@ -44,7 +46,30 @@ impl Plan {
             left_alone: Vec::new(),
             tokens_left_alone: Vec::new(),
             warnings: Vec::new(),
+            targets: Vec::new(),
         }
+    }
+
+    /// This plan restricted to `targets` (emails, any case, and token names): every
+    /// other change is dropped, so it is neither shown nor sent. Nothing else changes:
+    /// what is left alone and the warnings still describe the whole account.
+    pub fn only(mut self, targets: &[String]) -> Plan {
+        if targets.is_empty() {
+            return self;
+        }
+        let lowered: Vec<String> = targets.iter().map(|t| t.to_lowercase()).collect();
+        let aimed = |label: &str, kind: &SpecifierKind| {
+            if kind.is_person() {
+                lowered.contains(&label.to_lowercase())
+            } else {
+                targets.iter().any(|target| target == label)
+            }
+        };
+        self.changes
+            .retain(|access, _| aimed(&access.label, &access.kind));
+        self.tokens.retain(|name, _| targets.contains(name));
+        self.targets = targets.to_vec();
+        self
     }
 
     pub fn is_empty(&self) -> bool {

@@ -57,15 +57,7 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
             .collect(),
     );
     let name_of = |key: &ResourceKey| names.of(key);
-    let mut plan = Plan {
-        account_id,
-        dialect: live.dialect,
-        changes: BTreeMap::new(),
-        tokens: BTreeMap::new(),
-        left_alone: Vec::new(),
-        tokens_left_alone: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut plan = Plan::new(account_id, live.dialect);
     let ambiguous = live.ambiguous_identities();
     let ignore = Ignore::new(&desired.ignore);
     let empty = Rows::new();

@@ -79,6 +79,9 @@ impl<T: fmt::Display> fmt::Display for Painted<T> {
 /// The plan's warnings alone, one line each, for formats whose stdout has no room for
 /// them (`--format diff` prints them on stderr).
 pub fn plan_warnings(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
+    if let Some(partial) = partial(plan) {
+        writeln!(out, "note: {partial}")?;
+    }
     for warning in &plan.warnings {
         writeln!(out, "warning: {warning}")?;
     }
@@ -93,6 +96,9 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
         "{}",
         style.bold(&format!("Plan for Mailtrap account {}", plan.account_id))
     )?;
+    if let Some(partial) = partial(plan) {
+        writeln!(out, "{}", style.yellow(partial))?;
+    }
     for ((access, change), (_, request)) in plan.changes.iter().zip(plan.requests()) {
         writeln!(out)?;
         match change {
@@ -167,6 +173,20 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
     } else {
         writeln!(out, "{}", style.bold(&format!("Plan: {}.", plan.summary())))
     }
+}
+
+/// For a plan restricted by `--target`, the sentence that says so.
+pub(crate) fn partial(plan: &Plan) -> Option<String> {
+    if plan.targets.is_empty() {
+        return None;
+    }
+    let targets: Vec<String> = (plan.targets.iter())
+        .map(|target| format!("{:?}", printable(target)))
+        .collect();
+    Some(format!(
+        "Partial plan (--target): only {}; the rest of the account is neither shown as changing nor touched.",
+        targets.join(", ")
+    ))
 }
 
 fn write_request(out: &mut impl Write, request: &Request, style: Style) -> io::Result<()> {

@@ -193,6 +193,39 @@ pub fn resolve(
     }
 }
 
+/// Each `--target` names someone or a token in the file or the account; else an error
+/// suggesting the nearest names.
+pub fn check_targets(
+    loaded: &LoadedFile,
+    live: &LiveState,
+    targets: &[String],
+) -> Result<(), String> {
+    let file = &loaded.file;
+    let known: Vec<String> = (file.users.keys().map(|email| email.to_lowercase()))
+        .chain(file.api_tokens.keys().cloned())
+        .chain(live.accesses.iter().filter_map(|access| {
+            let label = access.label();
+            access.kind.is_person().then(|| label.to_lowercase())
+        }))
+        .chain(live.tokens.iter().flatten().map(|token| token.name.clone()))
+        .collect();
+    for target in targets {
+        if known.contains(target) || known.contains(&target.to_lowercase()) {
+            continue;
+        }
+        let nearest = nearest_names(target, known.iter().map(String::as_str));
+        let hint = if nearest.is_empty() {
+            String::new()
+        } else {
+            format!("; did you mean {}?", nearest.join(", "))
+        };
+        return Err(format!(
+            "--target {target:?} is neither a person nor an API token in the file or the account{hint}"
+        ));
+    }
+    Ok(())
+}
+
 /// `--reset-token` names a token of the account that the tool may rotate: exactly one
 /// token holds the name, it is not the one this tool runs with, it holds only rows the
 /// tool manages, and it has not expired (the API resets no expired token) as of `now`.

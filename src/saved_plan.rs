@@ -36,6 +36,9 @@ pub struct PlanDocument {
     /// The path family and vocabulary of the requests.
     #[serde(flatten)]
     pub dialect: Dialect,
+    /// `--target`: the people and tokens the plan is restricted to; absent for all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// Whether apply would send anything.
     pub changes: bool,
     pub summary: Summary,
@@ -175,6 +178,7 @@ impl PlanDocument {
             format_version: FORMAT_VERSION,
             account_id: plan.account_id,
             dialect: plan.dialect,
+            targets: plan.targets.clone(),
             changes: !plan.is_empty(),
             summary: plan.summary(),
             accesses: plan
@@ -229,6 +233,7 @@ impl PlanDocument {
                 .map(|item| item.item)
                 .collect(),
             warnings: self.warnings.into_iter().map(|item| item.item).collect(),
+            targets: self.targets,
         };
         for (index, entry) in self.accesses.into_iter().enumerate() {
             let at = |field: &str| format!("accesses[{index}]{field}");

@@ -21,7 +21,9 @@ use crate::saved_plan::SavedPlan;
 use crate::{apply, rails, render};
 
 use super::interrupt::Interrupt;
-use super::{buffered_stdout, clock, connect, load_at, read_and_plan, stdout_style, Outcome};
+use super::{
+    buffered_stdout, clock, connect, load_at, read_and_plan, stdout_style, Outcome, Scope,
+};
 
 pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     if !args.auto_approve && !std::io::stdin().is_terminal() {
@@ -35,16 +37,28 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         );
     }
     let saved = args.plan.as_deref().map(read_saved_plan).transpose()?;
-    // A saved plan carries the resets it was made with.
-    let resets: BTreeSet<String> = match &saved {
-        Some(_) if !args.tokens.reset_tokens.is_empty() => bail!(
-            "--reset-token goes with `plan --out`: a saved plan already says which tokens it resets"
+    // A saved plan carries the resets and targets it was made with.
+    let scope = match &saved {
+        Some(_) if !args.scope.reset_tokens.is_empty() || !args.scope.targets.is_empty() => bail!(
+            "--reset-token and --target go with `plan --out`: a saved plan already says which tokens it resets and what it is restricted to"
         ),
-        Some(saved) => (saved.plan.tokens.iter())
-            .filter(|(_, change)| matches!(change, TokenChange::ResetToken { .. }))
-            .map(|(name, _)| name.clone())
-            .collect(),
-        None => args.tokens.reset_tokens.iter().cloned().collect(),
+        Some(saved) => {
+            if !saved.plan.targets.is_empty() {
+                eprintln!(
+                    "{}: a partial plan, for {} only.",
+                    saved.path,
+                    saved.plan.targets.join(", ")
+                );
+            }
+            Scope {
+                resets: (saved.plan.tokens.iter())
+                    .filter(|(_, change)| matches!(change, TokenChange::ResetToken { .. }))
+                    .map(|(name, _)| name.clone())
+                    .collect(),
+                targets: saved.plan.targets.clone(),
+            }
+        }
+        None => Scope::of(&args.scope),
     };
     let clock = clock(&args.time);
     // A saved plan names the desired file it was made from; `-f` may name it anew.
@@ -65,7 +79,7 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     let reader = writer.reader();
     let style = stdout_style(args.color.color);
 
-    let (plan, live) = read_and_plan(&reader, &loaded, &resets, &clock).await?;
+    let (plan, live) = read_and_plan(&reader, &loaded, &scope, &clock).await?;
     if let Some(saved) = &saved {
         saved.check_fresh(&plan, &live)?;
         eprintln!(
@@ -170,8 +184,12 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Interrupted(signal.exit_code()));
     }
 
-    // Resets were done once; the read-back plans without them.
-    let (replanned, _) = read_and_plan(&reader, &loaded, &BTreeSet::new(), &clock)
+    // Resets were done once; the read-back plans without them, for the same targets.
+    let read_back = Scope {
+        resets: BTreeSet::new(),
+        targets: scope.targets.clone(),
+    };
+    let (replanned, _) = read_and_plan(&reader, &loaded, &read_back, &clock)
         .await
         .context("the changes were sent, but reading the account back failed; run plan to check")?;
     let unconfirmed = apply::unconfirmed(&results, &replanned);

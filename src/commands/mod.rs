@@ -14,7 +14,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::api::{ApiError, ApiToken, Endpoint, ReadClient, RetryPolicy, Timeouts};
-use crate::cli::{Cli, ColorWhen, Command, ConnectionArgs, TimeArgs, ValidateArgs};
+use crate::cli::{Cli, ColorWhen, Command, ConnectionArgs, ScopeArgs, TimeArgs, ValidateArgs};
 use crate::config::{self, ConfigError, LoadedFile};
 use crate::model::LiveState;
 use crate::plan::{plural, Plan};
@@ -99,23 +99,43 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// What a plan is asked for beyond the file: the tokens to reset (`--reset-token`)
+/// and the people and tokens it is restricted to (`--target`; empty for all).
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    resets: BTreeSet<String>,
+    targets: Vec<String>,
+}
+
+impl Scope {
+    fn of(args: &ScopeArgs) -> Scope {
+        Scope {
+            resets: args.reset_tokens.iter().cloned().collect(),
+            targets: args.targets.clone(),
+        }
+    }
+}
+
 /// The steps `plan` and `apply` share: read the live account (two GETs, a third for
-/// the tokens when the file manages them or `resets` name some, through a client that
-/// cannot write), resolve the file's names against it, plan as of `clock`.
+/// the tokens when the file manages them or the scope names some, through a client
+/// that cannot write), resolve the file's names against it, plan as of `clock`, and
+/// keep the scope's targets.
 async fn read_and_plan(
     reader: &ReadClient,
     loaded: &LoadedFile,
-    resets: &BTreeSet<String>,
+    scope: &Scope,
     clock: &Clock,
 ) -> anyhow::Result<(Plan, LiveState)> {
-    let with_tokens = loaded.file.manages_tokens() || !resets.is_empty();
+    let with_tokens =
+        loaded.file.manages_tokens() || !scope.resets.is_empty() || !scope.targets.is_empty();
     let live = reader
         .live_state(with_tokens)
         .await
         .context("cannot read the live account")?;
-    resolve::check_resets(&live, resets, clock.now).map_err(anyhow::Error::msg)?;
-    let desired = resolve::resolve(loaded, &live, resets).map_err(ConfigError::Invalid)?;
-    let plan = planner::plan(reader.account_id(), &desired, &live, clock);
+    resolve::check_resets(&live, &scope.resets, clock.now).map_err(anyhow::Error::msg)?;
+    resolve::check_targets(loaded, &live, &scope.targets).map_err(anyhow::Error::msg)?;
+    let desired = resolve::resolve(loaded, &live, &scope.resets).map_err(ConfigError::Invalid)?;
+    let plan = planner::plan(reader.account_id(), &desired, &live, clock).only(&scope.targets);
     Ok((plan, live))
 }
 

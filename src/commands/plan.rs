@@ -2,7 +2,6 @@
 //! whole flow: load the file, read the live state, resolve and plan, check the rails,
 //! save the plan if asked, render it.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -16,7 +15,7 @@ use crate::{rails, render};
 
 use super::{
     buffered_stdout, clock, connect, load_at, read_and_plan, refuse_link, stdout_style,
-    write_private, Outcome,
+    write_private, Outcome, Scope,
 };
 
 pub(super) async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
@@ -25,8 +24,7 @@ pub(super) async fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let named = (loaded.file.account_id).map(|account| (account, "the desired file"));
     let target = connect(&args.connection, named).await?;
     let reader = ReadClient::new(target.endpoint)?;
-    let resets: BTreeSet<String> = args.tokens.reset_tokens.iter().cloned().collect();
-    let (plan, live) = read_and_plan(&reader, &loaded, &resets, &clock).await?;
+    let (plan, live) = read_and_plan(&reader, &loaded, &Scope::of(&args.scope), &clock).await?;
     // Checked without overrides: what `apply` will refuse unless told otherwise.
     let refusals = rails::check(&plan, &live, &loaded.file, Overrides::default());
 

@@ -132,6 +132,9 @@ fn head(plan: &Plan, refusals: &[Refusal]) -> String {
         "{MARKER}\n### mailtrap-access plan for account {}\n\n",
         plan.account_id
     );
+    if let Some(partial) = super::partial(plan) {
+        text.push_str(&format!("> [!NOTE]\n> {}\n\n", inline(&partial)));
+    }
     let summary = plan.summary();
     if plan.is_empty() {
         text.push_str("**No changes.** The account matches the desired state.\n");

@@ -1,0 +1,179 @@
+//! Access over time and at a finer grain, end to end: an entry's `expires` ends its
+//! access on the day, `ignore` keeps accesses out of reach, and `--target` plans and
+//! sends one person's change alone. Each checks the requests the sandbox received.
+
+mod common;
+
+use common::*;
+
+const DEMO: &str = "examples/mailtrap-access.yaml";
+
+fn writes_of(sandbox: &mailtrap_access::sandbox::BlockingSandbox) -> Vec<String> {
+    (sandbox.requests().into_iter())
+        .filter(|request| request.method != "GET")
+        .map(|request| format!("{} {}", request.method, request.path))
+        .collect()
+}
+
+#[test]
+fn an_expired_contractor_loses_their_rows_and_the_next_plan_is_empty() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(DEMO).unwrap().replace(
+        "  carol@acme.com:\n    projects: {Frontend: admin}\n",
+        "  carol@acme.com:\n    projects: {Frontend: admin}\n    expires: 2027-01-31\n",
+    );
+    let file = write_file(dir.path(), "desired.yaml", &text);
+    // On January 25th the plan warns; on February 1st carol's access is over.
+    let before = run_against(&url, &["plan", "-f", &file, "--now", "2027-01-25"]);
+    assert_exit(&before, 0);
+    assert!(
+        stdout(&before).contains("carol@acme.com's access ends in 6 days (2027-01-31)."),
+        "{}",
+        stdout(&before)
+    );
+    let validate = command(&["validate", "-f", &file, "--now", "2027-02-01"])
+        .output()
+        .unwrap();
+    assert_exit(&validate, 0);
+    assert!(
+        stderr(&validate).contains("warning: ")
+            && stderr(&validate).contains("\"carol@acme.com\" expired on 2027-01-31"),
+        "{}",
+        stderr(&validate)
+    );
+    let apply = run_against(
+        &url,
+        &[
+            "apply",
+            "-f",
+            &file,
+            "--auto-approve",
+            "--now",
+            "2027-02-01",
+        ],
+    );
+    assert_exit(&apply, 0);
+    assert!(
+        stdout(&apply).contains("carol@acme.com's access expired on 2027-01-31"),
+        "{}",
+        stdout(&apply)
+    );
+    assert!(
+        sandbox.state().rows(5190004).is_empty(),
+        "carol's rows are gone"
+    );
+    let again = run_against(
+        &url,
+        &[
+            "plan",
+            "-f",
+            &file,
+            "--detailed-exitcode",
+            "--now",
+            "2027-02-01",
+        ],
+    );
+    assert_exit(&again, 0);
+}
+
+#[test]
+fn ignored_accesses_are_never_written_even_under_unmanaged_remove() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "desired.yaml",
+        "version: 1\naccount_id: 1111111\nunmanaged: remove\nignore: [\"*@ACME.COM\"]\nusers: {}\n",
+    );
+    let plan = run_against(&url, &["plan", "-f", &file, "--detailed-exitcode"]);
+    assert_exit(&plan, 0);
+    assert!(
+        stdout(&plan).contains("= bob@acme.com (User, access 5190003): matches the ignore pattern \"*@ACME.COM\": never changed"),
+        "{}",
+        stdout(&plan)
+    );
+    let apply = run_against(
+        &url,
+        &[
+            "apply",
+            "-f",
+            &file,
+            "--auto-approve",
+            "--allow-mass-removal",
+        ],
+    );
+    assert_exit(&apply, 0);
+    assert!(writes_of(&sandbox).is_empty(), "{:?}", writes_of(&sandbox));
+}
+
+#[test]
+fn a_targeted_apply_sends_exactly_the_targets_request() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let plan = run_against(&url, &["plan", "-f", DEMO, "--target", "Carol@acme.com"]);
+    assert_exit(&plan, 0);
+    let text = stdout(&plan);
+    assert!(
+        text.contains("Partial plan (--target): only \"Carol@acme.com\"")
+            && text.contains("~ carol@acme.com")
+            && !text.contains("~ bob@acme.com"),
+        "{text}"
+    );
+    let json = run_against(
+        &url,
+        &[
+            "plan",
+            "-f",
+            DEMO,
+            "--target",
+            "carol@acme.com",
+            "--format",
+            "json",
+        ],
+    );
+    let document: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(document["targets"], serde_json::json!(["carol@acme.com"]));
+    assert_eq!(document["accesses"].as_array().unwrap().len(), 1);
+
+    let unknown = run_against(&url, &["plan", "-f", DEMO, "--target", "carl@acme.com"]);
+    assert_exit(&unknown, 1);
+    assert!(
+        stderr(&unknown).contains("--target \"carl@acme.com\" is neither a person nor an API token in the file or the account; did you mean \"carol@acme.com\""),
+        "{}",
+        stderr(&unknown)
+    );
+
+    // Saved, applied: carol's one PUT, and the read-back is complete for the target.
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json").display().to_string();
+    let save = run_against(
+        &url,
+        &[
+            "plan",
+            "-f",
+            DEMO,
+            "--target",
+            "carol@acme.com",
+            "--out",
+            &saved,
+        ],
+    );
+    assert_exit(&save, 0);
+    let apply = run_against(&url, &["apply", "--auto-approve", &saved]);
+    assert_exit(&apply, 0);
+    assert!(
+        stderr(&apply).contains("a partial plan, for carol@acme.com only"),
+        "{}",
+        stderr(&apply)
+    );
+    assert_eq!(
+        writes_of(&sandbox),
+        ["PUT /api/accounts/1111111/account_accesses/5190004/permissions/bulk"]
+    );
+    // The rest is still to do.
+    let rest = run_against(&url, &["plan", "-f", DEMO, "--detailed-exitcode"]);
+    assert_exit(&rest, 2);
+}
