@@ -272,8 +272,6 @@ mod tests {
             to: Level::Viewer,
         };
         Plan {
-            account_id: 1,
-            dialect: Default::default(),
             changes: ids
                 .iter()
                 .map(|id| {
@@ -281,10 +279,7 @@ mod tests {
                     (access(*id), Change::Permissions { operations })
                 })
                 .collect::<BTreeMap<_, _>>(),
-            tokens: Default::default(),
-            left_alone: vec![],
-            tokens_left_alone: vec![],
-            warnings: vec![],
+            ..Plan::new(1, Default::default())
         }
     }
 

@@ -476,15 +476,7 @@ mod tests {
     }
 
     fn summary(results: &[OperationResult]) -> String {
-        let converged = Plan {
-            account_id: 1111111,
-            dialect: Default::default(),
-            changes: Default::default(),
-            tokens: Default::default(),
-            left_alone: Vec::new(),
-            tokens_left_alone: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let converged = Plan::new(1111111, Default::default());
         let mut out = Vec::new();
         apply_summary(results, &[], &converged, &mut out, Style::default()).unwrap();
         String::from_utf8(out).unwrap()
