@@ -29,6 +29,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Write the live account as a desired-state file.
     Export(ExportArgs),
+    /// For one person or API token: every resource where it has or will have access,
+    /// the grants it comes from, the live and effective levels, and what plan would do.
+    Explain(ExplainArgs),
     /// Print the JSON Schema of the desired-state file.
     Schema,
     /// Serve a local simulation of Mailtrap's Account Management API.
@@ -289,6 +292,30 @@ pub struct ApplyArgs {
     pub time: TimeArgs,
     #[command(flatten)]
     pub color: ColorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// An email (any case) or an API token's name.
+    #[arg(value_name = "EMAIL_OR_TOKEN_NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Read the file alone: no request is sent, names are not resolved.
+    #[arg(long)]
+    pub offline: bool,
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub time: TimeArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod apply;
 pub(crate) mod cli;
 pub(crate) mod commands;
 pub mod config;
+pub mod explain;
 pub mod export;
 pub mod model;
 pub mod plan;

@@ -294,6 +294,77 @@ fn write_left_alone(out: &mut impl Write, items: &[LeftAlone], style: Style) -> 
     Ok(())
 }
 
+/// `explain` as text: one block per resource, then the notes.
+pub fn explain_text(
+    explanation: &crate::explain::Explanation,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let kind = if explanation.kind == "person" {
+        ""
+    } else {
+        "API token "
+    };
+    let against = if explanation.live {
+        "the file and the live account"
+    } else {
+        "the file alone (--offline)"
+    };
+    writeln!(
+        out,
+        "{kind}{:?}, from {against}:",
+        printable(&explanation.subject)
+    )?;
+    if explanation.resources.is_empty() {
+        writeln!(out, "  no access, now or planned")?;
+    }
+    let level =
+        |code: Option<crate::model::LevelCode>| code.map_or("none".to_string(), |c| c.to_string());
+    for resource in &explanation.resources {
+        let id = resource
+            .id
+            .map_or(String::new(), |id| format!(" (id {id})"));
+        let noun = crate::model::ResourceType::from_api(&resource.kind);
+        writeln!(out)?;
+        if resource.name == noun.noun() {
+            // A type granted by one level, named offline by its type alone.
+            writeln!(out, "  {}{id}", noun.noun())?;
+        } else {
+            writeln!(out, "  {} {:?}{id}", noun.noun(), printable(&resource.name))?;
+        }
+        match resource.desired {
+            Some(desired) => writeln!(out, "    wanted:    {desired}")?,
+            None => writeln!(out, "    wanted:    none (not in the file's grants)")?,
+        }
+        for source in &resource.sources {
+            let line = source
+                .line
+                .map_or(String::new(), |line| format!(" at line {line}"));
+            writeln!(out, "      {} {}{line}", source.level, source.via)?;
+        }
+        if resource.sources.len() > 1 {
+            writeln!(out, "      the higher of them wins")?;
+        }
+        if explanation.live {
+            writeln!(out, "    live:      {}", level(resource.live))?;
+        }
+        let inherited = (resource.inherited_from.as_ref())
+            .map_or(String::new(), |from| format!(", inherited from {from}"));
+        writeln!(
+            out,
+            "    effective: {}{inherited}",
+            level(resource.effective)
+        )?;
+        writeln!(out, "    plan:      {}", resource.plan)?;
+    }
+    if !explanation.notes.is_empty() {
+        writeln!(out)?;
+        for note in &explanation.notes {
+            writeln!(out, "  note: {}", printable(note))?;
+        }
+    }
+    Ok(())
+}
+
 /// One line per request sent, as its result arrives.
 pub fn apply_result(
     result: &OperationResult,

@@ -193,6 +193,33 @@ pub fn resolve(
     }
 }
 
+/// The key of the resource of `kind` that a grant names (`name` is `None` for a type
+/// granted by a single level), as resolution finds it.
+pub fn key_of(
+    kind: &ResourceType,
+    name: Option<&str>,
+    resources: &[Resource],
+) -> Result<ResourceKey, String> {
+    let Some(info) = kind.info() else {
+        return Err(format!("{kind} is not a type this tool manages"));
+    };
+    let of_kind: Vec<&Resource> = resources.iter().filter(|r| &r.key.kind == kind).collect();
+    match (info.shape, name) {
+        (Shape::Named, Some(name)) => find_named(&of_kind, info, name),
+        _ => find_singleton(&of_kind, kind),
+    }
+}
+
+/// `; did you mean "A", "B"?` for the names of `known` nearest `wanted`, or nothing.
+pub fn nearest_hint(wanted: &str, known: &[String]) -> String {
+    let nearest = nearest_names(wanted, known.iter().map(String::as_str));
+    if nearest.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", nearest.join(", "))
+    }
+}
+
 /// Each `--target` names someone or a token in the file or the account; else an error
 /// suggesting the nearest names.
 pub fn check_targets(
@@ -213,14 +240,9 @@ pub fn check_targets(
         if known.contains(target) || known.contains(&target.to_lowercase()) {
             continue;
         }
-        let nearest = nearest_names(target, known.iter().map(String::as_str));
-        let hint = if nearest.is_empty() {
-            String::new()
-        } else {
-            format!("; did you mean {}?", nearest.join(", "))
-        };
         return Err(format!(
-            "--target {target:?} is neither a person nor an API token in the file or the account{hint}"
+            "--target {target:?} is neither a person nor an API token in the file or the account{}",
+            nearest_hint(target, &known)
         ));
     }
     Ok(())

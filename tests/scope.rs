@@ -177,3 +177,88 @@ fn a_targeted_apply_sends_exactly_the_targets_request() {
     let rest = run_against(&url, &["plan", "-f", DEMO, "--detailed-exitcode"]);
     assert_exit(&rest, 2);
 }
+
+#[test]
+fn explain_says_where_each_level_comes_from() {
+    let offline = command(&["explain", "bob@acme.com", "-f", DEMO, "--offline"])
+        .output()
+        .unwrap();
+    assert_exit(&offline, 0);
+    insta::assert_snapshot!("explain_offline", stdout(&offline));
+
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let live = run_against(&url, &["explain", "Bob@Acme.com", "-f", DEMO]);
+    assert_exit(&live, 0);
+    insta::assert_snapshot!("explain_live", stdout(&live));
+    let token = run_against(
+        &url,
+        &["explain", "CI deploy", "-f", DEMO, "--format", "json"],
+    );
+    assert_exit(&token, 0);
+    insta::assert_snapshot!("explain_token_json", stdout(&token));
+    // Someone the file does not list, who is in the account: their live rows, left alone.
+    let frank = run_against(&url, &["explain", "frank@acme.com", "-f", DEMO]);
+    assert_exit(&frank, 0);
+    assert!(
+        stdout(&frank).contains("left alone: not in the file (unmanaged: ignore)"),
+        "{}",
+        stdout(&frank)
+    );
+    assert!(writes_of(&sandbox).is_empty(), "explain never writes");
+
+    let unknown = run_against(&url, &["explain", "bobb@acme.com", "-f", DEMO]);
+    assert_exit(&unknown, 1);
+    assert!(
+        stderr(&unknown).contains("\"bobb@acme.com\" is neither a person nor an API token in the file or the account; did you mean \"bob@acme.com\""),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn explain_counts_what_an_account_or_project_level_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "desired.yaml",
+        "version: 1\nusers:\n  ann@acme.com:\n    account: viewer\n    projects: {Backend: admin, Frontend: viewer}\n    inboxes: {\"Backend/Staging\": viewer, \"Frontend/Staging\": viewer}\n    sending_domains: {acme.com: viewer}\n",
+    );
+    let output = command(&[
+        "explain",
+        "ann@acme.com",
+        "-f",
+        &file,
+        "--offline",
+        "--format",
+        "json",
+    ])
+    .output()
+    .unwrap();
+    assert_exit(&output, 0);
+    let explained: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let effective: Vec<(String, String, String)> =
+        (explained["resources"].as_array().unwrap().iter())
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["effective"].as_str().unwrap().to_string(),
+                    r["inherited_from"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+    let row = |name: &str, level: &str, from: &str| {
+        (name.to_string(), level.to_string(), from.to_string())
+    };
+    assert_eq!(
+        effective,
+        [
+            row("account", "viewer", ""),
+            row("Backend", "admin", ""),
+            row("Frontend", "viewer", ""),
+            row("Backend/Staging", "admin", "project \"Backend\""),
+            row("Frontend/Staging", "viewer", ""),
+            row("acme.com", "viewer", ""),
+        ]
+    );
+}

@@ -3,6 +3,7 @@
 
 mod apply;
 mod docs;
+mod explain;
 mod export;
 mod interrupt;
 mod plan;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => runtime()?.block_on(plan::run(args)),
         Command::Apply(args) => runtime()?.block_on(apply::run(args)),
         Command::Export(args) => runtime()?.block_on(export::run(args)),
+        Command::Explain(args) => explain::run(args),
         Command::Sandbox(args) => sandbox::run(args).map(|()| Outcome::Success),
         Command::Completions(args) => docs::completions(args.shell).map(|()| Outcome::Success),
         Command::Man(args) => docs::man(args.out.as_deref()).map(|()| Outcome::Success),
