@@ -69,12 +69,14 @@ enum Subject<'a> {
     Token(&'a str),
 }
 
-/// Explain `name` from `loaded`, against `live` and `plan` when given (both, or
-/// neither for `--offline`). An error names what it is not, with the nearest names.
+/// Explain `name` from `loaded` as of `now`, against `live` and `plan` when given
+/// (both, or neither for `--offline`). An error names what it is not, with the nearest
+/// names.
 pub fn explain(
     name: &str,
     loaded: &LoadedFile,
     online: Option<(&LiveState, &Plan)>,
+    now: jiff::Timestamp,
 ) -> Result<Explanation, String> {
     let file = &loaded.file;
     let live = online.map(|(live, _)| live);
@@ -112,7 +114,14 @@ pub fn explain(
     };
     let mut rows: BTreeMap<(ResourceType, String), ResourceExplained> = BTreeMap::new();
     let mut notes = Vec::new();
-    if let Some(grants) = grants {
+    let ended = (grants.and_then(|grants| grants.expires))
+        .filter(|ends| ends.instant().is_some_and(|at| at <= now));
+    if let Some(ends) = ended {
+        notes.push(format!(
+            "its access expired on {ends} (`expires`): it wants nothing from then on"
+        ));
+    }
+    if let Some(grants) = grants.filter(|_| ended.is_none()) {
         for (via, at, source_grants) in sources(loaded, section, label, grants) {
             for info in &MANAGED {
                 for (key, granted_name, level) in source_grants.of_type(&info.kind) {
@@ -147,7 +156,7 @@ pub fn explain(
                 "its access ends on {expires} (`expires`); from then on its grants are none"
             ));
         }
-    } else {
+    } else if grants.is_none() {
         notes.push("not in the file: the plan leaves it alone unless `unmanaged: remove` (or `unmanaged_tokens: remove`) says to remove it".to_string());
     }
 

@@ -29,6 +29,7 @@ pub fn export(account_id: u64, live: &LiveState) -> Exported {
         api_tokens: BTreeMap::new(),
         ignore: Vec::new(),
         expiry_warning: None,
+        policies: Default::default(),
     };
     let mut notes = Vec::new();
     let ambiguous = live.ambiguous_identities();

@@ -474,6 +474,9 @@ pub struct Access {
     pub name: Option<String>,
     /// The specifier's own id: for an API token, the id the API Tokens API knows it by.
     pub specifier_id: Option<u64>,
+    /// A user's `two_factor_authentication_enabled`; `None` when the listing does not
+    /// say (invites, tokens).
+    pub two_factor: Option<bool>,
     pub rows: Vec<Row>,
 }
 
@@ -767,6 +770,7 @@ mod tests {
             email: email.map(str::to_string),
             name: name.map(str::to_string),
             specifier_id: None,
+            two_factor: None,
             rows: vec![Row {
                 resource: ResourceKey::new(ResourceType::Project, 7),
                 level: LevelCode(level),

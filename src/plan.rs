@@ -51,23 +51,25 @@ impl Plan {
     }
 
     /// This plan restricted to `targets` (emails, any case, and token names): every
-    /// other change is dropped, so it is neither shown nor sent. Nothing else changes:
-    /// what is left alone and the warnings still describe the whole account.
+    /// change, left-alone item and warning about anyone else is dropped, so it is
+    /// neither shown nor sent.
     pub fn only(mut self, targets: &[String]) -> Plan {
         if targets.is_empty() {
             return self;
         }
         let lowered: Vec<String> = targets.iter().map(|t| t.to_lowercase()).collect();
-        let aimed = |label: &str, kind: &SpecifierKind| {
-            if kind.is_person() {
-                lowered.contains(&label.to_lowercase())
-            } else {
-                targets.iter().any(|target| target == label)
-            }
+        // A name is a target as a token's name (exactly), or as an email (any case).
+        let aimed = |name: &str| {
+            targets.iter().any(|target| target == name)
+                || (name.contains('@') && lowered.contains(&name.to_lowercase()))
         };
-        self.changes
-            .retain(|access, _| aimed(&access.label, &access.kind));
+        self.changes.retain(|access, _| aimed(&access.label));
         self.tokens.retain(|name, _| targets.contains(name));
+        self.left_alone.retain(|item| aimed(&item.access.label));
+        self.tokens_left_alone
+            .retain(|item| targets.contains(&item.name));
+        self.warnings
+            .retain(|warning| warning.subject().is_some_and(aimed));
         self.targets = targets.to_vec();
         self
     }
@@ -848,6 +850,36 @@ impl fmt::Display for LeftAloneReason {
     }
 }
 
+/// `bob@acme.com`, or `API token "CI deploy"`, for messages.
+fn subject_name(name: &str, api_token: bool) -> String {
+    if api_token {
+        format!("API token {:?}", printable(name))
+    } else {
+        printable(name).into_owned()
+    }
+}
+
+impl Warning {
+    /// The person or token it is about (an email or a token's name), if it is about one.
+    fn subject(&self) -> Option<&str> {
+        match self {
+            Warning::NotInAccount { email } => Some(email),
+            Warning::EmptyListing => None,
+            Warning::SameNameDifferentRows { name, .. }
+            | Warning::TokenNotChanged { name, .. }
+            | Warning::TokenReplaced { name, .. }
+            | Warning::TokenExpiresSoon { name, .. }
+            | Warning::TokenNeverExpires { name }
+            | Warning::TokenNotReset { name, .. }
+            | Warning::AccessExpired { name, .. }
+            | Warning::AccessEndsSoon { name, .. } => Some(name),
+            Warning::OwnerInFile { access } | Warning::LevelNotManaged { access, .. } => {
+                Some(&access.label)
+            }
+        }
+    }
+}
+
 /// Something a reviewer must know; nothing is sent because of it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -872,10 +904,17 @@ pub enum Warning {
     /// A token that never expires, in the account or created by the plan.
     TokenNeverExpires { name: String },
     /// An entry's `expires` has passed: its grants are none from then on.
-    AccessExpired { name: String, on: WantedExpiry },
+    AccessExpired {
+        name: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        api_token: bool,
+        on: WantedExpiry,
+    },
     /// An entry's `expires` comes within the file's `expiry_warning`.
     AccessEndsSoon {
         name: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        api_token: bool,
         on: WantedExpiry,
         days: i64,
     },
@@ -944,15 +983,15 @@ impl fmt::Display for Warning {
                 "API token {:?} never expires.",
                 printable(name)
             ),
-            Warning::AccessExpired { name, on } => write!(
+            Warning::AccessExpired { name, api_token, on } => write!(
                 f,
-                "{}'s access expired on {on}: its grants are none, and the plan ends them.",
-                printable(name)
+                "{}'s access expired on {on}: from then on its grants are none.",
+                subject_name(name, *api_token)
             ),
-            Warning::AccessEndsSoon { name, on, days } => write!(
+            Warning::AccessEndsSoon { name, api_token, on, days } => write!(
                 f,
                 "{}'s access ends in {days} {} ({on}).",
-                printable(name),
+                subject_name(name, *api_token),
                 plural(usize::try_from(*days).unwrap_or(0), "day", "days")
             ),
             Warning::TokenNotReset { name, token_id, planned } => write!(

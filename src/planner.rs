@@ -2,10 +2,12 @@
 //! function (no I/O, no clock, no randomness), so it is tested directly, by snapshots
 //! and by properties.
 //!
-//! Rules: each access the file lists gets exactly its grants as explicit rows; rows of a
-//! type or level the tool does not manage are left as they are; the owner is never
-//! changed; accesses absent from the file are removed only under `unmanaged: remove`,
-//! and never the owner's, or one holding rows the tool does not manage.
+//! Rules: each access the file lists gets exactly its grants as explicit rows (none once
+//! its `expires` has passed); rows of a type or level the tool does not manage are left
+//! as they are; the owner is never changed; accesses absent from the file (or whose
+//! `expires` has passed) are removed only under `unmanaged: remove`, and never the
+//! owner's, or one holding rows the tool does not manage (whose managed rows go
+//! instead). An access or token an `ignore` pattern matches is never touched.
 //!
 //! API tokens are planned from the tokens list: one missing is created; one whose rows
 //! or wanted expiry differ is replaced (there is no call that changes a token), unless
@@ -115,6 +117,14 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
             None if desired.unmanaged == UnmanagedPolicy::Ignore => {
                 plan.left_alone.push(left_alone(LeftAloneReason::NotInFile))
             }
+            // Ended, but holding rows the tool leaves: its managed rows go all the same.
+            None if expired && access.rows.iter().any(|row| row.managed_level().is_none()) => {
+                let ops = row_ops(access, &empty, &access_ref, &names, &mut plan);
+                if !ops.is_empty() {
+                    plan.changes
+                        .insert(access_ref.clone(), Change::Permissions { operations: ops });
+                }
+            }
             None if access.rows.iter().any(|row| row.managed_level().is_none()) => plan
                 .left_alone
                 .push(left_alone(LeftAloneReason::HoldsUnmanagedRows)),
@@ -145,13 +155,19 @@ pub fn plan(account_id: u64, desired: &Desired, live: &LiveState, clock: &Clock)
             Some(on) if has_passed(Some(on), clock) => {
                 plan.warnings.push(Warning::AccessExpired {
                     name: wanted.label.clone(),
+                    api_token: false,
                     on,
                 });
                 continue;
             }
-            Some(on) => {
-                access_ends_warning(&wanted.label, on, desired.expiry_warning, clock, &mut plan)
-            }
+            Some(on) => access_ends_warning(
+                &wanted.label,
+                false,
+                on,
+                desired.expiry_warning,
+                clock,
+                &mut plan,
+            ),
             None => {}
         }
         if found.contains(identity) {
@@ -203,6 +219,7 @@ fn has_passed(expires: Option<WantedExpiry>, clock: &Clock) -> bool {
 /// Warn that an entry's access ends within `window`.
 fn access_ends_warning(
     name: &str,
+    api_token: bool,
     on: WantedExpiry,
     window: SignedDuration,
     clock: &Clock,
@@ -213,6 +230,7 @@ fn access_ends_warning(
     if left <= window {
         plan.warnings.push(Warning::AccessEndsSoon {
             name: name.to_string(),
+            api_token,
             on,
             days: left.as_hours().div_euclid(24),
         });
@@ -353,18 +371,13 @@ fn plan_tokens(
         match entry.expires {
             Some(on) if has_passed(Some(on), clock) => {
                 plan.warnings.push(Warning::AccessExpired {
-                    name: format!("API token {name:?}"),
+                    name: name.clone(),
+                    api_token: true,
                     on,
                 });
                 continue;
             }
-            Some(on) => access_ends_warning(
-                &format!("API token {name:?}"),
-                on,
-                desired.expiry_warning,
-                clock,
-                plan,
-            ),
+            Some(on) => access_ends_warning(name, true, on, desired.expiry_warning, clock, plan),
             None => {}
         }
         if by_name.contains_key(name.as_str()) {
@@ -706,6 +719,7 @@ mod tests {
                 email: Some("bob@x.io".into()),
                 name: None,
                 specifier_id: None,
+                two_factor: None,
                 rows: vec![
                     Row {
                         resource: shown.clone(),
@@ -764,6 +778,7 @@ mod tests {
                 email: Some("bob@x.io".into()),
                 name: None,
                 specifier_id: None,
+                two_factor: None,
                 rows: vec![Row {
                     resource: project.clone(),
                     level: LevelCode(10),

@@ -285,6 +285,7 @@ mod tests {
             email: Some(format!("user{id}@x.io")),
             name: None,
             specifier_id: None,
+            two_factor: None,
             rows: rows
                 .iter()
                 .map(|(kind, rid, level)| Row {
@@ -310,6 +311,7 @@ mod tests {
             api_tokens: Default::default(),
             ignore: Vec::new(),
             expiry_warning: None,
+            policies: Default::default(),
         }
     }
 

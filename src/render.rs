@@ -168,10 +168,20 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
         writeln!(
             out,
             "{}",
-            style.green("No changes. The account matches the desired state.")
+            style.green(format!("No changes. {}", matches(plan)))
         )
     } else {
         writeln!(out, "{}", style.bold(&format!("Plan: {}.", plan.summary())))
+    }
+}
+
+/// `The account matches the desired state.`, or for a partial plan, `The targets
+/// match...`: nothing is known of the rest.
+pub(crate) fn matches(plan: &Plan) -> &'static str {
+    if plan.targets.is_empty() {
+        "The account matches the desired state."
+    } else {
+        "The targets match the desired state."
     }
 }
 
@@ -510,8 +520,9 @@ pub fn apply_summary(
     let requests = plural(results.len(), "request", "requests");
     if failed == 0 && unconfirmed.is_empty() && replanned.is_empty() {
         let line = format!(
-            "Apply complete: {} {requests} sent; read back: the account matches the desired state.",
-            results.len()
+            "Apply complete: {} {requests} sent; read back: {}",
+            results.len(),
+            matches(replanned).to_lowercase()
         );
         writeln!(out, "{}", style.green(line))
     } else {

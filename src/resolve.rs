@@ -228,22 +228,49 @@ pub fn check_targets(
     targets: &[String],
 ) -> Result<(), String> {
     let file = &loaded.file;
-    let known: Vec<String> = (file.users.keys().map(|email| email.to_lowercase()))
-        .chain(file.api_tokens.keys().cloned())
+    let people: Vec<String> = (file.users.keys().map(|email| email.to_lowercase()))
         .chain(live.accesses.iter().filter_map(|access| {
             let label = access.label();
             access.kind.is_person().then(|| label.to_lowercase())
         }))
+        .collect();
+    let tokens: Vec<String> = (file.api_tokens.keys().cloned())
         .chain(live.tokens.iter().flatten().map(|token| token.name.clone()))
         .collect();
+    // Emails in any case, token names exactly, as the plan is then restricted.
     for target in targets {
-        if known.contains(target) || known.contains(&target.to_lowercase()) {
+        if people.contains(&target.to_lowercase()) || tokens.contains(target) {
             continue;
         }
+        let known: Vec<String> = people.iter().chain(&tokens).cloned().collect();
         return Err(format!(
             "--target {target:?} is neither a person nor an API token in the file or the account{}",
             nearest_hint(target, &known)
         ));
+    }
+    Ok(())
+}
+
+/// A reset the plan would not make: of a token an `ignore` pattern matches, or of one
+/// outside the `--target`s.
+pub fn check_scope(
+    loaded: &LoadedFile,
+    resets: &BTreeSet<String>,
+    targets: &[String],
+) -> Result<(), String> {
+    for name in resets {
+        let ignored = (loaded.file.ignore.iter())
+            .find(|pattern| crate::config::ignore_pattern(pattern).matches(name));
+        if let Some(pattern) = ignored {
+            return Err(format!(
+                "--reset-token {name:?}: it matches the ignore pattern {pattern:?}, so it is never changed"
+            ));
+        }
+        if !targets.is_empty() && !targets.contains(name) {
+            return Err(format!(
+                "--reset-token {name:?} is not one of the --target names: add --target {name:?}, or reset it in another run"
+            ));
+        }
     }
     Ok(())
 }

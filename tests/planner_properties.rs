@@ -140,6 +140,7 @@ fn live() -> impl Strategy<Value = LiveState> {
                     id: 5000 + index as u64,
                     // A listed token's access: its token's id, when there is one.
                     specifier_id: Some(61000 + index as u64),
+                    two_factor: None,
                     kind,
                     email,
                     name,
@@ -253,6 +254,7 @@ fn file_with_minimum(min_account_admins: u32) -> DesiredFile {
         api_tokens: Default::default(),
         ignore: Vec::new(),
         expiry_warning: None,
+        policies: Default::default(),
     }
 }
 

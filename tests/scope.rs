@@ -262,3 +262,80 @@ fn explain_counts_what_an_account_or_project_level_reaches() {
         ]
     );
 }
+
+#[test]
+fn a_target_the_apply_removes_does_not_fail_the_read_back() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "desired.yaml",
+        "version: 1\naccount_id: 1111111\nunmanaged: remove\nusers:\n  alice@acme.com: {account: admin}\n",
+    );
+    let apply = run_against(
+        &url,
+        &[
+            "apply",
+            "-f",
+            &file,
+            "--auto-approve",
+            "--target",
+            "frank@acme.com",
+        ],
+    );
+    assert_exit(&apply, 0);
+    assert!(
+        stdout(&apply).contains("read back: the targets match the desired state."),
+        "{}",
+        stdout(&apply)
+    );
+    assert_eq!(
+        writes_of(&sandbox),
+        ["DELETE /api/accounts/1111111/account_accesses/5190008"]
+    );
+    // Token names are matched exactly, emails in any case.
+    let token = run_against(&url, &["plan", "-f", DEMO, "--target", "ci deploy"]);
+    assert_exit(&token, 1);
+    assert!(
+        stderr(&token).contains("did you mean \"CI deploy\""),
+        "{}",
+        stderr(&token)
+    );
+    // A reset outside the targets, or of an ignored token, is refused, not dropped.
+    let outside = run_against(
+        &url,
+        &[
+            "plan",
+            "-f",
+            DEMO,
+            "--target",
+            "carol@acme.com",
+            "--reset-token",
+            "Legacy import",
+        ],
+    );
+    assert_exit(&outside, 1);
+    assert!(
+        stderr(&outside).contains("is not one of the --target names"),
+        "{}",
+        stderr(&outside)
+    );
+    let ignored = demo_with(dir.path(), "ignore: [\"legacy*\"]\n");
+    let refused = run_against(
+        &url,
+        &["plan", "-f", &ignored, "--reset-token", "Legacy import"],
+    );
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused).contains("matches the ignore pattern \"legacy*\""),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+/// The demo file with `extra` appended.
+fn demo_with(dir: &std::path::Path, extra: &str) -> String {
+    let text = std::fs::read_to_string(DEMO).unwrap();
+    write_file(dir, "demo-with.yaml", &format!("{text}{extra}"))
+}

@@ -28,6 +28,8 @@ struct SpecifierWire {
     email: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    two_factor_authentication_enabled: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +118,7 @@ pub(crate) fn access(
         email: entry.specifier.email,
         name: entry.specifier.name,
         specifier_id: entry.specifier.id,
+        two_factor: entry.specifier.two_factor_authentication_enabled,
         rows,
     })
 }

@@ -44,10 +44,13 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         ),
         Some(saved) => {
             if !saved.plan.targets.is_empty() {
+                let targets: Vec<String> = (saved.plan.targets.iter())
+                    .map(|target| crate::model::printable(target).into_owned())
+                    .collect();
                 eprintln!(
                     "{}: a partial plan, for {} only.",
                     saved.path,
-                    saved.plan.targets.join(", ")
+                    targets.join(", ")
                 );
             }
             Scope {
@@ -56,6 +59,7 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
                     .map(|(name, _)| name.clone())
                     .collect(),
                 targets: saved.plan.targets.clone(),
+                ..Scope::default()
             }
         }
         None => Scope::of(&args.scope),
@@ -187,7 +191,8 @@ pub(super) async fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     // Resets were done once; the read-back plans without them, for the same targets.
     let read_back = Scope {
         resets: BTreeSet::new(),
-        targets: scope.targets.clone(),
+        read_back: true,
+        ..scope.clone()
     };
     let (replanned, _) = read_and_plan(&reader, &loaded, &read_back, &clock)
         .await

@@ -15,15 +15,19 @@ pub(super) fn run(args: ExplainArgs) -> anyhow::Result<Outcome> {
     let clock = clock(&args.time);
     let loaded = load_at(args.file.path(), &clock)?;
     let explanation = if args.offline {
-        explain::explain(&args.name, &loaded, None)
+        explain::explain(&args.name, &loaded, None, clock.now)
     } else {
         let named = (loaded.file.account_id).map(|account| (account, "the desired file"));
         let (plan, live) = runtime()?.block_on(async {
             let target = connect(&args.connection, named).await?;
             let reader = ReadClient::new(target.endpoint)?;
-            read_and_plan(&reader, &loaded, &Scope::default(), &clock).await
+            let scope = Scope {
+                with_tokens: true,
+                ..Scope::default()
+            };
+            read_and_plan(&reader, &loaded, &scope, &clock).await
         })?;
-        explain::explain(&args.name, &loaded, Some((&live, &plan)))
+        explain::explain(&args.name, &loaded, Some((&live, &plan)), clock.now)
     }
     .map_err(anyhow::Error::msg)
     .with_context(|| format!("cannot explain {:?}", crate::model::printable(&args.name)))?;

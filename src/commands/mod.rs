@@ -107,6 +107,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 struct Scope {
     resets: BTreeSet<String>,
     targets: Vec<String>,
+    /// Read the tokens list even if the file does not manage tokens.
+    with_tokens: bool,
+    /// The read-back after apply: the targets were checked before (one it removed is
+    /// in the account no more), and the resets are done.
+    read_back: bool,
 }
 
 impl Scope {
@@ -114,6 +119,7 @@ impl Scope {
         Scope {
             resets: args.reset_tokens.iter().cloned().collect(),
             targets: args.targets.clone(),
+            ..Scope::default()
         }
     }
 }
@@ -128,14 +134,19 @@ async fn read_and_plan(
     scope: &Scope,
     clock: &Clock,
 ) -> anyhow::Result<(Plan, LiveState)> {
-    let with_tokens =
-        loaded.file.manages_tokens() || !scope.resets.is_empty() || !scope.targets.is_empty();
+    let with_tokens = scope.with_tokens
+        || loaded.file.manages_tokens()
+        || !scope.resets.is_empty()
+        || !scope.targets.is_empty();
     let live = reader
         .live_state(with_tokens)
         .await
         .context("cannot read the live account")?;
-    resolve::check_resets(&live, &scope.resets, clock.now).map_err(anyhow::Error::msg)?;
-    resolve::check_targets(loaded, &live, &scope.targets).map_err(anyhow::Error::msg)?;
+    if !scope.read_back {
+        resolve::check_resets(&live, &scope.resets, clock.now).map_err(anyhow::Error::msg)?;
+        resolve::check_targets(loaded, &live, &scope.targets).map_err(anyhow::Error::msg)?;
+        resolve::check_scope(loaded, &scope.resets, &scope.targets).map_err(anyhow::Error::msg)?;
+    }
     let desired = resolve::resolve(loaded, &live, &scope.resets).map_err(ConfigError::Invalid)?;
     let plan = planner::plan(reader.account_id(), &desired, &live, clock).only(&scope.targets);
     Ok((plan, live))

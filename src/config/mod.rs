@@ -2,6 +2,7 @@
 //! loading with positions, and the offline checks `validate` runs. Nothing here knows
 //! the live account; turning names into resources is `resolve`'s job.
 
+pub mod policies;
 mod present;
 mod reading;
 pub mod snippet;
@@ -16,6 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Level, ResourceType, Shape, Vocabulary, WantedExpiry, MANAGED};
+pub use policies::Policies;
 pub use reading::MAX_FILE_BYTES;
 pub use source_map::{Position, SourceMap};
 
@@ -102,6 +104,9 @@ pub struct DesiredFile {
     )]
     #[schemars(with = "String")]
     pub expiry_warning: Option<Days>,
+    /// What must never happen, and tests of effective access.
+    #[serde(default, skip_serializing_if = "Policies::is_empty")]
+    pub policies: Policies,
 }
 
 /// A number of days, written `14d`.
@@ -581,7 +586,7 @@ fn entries(file: &DesiredFile) -> impl Iterator<Item = (&'static str, &String, &
 
 /// An `ignore` pattern, compiled: `*` any run of characters, `?` one, any case.
 pub fn ignore_pattern(pattern: &str) -> wildmatch::WildMatch {
-    wildmatch::WildMatch::new_case_insensitive(pattern)
+    wildmatch::WildMatch::new_case_insensitive(pattern.trim())
 }
 
 /// An entry that an `ignore` pattern matches would be managed and never touched at once.
@@ -679,6 +684,11 @@ pub fn check_expiries(loaded: &LoadedFile, now: jiff::Timestamp) -> Vec<Diagnost
         let Some(wanted) = grants.expires_at else {
             continue;
         };
+        // A token whose access has ended on the tool's side is deleted: its own
+        // expiry no longer matters.
+        if (grants.expires.and_then(|ends| ends.instant())).is_some_and(|at| at <= now) {
+            continue;
+        }
         let Some(at) = wanted.instant() else {
             continue; // never
         };

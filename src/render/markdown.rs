@@ -137,7 +137,7 @@ fn head(plan: &Plan, refusals: &[Refusal]) -> String {
     }
     let summary = plan.summary();
     if plan.is_empty() {
-        text.push_str("**No changes.** The account matches the desired state.\n");
+        text.push_str(&format!("**No changes.** {}\n", super::matches(plan)));
     } else {
         text.push_str(&format!("**Plan: {summary}.**\n"));
     }
