@@ -32,6 +32,9 @@ pub enum Command {
     /// For one person or API token: every resource where it has or will have access,
     /// the grants it comes from, the live and effective levels, and what plan would do.
     Explain(ExplainArgs),
+    /// Judge the file's policies on the live account as it is now: exit 0 when all hold,
+    /// 3 when some rule is violated, 1 on an error.
+    Check(CheckArgs),
     /// Print the JSON Schema of the desired-state file.
     Schema,
     /// Serve a local simulation of Mailtrap's Account Management API.
@@ -292,6 +295,27 @@ pub struct ApplyArgs {
     pub time: TimeArgs,
     #[command(flatten)]
     pub color: ColorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub time: TimeArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Markdown,
+    /// JUnit XML: one test case per rule and subject.
+    Junit,
 }
 
 #[derive(Debug, Args)]

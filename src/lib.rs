@@ -12,6 +12,7 @@ pub mod export;
 pub mod model;
 pub mod plan;
 pub mod planner;
+pub mod policy;
 pub mod rails;
 pub mod rate;
 pub mod render;

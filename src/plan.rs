@@ -33,6 +33,8 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     /// `--target`: the people and tokens the plan is restricted to; empty for all.
     pub targets: Vec<String>,
+    /// The file's policies judged on the account as apply leaves it.
+    pub policy_violations: Vec<crate::policy::Violation>,
 }
 
 impl Plan {
@@ -47,6 +49,7 @@ impl Plan {
             tokens_left_alone: Vec::new(),
             warnings: Vec::new(),
             targets: Vec::new(),
+            policy_violations: Vec::new(),
         }
     }
 

@@ -52,6 +52,12 @@ pub enum Refusal {
     NewTokensFileNeeded {
         tokens: Vec<String>,
     },
+    /// The account as apply leaves it breaks a policy it does not break now.
+    Policy {
+        rule: String,
+        subject: String,
+        message: String,
+    },
 }
 
 impl Refusal {
@@ -64,7 +70,7 @@ impl Refusal {
             | Refusal::EmptyDesiredFile => Some("--allow-mass-removal"),
             Refusal::TokenReplacement { .. } => Some("--allow-token-replacement"),
             Refusal::NewTokensFileNeeded { .. } => Some("--new-tokens-file FILE"),
-            Refusal::TooFewAccountAdmins { .. } => None,
+            Refusal::TooFewAccountAdmins { .. } | Refusal::Policy { .. } => None,
         }
     }
 
@@ -118,6 +124,11 @@ impl fmt::Display for Refusal {
                 crate::plan::plural(tokens.len(), "token", "tokens"),
                 quoted(tokens),
                 crate::plan::plural(tokens.len(), "secret", "secrets"),
+            ),
+            Refusal::Policy { rule, subject, message } => write!(
+                f,
+                "policy rail: the plan would break policy {rule} for {}: {message}; only changing the file lifts this",
+                crate::model::printable(subject)
             ),
             Refusal::NewTokensFileNeeded { tokens } => write!(
                 f,
@@ -236,6 +247,14 @@ pub fn check(
     let secrets = names(TokenChange::makes_secret);
     if !secrets.is_empty() && !overrides.new_tokens_file {
         refusals.push(Refusal::NewTokensFileNeeded { tokens: secrets });
+    }
+    // A violation the account has now does not block a plan that adds none.
+    for violation in plan.policy_violations.iter().filter(|v| v.new) {
+        refusals.push(Refusal::Policy {
+            rule: violation.rule.clone(),
+            subject: violation.subject.clone(),
+            message: violation.message.clone(),
+        });
     }
     refusals
 }

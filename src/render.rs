@@ -3,6 +3,7 @@
 //! the file system. The text format is here; the other plan formats (`--format json`,
 //! `markdown`, `diff`), saved plans and apply's progress line are in the submodules.
 
+pub mod check;
 pub mod json;
 pub mod markdown;
 pub(crate) mod progress;
@@ -163,6 +164,16 @@ pub fn plan_text(plan: &Plan, out: &mut impl Write, style: Style) -> io::Result<
             writeln!(out, "  {} {warning}", style.yellow("!"))?;
         }
     }
+    if !plan.policy_violations.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Policy violations (as the account will be after apply):"
+        )?;
+        for violation in &plan.policy_violations {
+            writeln!(out, "  {}", policy_line(violation, style))?;
+        }
+    }
     writeln!(out)?;
     if plan.is_empty() {
         writeln!(
@@ -182,6 +193,22 @@ pub(crate) fn matches(plan: &Plan) -> &'static str {
         "The account matches the desired state."
     } else {
         "The targets match the desired state."
+    }
+}
+
+/// One violation: new ones (which apply refuses) in red, those the account has now in
+/// yellow.
+fn policy_line(violation: &crate::policy::Violation, style: Style) -> String {
+    let text = format!(
+        "{} {}: {}",
+        violation.rule,
+        printable(&violation.subject),
+        printable(&violation.message)
+    );
+    if violation.new {
+        style.red(format!("✗ new: {text}")).to_string()
+    } else {
+        style.yellow(format!("! already now: {text}")).to_string()
     }
 }
 

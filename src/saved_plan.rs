@@ -51,6 +51,10 @@ pub struct PlanDocument {
     pub left_alone: Vec<Described<LeftAlone>>,
     #[serde(default)]
     pub tokens_left_alone: Vec<Described<TokenLeftAlone>>,
+    /// The file's policies judged on the account as apply leaves it; `new` ones are
+    /// refused by the `policy` rail.
+    #[serde(default)]
+    pub policy_violations: Vec<crate::policy::Violation>,
     pub warnings: Vec<Described<Warning>>,
     /// The safety rails the plan breaks, checked without overrides: what `apply` will
     /// refuse unless told otherwise. Written for reviewers; apply judges them afresh.
@@ -204,6 +208,7 @@ impl PlanDocument {
             tokens_left_alone: (plan.tokens_left_alone.iter())
                 .map(|item| Described::new(item.clone(), item))
                 .collect(),
+            policy_violations: plan.policy_violations.clone(),
             warnings: (plan.warnings.iter())
                 .map(|warning| Described::new(warning.clone(), warning))
                 .collect(),
@@ -234,6 +239,7 @@ impl PlanDocument {
                 .collect(),
             warnings: self.warnings.into_iter().map(|item| item.item).collect(),
             targets: self.targets,
+            policy_violations: self.policy_violations,
         };
         for (index, entry) in self.accesses.into_iter().enumerate() {
             let at = |field: &str| format!("accesses[{index}]{field}");

@@ -477,4 +477,50 @@ proptest! {
             prop_assert!(planned.tokens_left_alone.is_empty());
         }
     }
+
+    #[test]
+    fn the_policy_rail_refuses_exactly_the_plans_that_add_a_violation(
+        live in live(),
+        desired in desired(),
+    ) {
+        use mailtrap_access::config::policies::{DenyRule, On, Policies, Scope};
+        let policies = Policies {
+            max_account_admins: Some(1),
+            deny: vec![
+                DenyRule { who: "*@x.io".into(), level: Level::Admin, on: On::Scope(Scope::Billing) },
+                DenyRule { who: "tokens".into(), level: Level::Viewer, on: On::Scope(Scope::Any) },
+            ],
+            ..Policies::default()
+        };
+        let mut planned = plan(ACCOUNT, &desired, &live, &clock());
+        let after = expected_after(&planned, &live);
+        planned.policy_violations = mailtrap_access::policy::judge_plan(&policies, &live, &after, clock().now);
+        let before = mailtrap_access::policy::judge(
+            &policies,
+            &mailtrap_access::policy::subjects_of_live(&live),
+            clock().now,
+            true,
+        );
+        let everything = Overrides {
+            allow_mass_removal: true,
+            allow_token_replacement: true,
+            new_tokens_file: true,
+        };
+        let refused: Vec<(String, String)> = (rails::check(&planned, &live, &file_with_minimum(0), everything).into_iter())
+            .filter_map(|refusal| match refusal {
+                Refusal::Policy { rule, subject, .. } => Some((rule, subject)),
+                _ => None,
+            })
+            .collect();
+        // Judged on the whole state: what the account will break and does not now.
+        let added: Vec<(String, String)> = (planned.policy_violations.iter())
+            .filter(|v| !before.iter().any(|b| b.rule == v.rule && b.subject == v.subject))
+            .map(|v| (v.rule.clone(), v.subject.clone()))
+            .collect();
+        if planned.is_empty() {
+            prop_assert!(refused.is_empty());
+        } else {
+            prop_assert_eq!(refused, added);
+        }
+    }
 }

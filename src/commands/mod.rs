@@ -2,6 +2,7 @@
 //! the API is called, renderers write to stdout, and errors get their context.
 
 mod apply;
+mod check;
 mod docs;
 mod explain;
 mod export;
@@ -32,6 +33,8 @@ pub enum Outcome {
     ChangesPending,
     /// Apply stopped sending on a signal; the code is the shell's for that signal.
     Interrupted(u8),
+    /// `check` found a policy violated.
+    Violations,
 }
 
 impl Outcome {
@@ -40,6 +43,7 @@ impl Outcome {
             Outcome::Success => 0,
             Outcome::ChangesPending => 2,
             Outcome::Interrupted(code) => code,
+            Outcome::Violations => 3,
         }
     }
 }
@@ -55,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Apply(args) => runtime()?.block_on(apply::run(args)),
         Command::Export(args) => runtime()?.block_on(export::run(args)),
         Command::Explain(args) => explain::run(args),
+        Command::Check(args) => runtime()?.block_on(check::run(args)),
         Command::Sandbox(args) => sandbox::run(args).map(|()| Outcome::Success),
         Command::Completions(args) => docs::completions(args.shell).map(|()| Outcome::Success),
         Command::Man(args) => docs::man(args.out.as_deref()).map(|()| Outcome::Success),
@@ -134,7 +139,9 @@ async fn read_and_plan(
     scope: &Scope,
     clock: &Clock,
 ) -> anyhow::Result<(Plan, LiveState)> {
+    let policies = &loaded.file.policies;
     let with_tokens = scope.with_tokens
+        || !policies.is_empty()
         || loaded.file.manages_tokens()
         || !scope.resets.is_empty()
         || !scope.targets.is_empty();
@@ -148,7 +155,11 @@ async fn read_and_plan(
         resolve::check_scope(loaded, &scope.resets, &scope.targets).map_err(anyhow::Error::msg)?;
     }
     let desired = resolve::resolve(loaded, &live, &scope.resets).map_err(ConfigError::Invalid)?;
-    let plan = planner::plan(reader.account_id(), &desired, &live, clock).only(&scope.targets);
+    let mut plan = planner::plan(reader.account_id(), &desired, &live, clock).only(&scope.targets);
+    if !policies.is_empty() {
+        let after = planner::expected_after(&plan, &live);
+        plan.policy_violations = crate::policy::judge_plan(policies, &live, &after, clock.now);
+    }
     Ok((plan, live))
 }
 
@@ -159,6 +170,50 @@ fn clock(args: &TimeArgs) -> Clock {
         now: args.now.unwrap_or_else(jiff::Timestamp::now),
         expiry_warning: args.expiry_warning,
     }
+}
+
+/// The file's policies judged on the file alone: each violation at the entry that
+/// breaks it, naming the rule's line.
+fn policy_problems(loaded: &LoadedFile, now: jiff::Timestamp) -> Vec<config::Diagnostic> {
+    let policies = &loaded.file.policies;
+    if policies.is_empty() {
+        return Vec::new();
+    }
+    let subjects = crate::policy::subjects_of_file(loaded, now);
+    let mut problems: Vec<config::Diagnostic> =
+        crate::policy::judge(policies, &subjects, now, false)
+            .into_iter()
+            .map(|violation| {
+                let rule_path: Vec<String> = std::iter::once("policies".to_string())
+                    .chain(
+                        violation
+                            .rule
+                            .split(['[', ']'])
+                            .filter(|part| !part.is_empty())
+                            .map(str::to_string),
+                    )
+                    .collect();
+                let rule_path: Vec<&str> = rule_path.iter().map(String::as_str).collect();
+                let rule_line = (loaded.source().locate(&rule_path))
+                    .map_or(String::new(), |at| format!(" at line {}", at.line));
+                let at = (subjects.iter())
+                    .find(|s| s.label == violation.subject)
+                    .and_then(|s| s.path.clone());
+                let at: Vec<&str> = match &at {
+                    Some(path) => path.iter().map(String::as_str).collect(),
+                    None => rule_path.clone(),
+                };
+                loaded.diagnostic(
+                    &at,
+                    format!(
+                        "{} (policy {}{rule_line})",
+                        violation.message, violation.rule
+                    ),
+                )
+            })
+            .collect();
+    problems.sort_by_key(|problem| problem.position);
+    problems
 }
 
 /// Load the desired file and judge its dates as of `clock`.
@@ -176,6 +231,10 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let loaded = load_at(args.file.path(), &clock)?;
     for expired in config::expired_entries(&loaded, clock.now) {
         eprintln!("warning: {expired}");
+    }
+    let problems = policy_problems(&loaded, clock.now);
+    if !problems.is_empty() {
+        return Err(ConfigError::Invalid(problems).into());
     }
     let count = |n: usize, one: &str, many: &str| format!("{n} {}", plural(n, one, many));
     let file = &loaded.file;

@@ -567,6 +567,41 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
         }
     }
     check_ignore(loaded, &mut problems);
+    for (index, expectation) in file.policies.expect.iter().enumerate() {
+        let at = [
+            "policies".to_string(),
+            "expect".to_string(),
+            index.to_string(),
+        ];
+        let at: Vec<&str> = at.iter().map(String::as_str).collect();
+        if expectation.user.is_some() == expectation.token.is_some() {
+            problems.push(loaded.diagnostic(
+                &at,
+                "an expectation names either `user:` or `token:`, one of the two".to_string(),
+            ));
+        }
+        if !expectation.can.roles.is_empty() || !expectation.cannot.roles.is_empty() {
+            problems.push(loaded.diagnostic(
+                &at,
+                "`can:` and `cannot:` list grants, not roles".to_string(),
+            ));
+        }
+    }
+    for (index, rule) in file.policies.deny.iter().enumerate() {
+        if rule.who.trim().is_empty() {
+            let at = [
+                "policies".to_string(),
+                "deny".to_string(),
+                index.to_string(),
+                "who".to_string(),
+            ];
+            let at: Vec<&str> = at.iter().map(String::as_str).collect();
+            problems.push(loaded.diagnostic(
+                &at,
+                "`who:` is empty: write an email glob, or tokens, invites or users".to_string(),
+            ));
+        }
+    }
     problems.sort_by_key(|problem| problem.position);
     problems
 }

@@ -191,6 +191,21 @@ fn head(plan: &Plan, refusals: &[Refusal]) -> String {
             text.push_str(&format!("> - {}\n", inline(&refusal.to_string())));
         }
     }
+    let standing: Vec<&crate::policy::Violation> =
+        plan.policy_violations.iter().filter(|v| !v.new).collect();
+    if !standing.is_empty() {
+        text.push_str(
+            "\n> [!CAUTION]\n> Policy violations the account has now, and keeps after this plan:\n",
+        );
+        for violation in standing {
+            text.push_str(&format!(
+                "> - {} {}: {}\n",
+                inline(&violation.rule),
+                inline(&violation.subject),
+                inline(&violation.message)
+            ));
+        }
+    }
     text
 }
 

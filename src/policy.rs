@@ -1,0 +1,602 @@
+//! Policies judged on an account: who holds what, effectively, against the rules of
+//! the file's `policies:` section. The same judge runs on the file alone (`validate`),
+//! on the account as a plan leaves it (`plan`, `apply`) and on the live account
+//! (`check`). Pure: it is given the subjects and the moment.
+//!
+//! Effective access counts Mailtrap's inheritance: an account level reaches every
+//! project, inbox and sending domain, and (an assumption, since the real inheritance is
+//! unknown) billing and the campaigns scope too; a project level reaches its inboxes.
+//! Where it is unknown, the higher level is assumed to reach down, so a deny rule never
+//! misses a real path. The owner's level (1000) counts as admin everywhere.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::policies::{NamedKind, On, Policies, Scope};
+use crate::config::{Grants, LoadedFile};
+use crate::model::{Level, LevelCode, LiveState, ResourceType, WantedExpiry, MANAGED};
+
+/// Someone or something holding access, as the judge sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// An email, or a token's name.
+    pub label: String,
+    pub kind: SubjectKind,
+    /// A user's two-factor authentication; `None` when unknown.
+    pub two_factor: Option<bool>,
+    /// Explicit levels by resource: its type and the name the file uses for it
+    /// (`Project/Inbox` for inboxes; `id:NNN` for one the tree does not show).
+    pub levels: BTreeMap<(ResourceType, String), LevelCode>,
+    /// A token's expiry: `Some(None)` never, `None` unknown (not a token, or a file
+    /// entry that does not say).
+    pub expires: Option<Option<jiff::Timestamp>>,
+    /// Where it is in the file, for `validate`'s messages.
+    pub path: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    Owner,
+    User,
+    Invite,
+    Token,
+}
+
+impl SubjectKind {
+    fn is_person(self) -> bool {
+        !matches!(self, SubjectKind::Token)
+    }
+}
+
+/// A rule that does not hold for a subject.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Violation {
+    /// `require_2fa`, `max_account_admins`, `allowed_email_domains`,
+    /// `token_max_lifetime`, `deny[N]` or `expect[N]`.
+    pub rule: String,
+    /// An email, a token's name, or `account`.
+    pub subject: String,
+    pub message: String,
+    /// A violation the account does not have now (in a plan: one apply would add).
+    #[serde(default)]
+    pub new: bool,
+}
+
+/// The subjects of a live account: its users and invites (the owner marked) and, when
+/// they were read, its tokens.
+pub fn subjects_of_live(live: &LiveState) -> Vec<Subject> {
+    let name = |key: &crate::model::ResourceKey| {
+        live.resource(key)
+            .map_or_else(|| format!("id:{}", key.id), |r| r.path.clone())
+    };
+    let levels = |rows: &[crate::model::Row]| -> BTreeMap<(ResourceType, String), LevelCode> {
+        let mut levels = BTreeMap::new();
+        for row in rows {
+            let entry = levels
+                .entry((row.resource.kind.clone(), name(&row.resource)))
+                .or_insert(row.level);
+            *entry = (*entry).max(row.level);
+        }
+        levels
+    };
+    let people = (live.accesses.iter())
+        .filter(|access| access.kind.is_person())
+        .map(|access| Subject {
+            label: access.label(),
+            kind: if access.is_owner() {
+                SubjectKind::Owner
+            } else if access.kind == crate::model::SpecifierKind::Invite {
+                SubjectKind::Invite
+            } else {
+                SubjectKind::User
+            },
+            two_factor: access.two_factor,
+            levels: levels(&access.rows),
+            expires: None,
+            path: None,
+        });
+    let tokens = live.tokens.iter().flatten().map(|token| Subject {
+        label: token.name.clone(),
+        kind: SubjectKind::Token,
+        two_factor: None,
+        levels: levels(&token.rows),
+        expires: Some(token.expires_at),
+        path: None,
+    });
+    people.chain(tokens).collect()
+}
+
+/// The subjects the file alone describes, as of `now` (an entry whose `expires` has
+/// passed holds nothing): its users and tokens with their grants and roles merged, by
+/// the names the file writes.
+pub fn subjects_of_file(loaded: &LoadedFile, now: jiff::Timestamp) -> Vec<Subject> {
+    let file = &loaded.file;
+    let sections = [
+        ("users", &file.users, SubjectKind::User),
+        ("api_tokens", &file.api_tokens, SubjectKind::Token),
+    ];
+    let mut subjects = Vec::new();
+    for (section, entries, kind) in sections {
+        for (label, grants) in entries {
+            let ended =
+                (grants.expires.and_then(|ends| ends.instant())).is_some_and(|at| at <= now);
+            let mut levels: BTreeMap<(ResourceType, String), LevelCode> = BTreeMap::new();
+            if !ended {
+                let roles = (grants.roles.iter()).filter_map(|role| file.roles.get(role));
+                for source in roles.chain([grants]) {
+                    for (kind, name, level) in granted(source) {
+                        let level = LevelCode::from(level);
+                        let entry = levels.entry((kind, name)).or_insert(level);
+                        *entry = (*entry).max(level);
+                    }
+                }
+            }
+            let expires = match (kind, grants.expires_at) {
+                (SubjectKind::Token, Some(WantedExpiry::Never)) => Some(None),
+                (SubjectKind::Token, Some(expiry)) => Some(expiry.instant()),
+                _ => None,
+            };
+            subjects.push(Subject {
+                label: label.clone(),
+                kind,
+                two_factor: None,
+                levels,
+                expires,
+                path: Some(vec![section.to_string(), label.clone()]),
+            });
+        }
+    }
+    subjects
+}
+
+/// Every grant of `grants`, by type and the name written (the type's noun for the
+/// types granted by one level).
+fn granted(grants: &Grants) -> Vec<(ResourceType, String, Level)> {
+    (MANAGED.iter())
+        .flat_map(|info| {
+            (grants.of_type(&info.kind).into_iter()).map(|(_, name, level)| {
+                let name = name.map_or_else(|| info.noun.to_string(), str::to_string);
+                (info.kind.clone(), name, level)
+            })
+        })
+        .collect()
+}
+
+/// The subject's effective level on `on`: its explicit level there, or a higher one
+/// inherited from the account or, for an inbox, from its project.
+pub fn effective(subject: &Subject, on: &On) -> Option<LevelCode> {
+    let of_kind = |kind: ResourceType| {
+        (subject.levels.iter())
+            .filter(move |((k, _), _)| *k == kind)
+            .map(|(_, level)| *level)
+    };
+    let named = |kind: ResourceType, name: &str| {
+        (subject.levels.iter())
+            .filter(|((k, n), _)| *k == kind && n == name)
+            .map(|(_, level)| *level)
+            .max()
+    };
+    let account = of_kind(ResourceType::Account).max();
+    let own = match on {
+        On::Scope(Scope::Account) => None,
+        On::Scope(Scope::Billing) => of_kind(ResourceType::Billing).max(),
+        On::Scope(Scope::EmailCampaigns) => of_kind(ResourceType::EmailCampaigns).max(),
+        On::Scope(Scope::Any) => subject.levels.values().copied().max(),
+        On::Named(named_on) => (named_on.iter())
+            .filter_map(|(kind, name)| match kind {
+                NamedKind::Project => named(ResourceType::Project, name),
+                NamedKind::Inbox | NamedKind::Sandbox => {
+                    let project = (name.split_once('/'))
+                        .and_then(|(project, _)| named(ResourceType::Project, project));
+                    named(ResourceType::Inbox, name).max(project)
+                }
+                NamedKind::SendingDomain | NamedKind::Domain => {
+                    named(ResourceType::SendingDomain, name)
+                }
+            })
+            .max(),
+    };
+    own.max(account)
+}
+
+/// Whether `held` is `level` or more (the owner's 1000 counts as admin; viewer+ as
+/// viewer; an indeterminate 1 as nothing).
+fn reaches(held: Option<LevelCode>, level: Level) -> bool {
+    held.is_some_and(|held| held.0 >= level.code())
+}
+
+/// Every violation of `policies` by `subjects` at `now`. `live` says whether the
+/// subjects are a live account (`require_2fa` needs it; `max_account_admins` counts the
+/// owner out, which the file cannot tell).
+pub fn judge(
+    policies: &Policies,
+    subjects: &[Subject],
+    now: jiff::Timestamp,
+    live: bool,
+) -> Vec<Violation> {
+    let mut found = Vec::new();
+    let mut violation = |rule: &str, subject: &str, message: String| {
+        found.push(Violation {
+            rule: rule.to_string(),
+            subject: subject.to_string(),
+            message,
+            new: false,
+        })
+    };
+    if let Some(level) = policies.require_2fa.filter(|_| live) {
+        for subject in subjects
+            .iter()
+            .filter(|s| matches!(s.kind, SubjectKind::User | SubjectKind::Owner))
+        {
+            if reaches(subject.levels.values().copied().max(), level)
+                && subject.two_factor != Some(true)
+            {
+                let state = match subject.two_factor {
+                    Some(false) => "off",
+                    _ => "not known to be on",
+                };
+                violation(
+                    "require_2fa",
+                    &subject.label,
+                    format!(
+                        "{} holds {level} or more, and two-factor authentication is {state}",
+                        subject.label
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(maximum) = policies.max_account_admins {
+        let admins: Vec<&str> = (subjects.iter())
+            .filter(|s| matches!(s.kind, SubjectKind::User))
+            .filter(|s| reaches(effective(s, &On::Scope(Scope::Account)), Level::Admin))
+            .map(|s| s.label.as_str())
+            .collect();
+        if admins.len() > maximum as usize {
+            violation(
+                "max_account_admins",
+                "account",
+                format!(
+                    "{} account admins besides the owner ({}), more than {maximum}",
+                    admins.len(),
+                    admins.join(", ")
+                ),
+            );
+        }
+    }
+    if !policies.allowed_email_domains.is_empty() {
+        let allowed: Vec<String> = (policies.allowed_email_domains.iter())
+            .map(|domain| domain.trim().trim_start_matches('@').to_lowercase())
+            .collect();
+        for subject in subjects.iter().filter(|s| s.kind.is_person()) {
+            let domain = (subject.label.rsplit_once('@')).map(|(_, domain)| domain.to_lowercase());
+            if !domain.is_some_and(|domain| allowed.contains(&domain)) {
+                violation(
+                    "allowed_email_domains",
+                    &subject.label,
+                    format!(
+                        "{} is not in an allowed domain ({})",
+                        subject.label,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(lifetime) = policies.token_max_lifetime {
+        let latest = now
+            .checked_add(lifetime.duration())
+            .unwrap_or(jiff::Timestamp::MAX);
+        for subject in subjects.iter().filter(|s| s.kind == SubjectKind::Token) {
+            let problem = match subject.expires {
+                Some(None) => Some("never expires".to_string()),
+                Some(Some(at)) if at > latest => Some(format!(
+                    "expires on {}, later than {} days from now",
+                    crate::model::utc_date(at),
+                    lifetime.0
+                )),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                violation(
+                    "token_max_lifetime",
+                    &subject.label,
+                    format!("API token {:?} {problem}", subject.label),
+                );
+            }
+        }
+    }
+    for (index, rule) in policies.deny.iter().enumerate() {
+        let glob = crate::config::ignore_pattern(&rule.who);
+        let matches = |subject: &Subject| match rule.who.as_str() {
+            "tokens" => subject.kind == SubjectKind::Token,
+            "invites" => subject.kind == SubjectKind::Invite,
+            "users" => matches!(subject.kind, SubjectKind::User | SubjectKind::Owner),
+            _ => subject.kind.is_person() && glob.matches(&subject.label),
+        };
+        for subject in subjects.iter().filter(|s| matches(s)) {
+            let held = effective(subject, &rule.on);
+            if reaches(held, rule.level) {
+                violation(
+                    &format!("deny[{index}]"),
+                    &subject.label,
+                    format!(
+                        "{} holds {} on {}, and `{}` may not hold {} or more there",
+                        subject.label,
+                        held.map_or("nothing".to_string(), |l| l.to_string()),
+                        describe(&rule.on),
+                        rule.who,
+                        rule.level
+                    ),
+                );
+            }
+        }
+    }
+    for (index, expectation) in policies.expect.iter().enumerate() {
+        let rule = format!("expect[{index}]");
+        let (label, kind) = match (&expectation.user, &expectation.token) {
+            (Some(user), _) => (user.as_str(), "user"),
+            (None, Some(token)) => (token.as_str(), "token"),
+            (None, None) => continue, // refused by validation
+        };
+        let subject = (subjects.iter()).find(|s| {
+            if kind == "user" {
+                s.kind.is_person() && s.label.eq_ignore_ascii_case(label)
+            } else {
+                s.kind == SubjectKind::Token && s.label == label
+            }
+        });
+        let Some(subject) = subject else {
+            violation(
+                &rule,
+                label,
+                format!("expected {kind} {label:?} is not there"),
+            );
+            continue;
+        };
+        for (want, grants) in [(true, &expectation.can), (false, &expectation.cannot)] {
+            for (kind, name, level) in granted(grants) {
+                let on = on_of(&kind, &name);
+                let held = effective(subject, &on);
+                if reaches(held, level) != want {
+                    let verb = if want { "hold" } else { "not hold" };
+                    violation(
+                        &rule,
+                        label,
+                        format!(
+                            "{label} should {verb} {level} or more on {}, and holds {}",
+                            describe(&on),
+                            held.map_or("nothing".to_string(), |l| l.to_string())
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// What a grant of `kind` on `name` is about, as a rule would say it.
+fn on_of(kind: &ResourceType, name: &str) -> On {
+    let named = |kind| On::Named([(kind, name.to_string())].into());
+    match kind {
+        ResourceType::Account => On::Scope(Scope::Account),
+        ResourceType::Billing => On::Scope(Scope::Billing),
+        ResourceType::EmailCampaigns => On::Scope(Scope::EmailCampaigns),
+        ResourceType::Project => named(NamedKind::Project),
+        ResourceType::Inbox => named(NamedKind::Inbox),
+        ResourceType::SendingDomain => named(NamedKind::SendingDomain),
+        ResourceType::Other(_) => On::Scope(Scope::Any),
+    }
+}
+
+fn describe(on: &On) -> String {
+    match on {
+        On::Scope(Scope::Account) => "the account".to_string(),
+        On::Scope(Scope::Billing) => "billing".to_string(),
+        On::Scope(Scope::EmailCampaigns) => "the email campaigns scope".to_string(),
+        On::Scope(Scope::Any) => "any resource".to_string(),
+        On::Named(named) => {
+            let parts: Vec<String> = (named.iter())
+                .map(|(kind, name)| format!("{} {name:?}", kind_noun(*kind)))
+                .collect();
+            parts.join(", ")
+        }
+    }
+}
+
+fn kind_noun(kind: NamedKind) -> &'static str {
+    match kind {
+        NamedKind::Project => "project",
+        NamedKind::Inbox | NamedKind::Sandbox => "inbox",
+        NamedKind::SendingDomain | NamedKind::Domain => "sending domain",
+    }
+}
+
+/// The name of every rule `policies` holds, as violations name them.
+pub fn rule_names(policies: &Policies) -> Vec<String> {
+    let mut names = Vec::new();
+    if policies.require_2fa.is_some() {
+        names.push("require_2fa".to_string());
+    }
+    if policies.max_account_admins.is_some() {
+        names.push("max_account_admins".to_string());
+    }
+    if !policies.allowed_email_domains.is_empty() {
+        names.push("allowed_email_domains".to_string());
+    }
+    if policies.token_max_lifetime.is_some() {
+        names.push("token_max_lifetime".to_string());
+    }
+    names.extend((0..policies.deny.len()).map(|index| format!("deny[{index}]")));
+    names.extend((0..policies.expect.len()).map(|index| format!("expect[{index}]")));
+    names
+}
+
+/// `judge` on the account after and before a plan: the violations after, each marked
+/// `new` when the account does not have it now.
+pub fn judge_plan(
+    policies: &Policies,
+    before: &LiveState,
+    after: &LiveState,
+    now: jiff::Timestamp,
+) -> Vec<Violation> {
+    let now_violations = judge(policies, &subjects_of_live(before), now, true);
+    let mut after = judge(policies, &subjects_of_live(after), now, true);
+    for violation in &mut after {
+        violation.new = !(now_violations.iter())
+            .any(|old| old.rule == violation.rule && old.subject == violation.subject);
+    }
+    after
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::policies::{DenyRule, Expectation};
+
+    fn subject(label: &str, kind: SubjectKind, levels: &[(ResourceType, &str, u32)]) -> Subject {
+        Subject {
+            label: label.into(),
+            kind,
+            two_factor: Some(false),
+            levels: (levels.iter())
+                .map(|(kind, name, level)| ((kind.clone(), name.to_string()), LevelCode(*level)))
+                .collect(),
+            expires: None,
+            path: None,
+        }
+    }
+
+    fn named(kind: NamedKind, name: &str) -> On {
+        On::Named([(kind, name.to_string())].into())
+    }
+
+    #[test]
+    fn an_account_level_reaches_everything_and_a_project_level_its_inboxes() {
+        let admin = subject(
+            "a@x.io",
+            SubjectKind::User,
+            &[(ResourceType::Account, "A", 100)],
+        );
+        for on in [
+            On::Scope(Scope::Billing),
+            On::Scope(Scope::EmailCampaigns),
+            named(NamedKind::Project, "Backend"),
+            named(NamedKind::Inbox, "Backend/Staging"),
+            named(NamedKind::SendingDomain, "acme.com"),
+            On::Scope(Scope::Any),
+        ] {
+            assert_eq!(effective(&admin, &on), Some(LevelCode(100)), "{on:?}");
+        }
+        let project = subject(
+            "p@x.io",
+            SubjectKind::User,
+            &[
+                (ResourceType::Project, "Backend", 100),
+                (ResourceType::Inbox, "Backend/Staging", 10),
+            ],
+        );
+        assert_eq!(
+            effective(&project, &named(NamedKind::Inbox, "Backend/Staging")),
+            Some(LevelCode(100))
+        );
+        assert_eq!(
+            effective(&project, &named(NamedKind::Sandbox, "Backend/Other")),
+            Some(LevelCode(100))
+        );
+        assert_eq!(
+            effective(&project, &named(NamedKind::Inbox, "Frontend/Staging")),
+            None
+        );
+        assert_eq!(effective(&project, &On::Scope(Scope::Billing)), None);
+        // The owner's 1000 is admin and more; viewer+ (50) is viewer, indeterminate (1) nothing.
+        assert!(reaches(Some(LevelCode(1000)), Level::Admin));
+        assert!(
+            reaches(Some(LevelCode(50)), Level::Viewer)
+                && !reaches(Some(LevelCode(50)), Level::Admin)
+        );
+        assert!(!reaches(Some(LevelCode(1)), Level::Viewer));
+    }
+
+    #[test]
+    fn each_rule_names_what_breaks_it() {
+        let now: jiff::Timestamp = "2026-12-02T00:00:00Z".parse().unwrap();
+        let mut token = subject(
+            "CI",
+            SubjectKind::Token,
+            &[(ResourceType::Account, "A", 10)],
+        );
+        token.expires = Some(None);
+        let mut secure = subject(
+            "ok@acme.com",
+            SubjectKind::User,
+            &[(ResourceType::Account, "A", 100)],
+        );
+        secure.two_factor = Some(true);
+        let subjects = [
+            subject(
+                "c@contractors.acme.com",
+                SubjectKind::User,
+                &[(ResourceType::Account, "A", 100)],
+            ),
+            subject(
+                "v@acme.com",
+                SubjectKind::Invite,
+                &[(ResourceType::Project, "Backend", 10)],
+            ),
+            secure,
+            token,
+        ];
+        let policies = Policies {
+            require_2fa: Some(Level::Admin),
+            max_account_admins: Some(1),
+            allowed_email_domains: vec!["acme.com".into()],
+            token_max_lifetime: Some(crate::config::Days(365)),
+            deny: vec![
+                DenyRule {
+                    who: "*@CONTRACTORS.acme.com".into(),
+                    level: Level::Admin,
+                    on: On::Scope(Scope::Account),
+                },
+                DenyRule {
+                    who: "tokens".into(),
+                    level: Level::Viewer,
+                    on: On::Scope(Scope::Billing),
+                },
+            ],
+            expect: vec![Expectation {
+                user: Some("v@acme.com".into()),
+                token: None,
+                can: Grants {
+                    projects: [("Backend".to_string(), Level::Admin)].into(),
+                    ..Grants::default()
+                },
+                cannot: Grants::default(),
+            }],
+        };
+        let found: Vec<(String, String)> = (judge(&policies, &subjects, now, true).into_iter())
+            .map(|v| (v.rule, v.subject))
+            .collect();
+        let pair = |rule: &str, subject: &str| (rule.to_string(), subject.to_string());
+        assert_eq!(
+            found,
+            [
+                pair("allowed_email_domains", "c@contractors.acme.com"),
+                pair("deny[0]", "c@contractors.acme.com"),
+                pair("deny[1]", "CI"),
+                pair("expect[0]", "v@acme.com"),
+                pair("max_account_admins", "account"),
+                pair("require_2fa", "c@contractors.acme.com"),
+                pair("token_max_lifetime", "CI"),
+            ]
+        );
+        // Offline, two-factor is unknown and not judged.
+        assert!(judge(&policies, &subjects, now, false)
+            .iter()
+            .all(|v| v.rule != "require_2fa"));
+    }
+}

@@ -1,0 +1,140 @@
+//! Policies end to end: `check` on the live account, `plan` and `apply` judging the
+//! account as apply leaves it, and `validate` on the file alone.
+
+mod common;
+
+use common::*;
+use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
+
+const DEMO: &str = "examples/mailtrap-access.yaml";
+
+fn demo_with(dir: &std::path::Path, extra: &str) -> String {
+    let text = std::fs::read_to_string(DEMO).unwrap();
+    write_file(dir, "desired.yaml", &format!("{text}{extra}"))
+}
+
+fn writes_of(sandbox: &BlockingSandbox) -> Vec<String> {
+    (sandbox.requests().into_iter())
+        .filter(|request| request.method != "GET")
+        .map(|request| format!("{} {}", request.method, request.path))
+        .collect()
+}
+
+/// The demo account with a contractor whom someone made account admin by hand.
+fn sandbox_with_contractor_admin() -> BlockingSandbox {
+    let mut state = serde_json::to_value(SandboxState::demo()).unwrap();
+    state["accesses"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": 5190077, "specifier_type": "User",
+        "resources": [{"resource_type": "account", "resource_id": 1111111, "access_level": 100}],
+        "specifier": {"id": 901077, "email": "zed@contractors.acme.com", "name": "Zed", "two_factor_authentication_enabled": true},
+        "permissions": {"can_read": true, "can_update": true, "can_destroy": true, "can_leave": false}
+    }));
+    let state = SandboxState::from_json(&state.to_string()).unwrap();
+    BlockingSandbox::start(SandboxConfig::new(state, TOKEN), ([127, 0, 0, 1], 0).into()).unwrap()
+}
+
+const DENY_CONTRACTORS: &str = "policies:\n  deny:\n    - who: \"*@contractors.acme.com\"\n      level: admin\n      on: account\n";
+
+#[test]
+fn check_catches_a_contractor_made_admin_by_hand_and_plan_shows_it() {
+    let sandbox = sandbox_with_contractor_admin();
+    let url = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = demo_with(dir.path(), DENY_CONTRACTORS);
+    let check = run_against(&url, &["check", "-f", &file]);
+    assert_exit(&check, 3);
+    assert!(
+        stdout(&check).contains("✗ deny[0] zed@contractors.acme.com: zed@contractors.acme.com holds admin on the account"),
+        "{}",
+        stdout(&check)
+    );
+    let junit = run_against(&url, &["check", "-f", &file, "--format", "junit"]);
+    assert_exit(&junit, 3);
+    let xml = stdout(&junit);
+    assert!(
+        xml.contains("<testcase classname=\"policies\" name=\"deny[0] zed@contractors.acme.com\">")
+            && xml.contains("<failure message=")
+            && xml.contains("tests=\"1\" failures=\"1\""),
+        "{xml}"
+    );
+    let json = run_against(&url, &["check", "-f", &file, "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(report["violations"][0]["rule"], "deny[0]");
+
+    // plan lists it (the account has it now, so apply is not refused for it).
+    let plan = run_against(&url, &["plan", "-f", &file, "--format", "json"]);
+    assert_exit(&plan, 0);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&plan)).unwrap();
+    let violations = plan["policy_violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0]["subject"], "zed@contractors.acme.com");
+    assert_eq!(violations[0]["new"], false);
+    assert!(writes_of(&sandbox).is_empty());
+
+    // Without the violation, check passes.
+    let clean = demo_sandbox();
+    let ok = run_against(&clean.base_url(), &["check", "-f", &file]);
+    assert_exit(&ok, 0);
+    assert!(stdout(&ok).contains("All 1 rules hold."), "{}", stdout(&ok));
+}
+
+#[test]
+fn apply_refuses_a_plan_that_adds_a_violation_but_not_one_that_only_lowers_access() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    // The demo makes carol (no two-factor) admin of Frontend: a new violation.
+    let file = demo_with(dir.path(), "policies:\n  require_2fa: admin\n");
+    let refused = run_against(
+        &url,
+        &[
+            "apply",
+            "-f",
+            &file,
+            "--auto-approve",
+            "--allow-mass-removal",
+        ],
+    );
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused)
+            .contains("policy rail: the plan would break policy require_2fa for carol@acme.com"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(writes_of(&sandbox).is_empty());
+
+    // Lowering carol instead: bob and grace keep their old violations, which do not
+    // hold the fix up.
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "  carol@acme.com:\n    projects: {Frontend: admin}\n",
+        "  carol@acme.com:\n    projects: {Frontend: viewer}\n",
+    );
+    let lowering = write_file(dir.path(), "lowering.yaml", &text);
+    let apply = run_against(&url, &["apply", "-f", &lowering, "--auto-approve"]);
+    assert_exit(&apply, 0);
+    assert!(
+        stdout(&apply).contains("! already now: require_2fa bob@acme.com"),
+        "{}",
+        stdout(&apply)
+    );
+}
+
+#[test]
+fn validate_points_at_the_grant_and_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "desired.yaml",
+        "version: 1\nusers:\n  zed@contractors.acme.com:\n    account: admin\npolicies:\n  deny:\n    - who: \"*@contractors.acme.com\"\n      level: admin\n      on: account\n",
+    );
+    let output = command(&["validate", "-f", &file]).output().unwrap();
+    assert_exit(&output, 1);
+    let errors = stderr(&output);
+    assert!(
+        errors.contains(&format!(
+            "{file}:3:3: zed@contractors.acme.com holds admin on the account"
+        )) && errors.contains("(policy deny[0] at line 7)"),
+        "{errors}"
+    );
+}
