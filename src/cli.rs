@@ -35,6 +35,9 @@ pub enum Command {
     /// Judge the file's policies on the live account as it is now: exit 0 when all hold,
     /// 3 when some rule is violated, 1 on an error.
     Check(CheckArgs),
+    /// The access review: every user, invite and token with its effective access and
+    /// why, and a summary for the reviewer.
+    Report(ReportArgs),
     /// Print the JSON Schema of the desired-state file.
     Schema,
     /// Serve a local simulation of Mailtrap's Account Management API.
@@ -295,6 +298,30 @@ pub struct ApplyArgs {
     pub time: TimeArgs,
     #[command(flatten)]
     pub color: ColorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A desired-state file, to add who is not in it and its policy violations.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+    /// Write to this file (mode 0600) instead of stdout.
+    #[arg(short = 'o', long = "out")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub time: TimeArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    /// One row per subject and resource, for spreadsheets.
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Args)]

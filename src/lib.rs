@@ -16,6 +16,7 @@ pub mod policy;
 pub mod rails;
 pub mod rate;
 pub mod render;
+pub mod report;
 pub mod resolve;
 pub mod sandbox;
 pub mod saved_plan;

@@ -44,8 +44,13 @@ pub enum SubjectKind {
 }
 
 impl SubjectKind {
-    fn is_person(self) -> bool {
+    pub fn is_person(self) -> bool {
         !matches!(self, SubjectKind::Token)
+    }
+
+    /// A user of the account (the owner is one), not an invite nor a token.
+    pub fn is_user(self) -> bool {
+        matches!(self, SubjectKind::User | SubjectKind::Owner)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod check;
 pub mod json;
 pub mod markdown;
 pub(crate) mod progress;
+pub mod report;
 pub mod yaml_diff;
 
 use std::fmt;

@@ -145,6 +145,37 @@ impl Fingerprint {
     }
 }
 
+/// The live state, canonically: every access (id, kind, name, rows), every resource of
+/// the tree (key, name) and every token, one line each in a stable order, hashed. What
+/// a report says it was built from.
+pub fn live_digest(live: &LiveState) -> String {
+    let mut lines: Vec<String> = (live.accesses.iter())
+        .map(|access| {
+            let mut rows: Vec<String> = (access.rows.iter())
+                .map(|row| format!("{} {}", row.resource, row.level.0))
+                .collect();
+            rows.sort();
+            format!(
+                "access\t{}\t{}\t{:?}\t{}",
+                access.id,
+                access.kind,
+                access.label(),
+                rows.join(",")
+            )
+        })
+        .chain(
+            (live.resources.iter())
+                .map(|resource| format!("resource\t{}\t{:?}", resource.key, resource.path)),
+        )
+        .collect();
+    lines.sort();
+    lines.push(format!(
+        "tokens\t{}",
+        tokens_sha256(live).unwrap_or_default()
+    ));
+    sha256_hex(lines.join("\n").as_bytes())
+}
+
 /// The tokens of `live`, one line each in id order, hashed.
 fn tokens_sha256(live: &LiveState) -> Option<String> {
     let mut tokens: Vec<&crate::model::Token> = live.tokens.as_ref()?.iter().collect();

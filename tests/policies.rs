@@ -138,3 +138,42 @@ fn validate_points_at_the_grant_and_the_rule() {
         "{errors}"
     );
 }
+
+#[test]
+fn report_reviews_every_subject_in_each_format() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = demo_with(dir.path(), DENY_CONTRACTORS);
+    for format in ["markdown", "csv", "json"] {
+        let output = run_against(
+            &url,
+            &[
+                "report",
+                "-f",
+                &file,
+                "--format",
+                format,
+                "--now",
+                "2026-12-02",
+            ],
+        );
+        assert_exit(&output, 0);
+        insta::assert_snapshot!(format!("report_{format}"), stdout(&output));
+    }
+    // Written with -o, the file is the owner's alone; and nothing was written to the
+    // account.
+    let out = dir.path().join("review.md").display().to_string();
+    let written = run_against(&url, &["report", "-o", &out, "--now", "2026-12-02"]);
+    assert_exit(&written, 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(writes_of(&sandbox).is_empty());
+    for secret in sandbox.state().api_tokens.iter().map(|t| t.token.clone()) {
+        assert!(!std::fs::read_to_string(&out).unwrap().contains(&secret));
+    }
+}

@@ -8,6 +8,7 @@ mod explain;
 mod export;
 mod interrupt;
 mod plan;
+mod report;
 mod sandbox;
 
 use std::collections::BTreeSet;
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Export(args) => runtime()?.block_on(export::run(args)),
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => runtime()?.block_on(check::run(args)),
+        Command::Report(args) => runtime()?.block_on(report::run(args)),
         Command::Sandbox(args) => sandbox::run(args).map(|()| Outcome::Success),
         Command::Completions(args) => docs::completions(args.shell).map(|()| Outcome::Success),
         Command::Man(args) => docs::man(args.out.as_deref()).map(|()| Outcome::Success),

@@ -1,0 +1,215 @@
+//! `report`: the access review. Every user, invite and API token of the live account,
+//! and for each resource of the tree where it has access, its effective level and why
+//! (an explicit row, or inherited from the account or the project); then a summary for
+//! the reviewer. Its header names the account, the moment and a digest of the live
+//! state it was built from, so that a stored report is evidence of what was reviewed.
+//! Pure: it is given the live state, the file when there is one, and the moment.
+
+use serde::Serialize;
+
+use crate::config::LoadedFile;
+use crate::model::{LevelCode, LiveState, ResourceType};
+use crate::policy::{self, Subject, SubjectKind, Violation};
+
+/// How far ahead the summary looks for tokens about to expire.
+const EXPIRING_WITHIN_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub account_id: u64,
+    /// The moment it describes (UTC).
+    pub generated_at: jiff::Timestamp,
+    /// SHA-256 of the live state it was built from (`saved_plan::live_digest`).
+    pub live_state_sha256: String,
+    pub subjects: Vec<Reviewed>,
+    pub summary: Summary,
+}
+
+/// One user, invite or token.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reviewed {
+    pub name: String,
+    /// `owner`, `user`, `invite` or `api_token`.
+    pub kind: &'static str,
+    /// Users only: whether two-factor authentication is on (`null` when not listed).
+    pub two_factor: Option<bool>,
+    /// Tokens only: when it expires (`never`), else absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    pub access: Vec<Held>,
+}
+
+/// A resource where the subject has access.
+#[derive(Debug, Clone, Serialize)]
+pub struct Held {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub id: u64,
+    pub level: LevelCode,
+    /// `explicit row`, `inherited from the account` or `inherited from project "P"`.
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub account_admins: Vec<String>,
+    pub admins_without_2fa: Vec<String>,
+    pub pending_invites: Vec<String>,
+    pub tokens_never_expiring: Vec<String>,
+    pub tokens_expiring_soon: Vec<String>,
+    /// With a file: who is in the account but not in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_in_file: Option<Vec<String>>,
+    /// With a file that has policies: what breaks them now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_violations: Option<Vec<Violation>>,
+}
+
+/// The review of `live` at `now`, with the file's view when given.
+pub fn report(
+    account_id: u64,
+    live: &LiveState,
+    loaded: Option<&LoadedFile>,
+    now: jiff::Timestamp,
+) -> Report {
+    let subjects = policy::subjects_of_live(live);
+    let mut summary = Summary::default();
+    let mut reviewed = Vec::new();
+    for subject in &subjects {
+        let kind = match subject.kind {
+            SubjectKind::Owner => "owner",
+            SubjectKind::User => "user",
+            SubjectKind::Invite => "invite",
+            SubjectKind::Token => "api_token",
+        };
+        let access = held(subject, live);
+        let admin_anywhere = access.iter().any(|held| held.level.0 >= 100);
+        let account_admin = access
+            .iter()
+            .any(|held| held.kind == ResourceType::Account.api_name() && held.level.0 >= 100);
+        match subject.kind {
+            SubjectKind::User if account_admin => {
+                summary.account_admins.push(subject.label.clone())
+            }
+            SubjectKind::Invite => summary.pending_invites.push(subject.label.clone()),
+            _ => {}
+        }
+        if matches!(subject.kind, SubjectKind::User | SubjectKind::Owner)
+            && admin_anywhere
+            && subject.two_factor != Some(true)
+        {
+            summary.admins_without_2fa.push(subject.label.clone());
+        }
+        let expires_at = match subject.expires {
+            Some(None) => {
+                summary.tokens_never_expiring.push(subject.label.clone());
+                Some("never".to_string())
+            }
+            Some(Some(at)) => {
+                if at.duration_since(now).as_hours() <= 24 * EXPIRING_WITHIN_DAYS {
+                    summary.tokens_expiring_soon.push(subject.label.clone());
+                }
+                Some(at.to_string())
+            }
+            None => None,
+        };
+        reviewed.push(Reviewed {
+            name: subject.label.clone(),
+            kind,
+            two_factor: subject
+                .kind
+                .is_user()
+                .then_some(subject.two_factor)
+                .flatten(),
+            expires_at,
+            access,
+        });
+    }
+    if let Some(loaded) = loaded {
+        let file = &loaded.file;
+        let listed = |subject: &Subject| match subject.kind {
+            SubjectKind::Token => file.api_tokens.contains_key(&subject.label),
+            _ => file
+                .users
+                .keys()
+                .any(|email| email.eq_ignore_ascii_case(&subject.label)),
+        };
+        summary.not_in_file = Some(
+            (subjects.iter())
+                .filter(|subject| !listed(subject))
+                .map(|subject| subject.label.clone())
+                .collect(),
+        );
+        if !file.policies.is_empty() {
+            summary.policy_violations = Some(policy::judge(&file.policies, &subjects, now, true));
+        }
+    }
+    Report {
+        account_id,
+        generated_at: now,
+        live_state_sha256: crate::saved_plan::live_digest(live),
+        subjects: reviewed,
+        summary,
+    }
+}
+
+/// Every resource of the tree where `subject` has access, with why; rows on resources
+/// the tree does not show are listed as explicit rows by id.
+fn held(subject: &Subject, live: &LiveState) -> Vec<Held> {
+    let level_of = |kind: &ResourceType, name: &str| {
+        subject
+            .levels
+            .get(&(kind.clone(), name.to_string()))
+            .copied()
+    };
+    let account = (subject.levels.iter())
+        .filter(|((kind, _), _)| *kind == ResourceType::Account)
+        .map(|(_, level)| *level)
+        .max();
+    let mut held = Vec::new();
+    for resource in &live.resources {
+        let kind = &resource.key.kind;
+        let mut best: Option<(LevelCode, String)> =
+            level_of(kind, &resource.path).map(|level| (level, "explicit row".to_string()));
+        let mut inherit = |level: Option<LevelCode>, why: String| {
+            if let Some(level) = level.filter(|level| level.managed().is_some() || level.0 >= 100) {
+                if best.as_ref().is_none_or(|(now, _)| level.0 > now.0) {
+                    best = Some((level, why));
+                }
+            }
+        };
+        if *kind != ResourceType::Account && kind.is_managed() {
+            inherit(account, "inherited from the account".to_string());
+        }
+        if *kind == ResourceType::Inbox {
+            if let Some((project, _)) = resource.path.split_once('/') {
+                inherit(
+                    level_of(&ResourceType::Project, project),
+                    format!("inherited from project {project:?}"),
+                );
+            }
+        }
+        if let Some((level, why)) = best.filter(|(level, _)| level.0 > 1) {
+            held.push(Held {
+                kind: kind.api_name().to_string(),
+                name: resource.path.clone(),
+                id: resource.key.id,
+                level,
+                why,
+            });
+        }
+    }
+    for ((kind, name), level) in &subject.levels {
+        if let Some(id) = name.strip_prefix("id:").and_then(|id| id.parse().ok()) {
+            held.push(Held {
+                kind: kind.api_name().to_string(),
+                name: name.clone(),
+                id,
+                level: *level,
+                why: "explicit row (not in the resource tree)".to_string(),
+            });
+        }
+    }
+    held
+}
