@@ -5,7 +5,8 @@
 //!
 //! Effective access counts Mailtrap's inheritance: an account level reaches every
 //! project, inbox and sending domain, and (an assumption, since the real inheritance is
-//! unknown) billing and the campaigns scope too; a project level reaches its inboxes.
+//! unknown) billing and the campaigns scope too; a project level reaches its inboxes; a
+//! row of a type the tool does not know (`organization`) is taken to reach the account.
 //! Where it is unknown, the higher level is assumed to reach down, so a deny rule never
 //! misses a real path. The owner's level (1000) counts as admin everywhere.
 
@@ -63,6 +64,11 @@ pub struct Violation {
     /// An email, a token's name, or `account`.
     pub subject: String,
     pub message: String,
+    /// Which condition of the rule, where one rule judges several for one subject (an
+    /// expectation's grants, a token's expiry): a violation of another condition is
+    /// another violation.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub condition: String,
     /// A violation the account does not have now (in a plan: one apply would add).
     #[serde(default)]
     pub new: bool,
@@ -176,13 +182,22 @@ pub fn effective(subject: &Subject, on: &On) -> Option<LevelCode> {
             .filter(move |((k, _), _)| *k == kind)
             .map(|(_, level)| *level)
     };
+    // Domains are names in any case; other names as written.
     let named = |kind: ResourceType, name: &str| {
         (subject.levels.iter())
-            .filter(|((k, n), _)| *k == kind && n == name)
+            .filter(|((k, n), _)| {
+                *k == kind
+                    && (n == name
+                        || (kind == ResourceType::SendingDomain && n.eq_ignore_ascii_case(name)))
+            })
             .map(|(_, level)| *level)
             .max()
     };
-    let account = of_kind(ResourceType::Account).max();
+    // A row of a type the tool does not know may reach as far as the account.
+    let unknown = (subject.levels.iter())
+        .filter(|((kind, _), _)| !kind.is_managed())
+        .map(|(_, level)| *level);
+    let account = of_kind(ResourceType::Account).chain(unknown).max();
     let own = match on {
         On::Scope(Scope::Account) => None,
         On::Scope(Scope::Billing) => of_kind(ResourceType::Billing).max(),
@@ -212,8 +227,8 @@ fn reaches(held: Option<LevelCode>, level: Level) -> bool {
 }
 
 /// Every violation of `policies` by `subjects` at `now`. `live` says whether the
-/// subjects are a live account (`require_2fa` needs it; `max_account_admins` counts the
-/// owner out, which the file cannot tell).
+/// subjects are a live account: `require_2fa` needs it, and only then is someone an
+/// expectation names and nobody holds a violation (the file alone cannot tell).
 pub fn judge(
     policies: &Policies,
     subjects: &[Subject],
@@ -221,53 +236,48 @@ pub fn judge(
     live: bool,
 ) -> Vec<Violation> {
     let mut found = Vec::new();
-    let mut violation = |rule: &str, subject: &str, message: String| {
+    let mut violation = |rule: &str, subject: &str, message: String, condition: &str| {
         found.push(Violation {
             rule: rule.to_string(),
             subject: subject.to_string(),
             message,
+            condition: condition.to_string(),
             new: false,
         })
     };
     if let Some(level) = policies.require_2fa.filter(|_| live) {
-        for subject in subjects
-            .iter()
-            .filter(|s| matches!(s.kind, SubjectKind::User | SubjectKind::Owner))
-        {
-            if reaches(subject.levels.values().copied().max(), level)
-                && subject.two_factor != Some(true)
-            {
+        for subject in subjects.iter().filter(|s| s.kind.is_user()) {
+            let held = subject.levels.values().copied().max();
+            if reaches(held, level) && subject.two_factor != Some(true) {
                 let state = match subject.two_factor {
                     Some(false) => "off",
                     _ => "not known to be on",
                 };
-                violation(
-                    "require_2fa",
-                    &subject.label,
-                    format!(
-                        "{} holds {level} or more, and two-factor authentication is {state}",
-                        subject.label
-                    ),
+                let message = format!(
+                    "{} holds {level} or more, and two-factor authentication is {state}",
+                    subject.label
                 );
+                violation("require_2fa", &subject.label, message, "");
             }
         }
     }
     if let Some(maximum) = policies.max_account_admins {
+        // Invites count: accepted, they are admins. Each admin is a subject, so that a
+        // plan adding one adds a violation.
         let admins: Vec<&str> = (subjects.iter())
-            .filter(|s| matches!(s.kind, SubjectKind::User))
+            .filter(|s| matches!(s.kind, SubjectKind::User | SubjectKind::Invite))
             .filter(|s| reaches(effective(s, &On::Scope(Scope::Account)), Level::Admin))
             .map(|s| s.label.as_str())
             .collect();
         if admins.len() > maximum as usize {
-            violation(
-                "max_account_admins",
-                "account",
-                format!(
-                    "{} account admins besides the owner ({}), more than {maximum}",
+            for admin in &admins {
+                let message = format!(
+                    "{admin} is one of {} account admins besides the owner ({}), more than {maximum}",
                     admins.len(),
                     admins.join(", ")
-                ),
-            );
+                );
+                violation("max_account_admins", admin, message, "");
+            }
         }
     }
     if !policies.allowed_email_domains.is_empty() {
@@ -277,15 +287,12 @@ pub fn judge(
         for subject in subjects.iter().filter(|s| s.kind.is_person()) {
             let domain = (subject.label.rsplit_once('@')).map(|(_, domain)| domain.to_lowercase());
             if !domain.is_some_and(|domain| allowed.contains(&domain)) {
-                violation(
-                    "allowed_email_domains",
-                    &subject.label,
-                    format!(
-                        "{} is not in an allowed domain ({})",
-                        subject.label,
-                        allowed.join(", ")
-                    ),
+                let message = format!(
+                    "{} is not in an allowed domain ({})",
+                    subject.label,
+                    allowed.join(", ")
                 );
+                violation("allowed_email_domains", &subject.label, message, "");
             }
         }
     }
@@ -295,46 +302,44 @@ pub fn judge(
             .unwrap_or(jiff::Timestamp::MAX);
         for subject in subjects.iter().filter(|s| s.kind == SubjectKind::Token) {
             let problem = match subject.expires {
-                Some(None) => Some("never expires".to_string()),
-                Some(Some(at)) if at > latest => Some(format!(
-                    "expires on {}, later than {} days from now",
-                    crate::model::utc_date(at),
-                    lifetime.0
+                Some(None) => Some(("never", "never expires".to_string())),
+                Some(Some(at)) if at > latest => Some((
+                    "too late",
+                    format!(
+                        "expires on {}, later than {} days from now",
+                        crate::model::utc_date(at),
+                        lifetime.0
+                    ),
                 )),
                 _ => None,
             };
-            if let Some(problem) = problem {
-                violation(
-                    "token_max_lifetime",
-                    &subject.label,
-                    format!("API token {:?} {problem}", subject.label),
-                );
+            if let Some((condition, problem)) = problem {
+                let message = format!("API token {:?} {problem}", subject.label);
+                violation("token_max_lifetime", &subject.label, message, condition);
             }
         }
     }
     for (index, rule) in policies.deny.iter().enumerate() {
         let glob = crate::config::ignore_pattern(&rule.who);
-        let matches = |subject: &Subject| match rule.who.as_str() {
+        let who = rule.who.trim().to_lowercase();
+        let matches = |subject: &Subject| match who.as_str() {
             "tokens" => subject.kind == SubjectKind::Token,
             "invites" => subject.kind == SubjectKind::Invite,
-            "users" => matches!(subject.kind, SubjectKind::User | SubjectKind::Owner),
+            "users" => subject.kind.is_user(),
             _ => subject.kind.is_person() && glob.matches(&subject.label),
         };
         for subject in subjects.iter().filter(|s| matches(s)) {
             let held = effective(subject, &rule.on);
             if reaches(held, rule.level) {
-                violation(
-                    &format!("deny[{index}]"),
-                    &subject.label,
-                    format!(
-                        "{} holds {} on {}, and `{}` may not hold {} or more there",
-                        subject.label,
-                        held.map_or("nothing".to_string(), |l| l.to_string()),
-                        describe(&rule.on),
-                        rule.who,
-                        rule.level
-                    ),
+                let message = format!(
+                    "{} holds {} on {}, and `{}` may not hold {} or more there",
+                    subject.label,
+                    held.map_or("nothing".to_string(), |l| l.to_string()),
+                    describe(&rule.on),
+                    rule.who,
+                    rule.level
                 );
+                violation(&format!("deny[{index}]"), &subject.label, message, "");
             }
         }
     }
@@ -347,17 +352,17 @@ pub fn judge(
         };
         let subject = (subjects.iter()).find(|s| {
             if kind == "user" {
-                s.kind.is_person() && s.label.eq_ignore_ascii_case(label)
+                s.kind.is_person() && s.label.to_lowercase() == label.to_lowercase()
             } else {
                 s.kind == SubjectKind::Token && s.label == label
             }
         });
         let Some(subject) = subject else {
-            violation(
-                &rule,
-                label,
-                format!("expected {kind} {label:?} is not there"),
-            );
+            // The file alone cannot tell who outside it is in the account.
+            if live {
+                let message = format!("expected {kind} {label:?} is not there");
+                violation(&rule, label, message, "");
+            }
             continue;
         };
         for (want, grants) in [(true, &expectation.can), (false, &expectation.cannot)] {
@@ -366,15 +371,13 @@ pub fn judge(
                 let held = effective(subject, &on);
                 if reaches(held, level) != want {
                     let verb = if want { "hold" } else { "not hold" };
-                    violation(
-                        &rule,
-                        label,
-                        format!(
-                            "{label} should {verb} {level} or more on {}, and holds {}",
-                            describe(&on),
-                            held.map_or("nothing".to_string(), |l| l.to_string())
-                        ),
+                    let message = format!(
+                        "{label} should {verb} {level} or more on {}, and holds {}",
+                        describe(&on),
+                        held.map_or("nothing".to_string(), |l| l.to_string())
                     );
+                    let condition = format!("{verb} {level} on {}", describe(&on));
+                    violation(&rule, label, message, &condition);
                 }
             }
         }
@@ -452,8 +455,11 @@ pub fn judge_plan(
     let now_violations = judge(policies, &subjects_of_live(before), now, true);
     let mut after = judge(policies, &subjects_of_live(after), now, true);
     for violation in &mut after {
-        violation.new = !(now_violations.iter())
-            .any(|old| old.rule == violation.rule && old.subject == violation.subject);
+        violation.new = !(now_violations.iter()).any(|old| {
+            old.rule == violation.rule
+                && old.subject.to_lowercase() == violation.subject.to_lowercase()
+                && old.condition == violation.condition
+        });
     }
     after
 }
@@ -594,7 +600,8 @@ mod tests {
                 pair("deny[0]", "c@contractors.acme.com"),
                 pair("deny[1]", "CI"),
                 pair("expect[0]", "v@acme.com"),
-                pair("max_account_admins", "account"),
+                pair("max_account_admins", "c@contractors.acme.com"),
+                pair("max_account_admins", "ok@acme.com"),
                 pair("require_2fa", "c@contractors.acme.com"),
                 pair("token_max_lifetime", "CI"),
             ]
@@ -603,5 +610,56 @@ mod tests {
         assert!(judge(&policies, &subjects, now, false)
             .iter()
             .all(|v| v.rule != "require_2fa"));
+    }
+
+    #[test]
+    fn a_row_of_an_unknown_type_reaches_the_account_and_keywords_take_any_case() {
+        let now: jiff::Timestamp = "2026-12-02T00:00:00Z".parse().unwrap();
+        let org = subject(
+            "z@contractors.acme.com",
+            SubjectKind::User,
+            &[(ResourceType::from_api("organization"), "id:70412", 100)],
+        );
+        assert_eq!(
+            effective(&org, &On::Scope(Scope::Billing)),
+            Some(LevelCode(100))
+        );
+        let mut token = subject(
+            "CI",
+            SubjectKind::Token,
+            &[(ResourceType::Account, "A", 10)],
+        );
+        token.expires = Some(Some(now));
+        let policies = Policies {
+            deny: vec![
+                DenyRule {
+                    who: "*@contractors.acme.com".into(),
+                    level: Level::Admin,
+                    on: On::Scope(Scope::Account),
+                },
+                DenyRule {
+                    who: "Tokens".into(),
+                    level: Level::Viewer,
+                    on: On::Scope(Scope::Billing),
+                },
+                DenyRule {
+                    who: "*".into(),
+                    level: Level::Viewer,
+                    on: named(NamedKind::Domain, "ACME.com"),
+                },
+            ],
+            ..Policies::default()
+        };
+        let found: Vec<(String, String)> = (judge(&policies, &[org, token], now, true).into_iter())
+            .map(|v| (v.rule, v.subject))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("deny[0]".to_string(), "z@contractors.acme.com".to_string()),
+                ("deny[1]".to_string(), "CI".to_string()),
+                ("deny[2]".to_string(), "z@contractors.acme.com".to_string()),
+            ]
+        );
     }
 }

@@ -127,8 +127,9 @@ impl fmt::Display for Refusal {
             ),
             Refusal::Policy { rule, subject, message } => write!(
                 f,
-                "policy rail: the plan would break policy {rule} for {}: {message}; only changing the file lifts this",
-                crate::model::printable(subject)
+                "policy rail: the plan would break policy {rule} for {}: {}; only changing the file lifts this",
+                crate::model::printable(subject),
+                crate::model::printable(message)
             ),
             Refusal::NewTokensFileNeeded { tokens } => write!(
                 f,

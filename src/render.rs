@@ -84,6 +84,9 @@ pub fn plan_warnings(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     if let Some(partial) = partial(plan) {
         writeln!(out, "note: {partial}")?;
     }
+    for violation in &plan.policy_violations {
+        writeln!(out, "policy: {}", policy_line(violation, Style::default()))?;
+    }
     for warning in &plan.warnings {
         writeln!(out, "warning: {warning}")?;
     }

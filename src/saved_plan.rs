@@ -156,9 +156,12 @@ pub fn live_digest(live: &LiveState) -> String {
                 .collect();
             rows.sort();
             format!(
-                "access\t{}\t{}\t{:?}\t{}",
+                "access\t{}\t{}\t{}\t{:?}\t{}",
                 access.id,
                 access.kind,
+                access
+                    .two_factor
+                    .map_or("-", |on| if on { "2fa" } else { "no-2fa" }),
                 access.label(),
                 rows.join(",")
             )

@@ -588,7 +588,11 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
         }
     }
     for (index, rule) in file.policies.deny.iter().enumerate() {
-        if rule.who.trim().is_empty() {
+        let who = rule.who.trim();
+        let keyword = ["tokens", "invites", "users"]
+            .iter()
+            .any(|keyword| keyword.eq_ignore_ascii_case(who));
+        if !keyword && !who.contains(['@', '*', '?']) {
             let at = [
                 "policies".to_string(),
                 "deny".to_string(),
@@ -598,7 +602,7 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
             let at: Vec<&str> = at.iter().map(String::as_str).collect();
             problems.push(loaded.diagnostic(
                 &at,
-                "`who:` is empty: write an email glob, or tokens, invites or users".to_string(),
+                format!("`who: {who:?}` matches nobody: write an email glob (with @ or *), or tokens, invites or users"),
             ));
         }
     }

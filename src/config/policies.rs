@@ -18,16 +18,30 @@ use crate::model::Level;
 pub struct Policies {
     /// Every user holding this level or more anywhere has two-factor authentication on
     /// (judged on the live account only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::present::level"
+    )]
+    #[schemars(with = "Level")]
     pub require_2fa: Option<Level>,
-    /// At most this many account admins besides the owner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// At most this many account admins (users and invites) besides the owner.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::present::number"
+    )]
+    #[schemars(with = "u32")]
     pub max_account_admins: Option<u32>,
     /// Users and invites have an email in one of these domains (any case).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_email_domains: Vec<String>,
     /// Every API token expires within this (`365d`); one that never expires fails.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::present::days"
+    )]
     #[schemars(with = "String")]
     pub token_max_lifetime: Option<Days>,
     /// Nobody matching `who` holds `level` or more on `on`.
@@ -48,8 +62,8 @@ impl Policies {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DenyRule {
-    /// An email glob (`*@contractors.acme.com`, any case), or `tokens`, `invites`,
-    /// `users` (users and invites alike: `people`).
+    /// An email glob (`*@contractors.acme.com`, any case), or `tokens`, `invites` or
+    /// `users` (any case).
     pub who: String,
     pub level: Level,
     pub on: On,

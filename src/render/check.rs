@@ -42,6 +42,7 @@ pub fn text(report: &Checked, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out)?;
     match report.violations.len() {
+        0 if report.rules.len() == 1 => writeln!(out, "The rule holds."),
         0 => writeln!(out, "All {} rules hold.", report.rules.len()),
         n => writeln!(
             out,
@@ -58,7 +59,7 @@ pub fn markdown(report: &Checked, out: &mut impl Write) -> io::Result<()> {
         report.account_id
     )?;
     writeln!(out, "| rule | subject | result |\n| --- | --- | --- |")?;
-    let cell = |text: &str| printable(text).replace('|', "\\|").replace('<', "&lt;");
+    let cell = |text: &str| super::markdown::inline(text);
     for rule in &report.rules {
         let broken: Vec<&Violation> = report.of_rule(rule).collect();
         if broken.is_empty() {
@@ -89,20 +90,27 @@ fn xml(text: &str) -> String {
 
 pub fn junit(report: &Checked, out: &mut impl Write) -> io::Result<()> {
     let mut cases = Vec::new();
+    let mut failures = 0;
     for rule in &report.rules {
-        let broken: Vec<&Violation> = report.of_rule(rule).collect();
-        if broken.is_empty() {
+        // One case per rule and subject: a subject's several failures of one rule (an
+        // expectation's grants) are one case.
+        let mut by_subject: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for violation in report.of_rule(rule) {
+            (by_subject.entry(&violation.subject).or_default()).push(&violation.message);
+        }
+        if by_subject.is_empty() {
             cases.push(format!(
                 "    <testcase classname=\"policies\" name=\"{}\"/>",
                 xml(rule)
             ));
         }
-        for violation in broken {
+        for (subject, messages) in by_subject {
+            failures += 1;
             cases.push(format!(
                 "    <testcase classname=\"policies\" name=\"{} {}\">\n      <failure message=\"{}\"/>\n    </testcase>",
                 xml(rule),
-                xml(&violation.subject),
-                xml(&violation.message)
+                xml(subject),
+                xml(&messages.join("; "))
             ));
         }
     }
@@ -112,7 +120,7 @@ pub fn junit(report: &Checked, out: &mut impl Write) -> io::Result<()> {
         "<testsuites>\n  <testsuite name=\"mailtrap-access policies, account {}\" tests=\"{}\" failures=\"{}\">",
         report.account_id,
         cases.len(),
-        report.violations.len()
+        failures
     )?;
     for case in cases {
         writeln!(out, "{case}")?;

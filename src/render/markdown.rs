@@ -16,6 +16,9 @@ pub const MARKER: &str = "<!-- mailtrap-access-plan -->";
 /// GitHub refuses comments over 65,536 characters; stay well under.
 pub const MAX_CHARS: usize = 60_000;
 
+/// Lines of a list in the head (rails, policy violations) before the rest is counted.
+const HEAD_LIST_LIMIT: usize = 20;
+
 /// Room kept for the note that says what was cut.
 const NOTE_RESERVE: usize = 600;
 
@@ -185,26 +188,35 @@ fn head(plan: &Plan, refusals: &[Refusal]) -> String {
             what.join(" and ")
         ));
     }
+    // The head is never cut, so its lists are: a few lines each, then a count.
+    let listed = |text: &mut String, lines: Vec<String>| {
+        for line in lines.iter().take(HEAD_LIST_LIMIT) {
+            text.push_str(&format!("> - {line}\n"));
+        }
+        if lines.len() > HEAD_LIST_LIMIT {
+            text.push_str(&format!(
+                "> - and {} more (see `plan --format json`)\n",
+                lines.len() - HEAD_LIST_LIMIT
+            ));
+        }
+    };
     if !refusals.is_empty() {
         text.push_str("\n> [!CAUTION]\n> `apply` will refuse this plan:\n");
-        for refusal in refusals {
-            text.push_str(&format!("> - {}\n", inline(&refusal.to_string())));
-        }
+        let lines = refusals.iter().map(|r| inline(&r.to_string())).collect();
+        listed(&mut text, lines);
     }
-    let standing: Vec<&crate::policy::Violation> =
-        plan.policy_violations.iter().filter(|v| !v.new).collect();
+    let standing: Vec<String> = (plan.policy_violations.iter())
+        .filter(|v| !v.new)
+        .map(|v| {
+            let (rule, subject) = (inline(&v.rule), inline(&v.subject));
+            format!("{rule} {subject}: {}", inline(&v.message))
+        })
+        .collect();
     if !standing.is_empty() {
         text.push_str(
             "\n> [!CAUTION]\n> Policy violations the account has now, and keeps after this plan:\n",
         );
-        for violation in standing {
-            text.push_str(&format!(
-                "> - {} {}: {}\n",
-                inline(&violation.rule),
-                inline(&violation.subject),
-                inline(&violation.message)
-            ));
-        }
+        listed(&mut text, standing);
     }
     text
 }
@@ -384,7 +396,7 @@ fn requests(plan: &Plan) -> Option<String> {
 
 /// Text from the account or the file, made inert in Markdown: no HTML, no emphasis, no
 /// links, no line breaks.
-fn inline(text: &str) -> String {
+pub(crate) fn inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

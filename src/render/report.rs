@@ -7,12 +7,7 @@ use crate::model::printable;
 use crate::report::Report;
 
 pub fn markdown(review: &Report, out: &mut impl Write) -> io::Result<()> {
-    let text = |value: &str| {
-        printable(value)
-            .replace('|', "\\|")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let text = |value: &str| super::markdown::inline(value);
     writeln!(
         out,
         "# Access review of Mailtrap account {}\n",
@@ -61,7 +56,7 @@ pub fn markdown(review: &Report, out: &mut impl Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "| API tokens expiring within 30 days | {} |",
+        "| API tokens expired or expiring within 30 days | {} |",
         list(&summary.tokens_expiring_soon)
     )?;
     if let Some(not_in_file) = &summary.not_in_file {
@@ -157,7 +152,7 @@ pub fn csv(review: &Report, out: &mut impl Write) -> io::Result<()> {
             writeln!(
                 out,
                 "{head},{},{},{},{},{}",
-                held.kind,
+                field(&held.kind),
                 field(&held.name),
                 held.id,
                 field(&held.level.to_string()),
