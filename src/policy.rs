@@ -387,8 +387,78 @@ pub fn judge(
     found
 }
 
+/// The resources the rules name that the live account does not have: a rule about a
+/// misspelt project would hold for everyone, unnoticed. Each with the nearest names.
+pub fn unknown_names(policies: &Policies, live: &LiveState) -> Vec<String> {
+    let mut named: Vec<(String, ResourceType, String)> = Vec::new();
+    for (index, rule) in policies.deny.iter().enumerate() {
+        if let On::Named(resources) = &rule.on {
+            for (kind, name) in resources {
+                let kind = match kind {
+                    NamedKind::Project => ResourceType::Project,
+                    NamedKind::Inbox | NamedKind::Sandbox => ResourceType::Inbox,
+                    NamedKind::SendingDomain | NamedKind::Domain => ResourceType::SendingDomain,
+                };
+                named.push((format!("deny[{index}]"), kind, name.clone()));
+            }
+        }
+    }
+    for (index, expectation) in policies.expect.iter().enumerate() {
+        for grants in [&expectation.can, &expectation.cannot] {
+            for (kind, name, _) in granted(grants) {
+                if kind
+                    .info()
+                    .is_some_and(|info| info.shape == crate::model::Shape::Named)
+                {
+                    named.push((format!("expect[{index}]"), kind, name));
+                }
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for (rule, kind, name) in named {
+        let of_kind: Vec<String> = (live.resources.iter())
+            .filter(|r| r.key.kind == kind)
+            .map(|r| r.path.clone())
+            .collect();
+        let found = of_kind.iter().any(|path| {
+            path == &name
+                || (kind == ResourceType::SendingDomain && path.eq_ignore_ascii_case(&name))
+        });
+        if !found {
+            problems.push(format!(
+                "policy {rule} names {} {name:?}, which the account does not have{}",
+                kind.noun(),
+                crate::resolve::nearest_hint(&name, &of_kind)
+            ));
+        }
+    }
+    problems
+}
+
+/// Where the effective level on a resource comes from when it is not its explicit
+/// row: the account (or a row of a type the tool does not know), or the inbox's project.
+pub fn inherited_from(subject: &Subject, kind: &ResourceType, name: &str) -> String {
+    let project = (*kind == ResourceType::Inbox)
+        .then(|| name.split_once('/'))
+        .flatten()
+        .and_then(|(project, _)| {
+            let level = subject
+                .levels
+                .get(&(ResourceType::Project, project.to_string()))?;
+            Some((project, *level))
+        });
+    let account = effective(subject, &On::Scope(Scope::Account));
+    match project {
+        Some((project, level)) if account.is_none_or(|account| level > account) => {
+            format!("inherited from project {project:?}")
+        }
+        _ => "inherited from the account".to_string(),
+    }
+}
+
 /// What a grant of `kind` on `name` is about, as a rule would say it.
-fn on_of(kind: &ResourceType, name: &str) -> On {
+pub fn on_of(kind: &ResourceType, name: &str) -> On {
     let named = |kind| On::Named([(kind, name.to_string())].into());
     match kind {
         ResourceType::Account => On::Scope(Scope::Account),

@@ -157,59 +157,51 @@ pub fn report(
 /// Every resource of the tree where `subject` has access, with why; rows on resources
 /// the tree does not show are listed as explicit rows by id.
 fn held(subject: &Subject, live: &LiveState) -> Vec<Held> {
-    let level_of = |kind: &ResourceType, name: &str| {
-        subject
-            .levels
-            .get(&(kind.clone(), name.to_string()))
-            .copied()
-    };
-    let account = (subject.levels.iter())
-        .filter(|((kind, _), _)| *kind == ResourceType::Account)
-        .map(|(_, level)| *level)
-        .max();
     let mut held = Vec::new();
     for resource in &live.resources {
         let kind = &resource.key.kind;
-        let mut best: Option<(LevelCode, String)> =
-            level_of(kind, &resource.path).map(|level| (level, "explicit row".to_string()));
-        let mut inherit = |level: Option<LevelCode>, why: String| {
-            if let Some(level) = level.filter(|level| level.managed().is_some() || level.0 >= 100) {
-                if best.as_ref().is_none_or(|(now, _)| level.0 > now.0) {
-                    best = Some((level, why));
-                }
-            }
+        if !kind.is_managed() {
+            continue; // Shown below as explicit rows, if the subject holds one.
+        }
+        // The one function policies judge by: explicit rows and inheritance.
+        let on = policy::on_of(kind, &resource.path);
+        let Some(level) = policy::effective(subject, &on).filter(|level| level.0 > 1) else {
+            continue;
         };
-        if *kind != ResourceType::Account && kind.is_managed() {
-            inherit(account, "inherited from the account".to_string());
-        }
-        if *kind == ResourceType::Inbox {
-            if let Some((project, _)) = resource.path.split_once('/') {
-                inherit(
-                    level_of(&ResourceType::Project, project),
-                    format!("inherited from project {project:?}"),
-                );
-            }
-        }
-        if let Some((level, why)) = best.filter(|(level, _)| level.0 > 1) {
-            held.push(Held {
-                kind: kind.api_name().to_string(),
-                name: resource.path.clone(),
-                id: resource.key.id,
-                level,
-                why,
-            });
-        }
+        let explicit = (subject.levels.get(&(kind.clone(), resource.path.clone()))).copied();
+        let why = if explicit == Some(level) {
+            "explicit row".to_string()
+        } else {
+            policy::inherited_from(subject, kind, &resource.path)
+        };
+        held.push(Held {
+            kind: kind.api_name().to_string(),
+            name: resource.path.clone(),
+            id: resource.key.id,
+            level,
+            why,
+        });
     }
     for ((kind, name), level) in &subject.levels {
-        if let Some(id) = name.strip_prefix("id:").and_then(|id| id.parse().ok()) {
-            held.push(Held {
-                kind: kind.api_name().to_string(),
-                name: name.clone(),
-                id,
-                level: *level,
-                why: "explicit row (not in the resource tree)".to_string(),
-            });
-        }
+        let in_tree = !name.starts_with("id:");
+        let id = (live.resources.iter())
+            .find(|r| &r.key.kind == kind && &r.path == name)
+            .map(|r| r.key.id)
+            .or_else(|| name.strip_prefix("id:").and_then(|id| id.parse().ok()));
+        let Some(id) = id.filter(|_| !kind.is_managed() || !in_tree) else {
+            continue;
+        };
+        held.push(Held {
+            kind: kind.api_name().to_string(),
+            name: name.clone(),
+            id,
+            level: *level,
+            why: if in_tree {
+                "explicit row".to_string()
+            } else {
+                "explicit row (not in the resource tree)".to_string()
+            },
+        });
     }
     held
 }

@@ -202,3 +202,22 @@ fn validate_refuses_a_deny_that_matches_nobody_and_skips_whom_the_file_cannot_se
     let output = command(&["validate", "-f", &file]).output().unwrap();
     assert_exit(&output, 0);
 }
+
+#[test]
+fn a_rule_naming_a_resource_the_account_lacks_is_an_error_with_the_nearest_name() {
+    let sandbox = demo_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = demo_with(
+        dir.path(),
+        "policies:\n  deny:\n    - who: \"*@acme.com\"\n      level: admin\n      on: {project: Backnd}\n",
+    );
+    for command in ["check", "plan"] {
+        let output = run_against(&sandbox.base_url(), &[command, "-f", &file]);
+        assert_exit(&output, 1);
+        assert!(
+            stderr(&output).contains("policy deny[0] names project \"Backnd\", which the account does not have; did you mean \"Backend\"?"),
+            "{command}: {}",
+            stderr(&output)
+        );
+    }
+}

@@ -30,6 +30,7 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         .live_state(true)
         .await
         .context("cannot read the live account")?;
+    super::check_policy_names(policies, &live)?;
     let violations = policy::judge(policies, &policy::subjects_of_live(&live), clock.now, true);
     let report = render::check::Checked {
         account_id: reader.account_id(),

@@ -159,6 +159,7 @@ async fn read_and_plan(
     let desired = resolve::resolve(loaded, &live, &scope.resets).map_err(ConfigError::Invalid)?;
     let mut plan = planner::plan(reader.account_id(), &desired, &live, clock).only(&scope.targets);
     if !policies.is_empty() {
+        check_policy_names(policies, &live)?;
         let after = planner::expected_after(&plan, &live);
         plan.policy_violations = crate::policy::judge_plan(policies, &live, &after, clock.now);
     }
@@ -172,6 +173,18 @@ fn clock(args: &TimeArgs) -> Clock {
         now: args.now.unwrap_or_else(jiff::Timestamp::now),
         expiry_warning: args.expiry_warning,
     }
+}
+
+/// Refuse rules that name resources the account does not have.
+fn check_policy_names(policies: &config::Policies, live: &LiveState) -> anyhow::Result<()> {
+    let problems = crate::policy::unknown_names(policies, live);
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "{}; fix the names in the file's policies",
+            problems.join("; ")
+        );
+    }
+    Ok(())
 }
 
 /// The file's policies judged on the file alone: each violation at the entry that
