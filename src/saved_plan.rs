@@ -124,6 +124,11 @@ pub struct Fingerprint {
     /// it, even where the plan would not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_tokens_sha256: Option<String>,
+    /// Of the whole live state as read ([`live_digest`]), the same digest an access
+    /// review names: evidence of what the plan was made against. Not compared by
+    /// apply, which plans again instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_state_sha256: Option<String>,
     /// The version of mailtrap-access that saved the plan: another version may plan
     /// differently, so apply refuses a plan saved by one.
     pub tool_version: String,
@@ -140,6 +145,7 @@ impl Fingerprint {
                 sha256: sha256_hex(desired_text.as_bytes()),
             },
             api_tokens_sha256: tokens_sha256(live),
+            live_state_sha256: Some(live_digest(live)),
             tool_version: TOOL_VERSION.to_string(),
         }
     }
