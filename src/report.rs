@@ -17,6 +17,8 @@ const EXPIRING_WITHIN_DAYS: i64 = 30;
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub account_id: u64,
+    /// The name of the tree's account node, when it has one.
+    pub account_name: Option<String>,
     /// The moment it describes (UTC).
     pub generated_at: jiff::Timestamp,
     /// SHA-256 of the live state it was built from (`saved_plan::live_digest`).
@@ -145,8 +147,12 @@ pub fn report(
             summary.policy_violations = Some(policy::judge(&file.policies, &subjects, now, true));
         }
     }
+    let account_name = (live.resources.iter())
+        .find(|r| r.key.kind == ResourceType::Account && r.key.id == account_id)
+        .map(|r| r.name.clone());
     Report {
         account_id,
+        account_name,
         generated_at: now,
         live_state_sha256: crate::saved_plan::live_digest(live),
         subjects: reviewed,

@@ -221,3 +221,20 @@ fn a_rule_naming_a_resource_the_account_lacks_is_an_error_with_the_nearest_name(
         );
     }
 }
+
+#[test]
+fn a_deny_rule_names_one_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "desired.yaml",
+        "version: 1\npolicies:\n  deny:\n    - who: tokens\n      level: admin\n      on: {project: Backend, inbox: Backend/Staging}\n",
+    );
+    let output = command(&["validate", "-f", &file]).output().unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("`on:` names one resource"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -588,6 +588,21 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
         }
     }
     for (index, rule) in file.policies.deny.iter().enumerate() {
+        if let policies::On::Named(named) = &rule.on {
+            if named.len() != 1 {
+                let at = [
+                    "policies".to_string(),
+                    "deny".to_string(),
+                    index.to_string(),
+                    "on".to_string(),
+                ];
+                let at: Vec<&str> = at.iter().map(String::as_str).collect();
+                problems.push(loaded.diagnostic(
+                    &at,
+                    "`on:` names one resource: {project: NAME}, {inbox: P/I} or {sending_domain: D}".to_string(),
+                ));
+            }
+        }
         let who = rule.who.trim();
         let keyword = ["tokens", "invites", "users"]
             .iter()

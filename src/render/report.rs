@@ -8,9 +8,11 @@ use crate::report::Report;
 
 pub fn markdown(review: &Report, out: &mut impl Write) -> io::Result<()> {
     let text = |value: &str| super::markdown::inline(value);
+    let name =
+        (review.account_name.as_deref()).map_or(String::new(), |name| format!(" ({})", text(name)));
     writeln!(
         out,
-        "# Access review of Mailtrap account {}\n",
+        "# Access review of Mailtrap account {}{name}\n",
         review.account_id
     )?;
     writeln!(out, "- Generated at: {} (UTC)", review.generated_at)?;
