@@ -7,8 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-const DEMO: &str = "examples/mailtrap-access.yaml";
-
 fn rows_of(sandbox: &mailtrap_access::sandbox::BlockingSandbox, email: &str) -> serde_json::Value {
     let accesses = sandbox.accesses_json();
     let access = accesses
@@ -220,15 +218,6 @@ fn apply_sends_exactly_the_plan_then_plan_shows_no_changes() {
         writes_of(&sandbox).is_empty(),
         "a converged apply sends nothing"
     );
-}
-
-fn writes_of(sandbox: &mailtrap_access::sandbox::BlockingSandbox) -> Vec<String> {
-    sandbox
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
 }
 
 #[test]
@@ -555,19 +544,7 @@ fn results_come_back_in_plan_order_whatever_order_they_finish_in() {
 
 #[test]
 fn a_failed_read_back_says_the_changes_were_sent() {
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string("examples/sandbox-account.json").unwrap())
-            .unwrap();
-    // As the service lists them: users and invites, no API tokens.
-    let listing: Vec<&serde_json::Value> = (state["accesses"].as_array().unwrap().iter())
-        .filter(|access| access["specifier_type"] != "ApiToken")
-        .collect();
-    let (listing, tree) = (json!(listing).to_string(), state["resources"].to_string());
-    let mut tokens = state["api_tokens"].clone();
-    for token in tokens.as_array_mut().unwrap() {
-        token.as_object_mut().unwrap().remove("token");
-    }
-    let tokens = tokens.to_string();
+    let (listing, tree, tokens) = demo_answers();
     // Answers the three reads, then every write; once a write came, every read fails.
     let wrote = std::sync::atomic::AtomicBool::new(false);
     let (url, seen) = canned_server_by_path(move |path| {

@@ -6,20 +6,6 @@ mod common;
 use common::*;
 use mailtrap_access::sandbox::{BlockingSandbox, SandboxConfig, SandboxState};
 
-const DEMO: &str = "examples/mailtrap-access.yaml";
-
-fn demo_with(dir: &std::path::Path, extra: &str) -> String {
-    let text = std::fs::read_to_string(DEMO).unwrap();
-    write_file(dir, "desired.yaml", &format!("{text}{extra}"))
-}
-
-fn writes_of(sandbox: &BlockingSandbox) -> Vec<String> {
-    (sandbox.requests().into_iter())
-        .filter(|request| request.method != "GET")
-        .map(|request| format!("{} {}", request.method, request.path))
-        .collect()
-}
-
 /// The demo account with a contractor whom someone made account admin by hand.
 fn sandbox_with_contractor_admin() -> BlockingSandbox {
     let mut state = serde_json::to_value(SandboxState::demo()).unwrap();

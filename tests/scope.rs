@@ -6,15 +6,6 @@ mod common;
 
 use common::*;
 
-const DEMO: &str = "examples/mailtrap-access.yaml";
-
-fn writes_of(sandbox: &mailtrap_access::sandbox::BlockingSandbox) -> Vec<String> {
-    (sandbox.requests().into_iter())
-        .filter(|request| request.method != "GET")
-        .map(|request| format!("{} {}", request.method, request.path))
-        .collect()
-}
-
 #[test]
 fn an_expired_contractor_loses_their_rows_and_the_next_plan_is_empty() {
     let sandbox = demo_sandbox();
@@ -332,10 +323,4 @@ fn a_target_the_apply_removes_does_not_fail_the_read_back() {
         "{}",
         stderr(&refused)
     );
-}
-
-/// The demo file with `extra` appended.
-fn demo_with(dir: &std::path::Path, extra: &str) -> String {
-    let text = std::fs::read_to_string(DEMO).unwrap();
-    write_file(dir, "demo-with.yaml", &format!("{text}{extra}"))
 }

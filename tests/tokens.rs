@@ -13,14 +13,6 @@ use mailtrap_access::sandbox::{
 };
 use serde_json::Value;
 
-const DEMO: &str = "examples/mailtrap-access.yaml";
-
-/// The demo file with `extra` appended (more tokens, or `unmanaged_tokens:`).
-fn demo_file_with(dir: &Path, extra: &str) -> String {
-    let text = std::fs::read_to_string(DEMO).unwrap();
-    write_file(dir, "desired.yaml", &format!("{text}{extra}"))
-}
-
 /// Every secret the account holds or held, as the sandbox knows them.
 fn secrets(sandbox: &BlockingSandbox, also: &[String]) -> Vec<String> {
     (sandbox.state().api_tokens.iter())
@@ -40,7 +32,8 @@ fn assert_no_secret(outputs: &[&Output], secrets: &[String]) {
     }
 }
 
-fn writes_of(sandbox: &BlockingSandbox) -> Vec<String> {
+/// Every write the sandbox received, as `METHOD path status`.
+fn answered_writes(sandbox: &BlockingSandbox) -> Vec<String> {
     (sandbox.requests().into_iter())
         .filter(|request| request.method != "GET")
         .map(|request| format!("{} {} {}", request.method, request.path, request.status))
@@ -60,7 +53,7 @@ fn a_created_tokens_secret_goes_to_the_new_tokens_file_and_nowhere_else() {
     let sandbox = demo_sandbox();
     let url = sandbox.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let file = demo_file_with(
+    let file = demo_with(
         dir.path(),
         "  Exporter:\n    account: viewer\n    sending_domains: {acme.com: viewer}\n",
     );
@@ -107,7 +100,11 @@ fn a_created_tokens_secret_goes_to_the_new_tokens_file_and_nowhere_else() {
         stderr(&refused_existing)
     );
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me\n");
-    assert!(writes_of(&sandbox).is_empty(), "{:?}", writes_of(&sandbox));
+    assert!(
+        answered_writes(&sandbox).is_empty(),
+        "{:?}",
+        answered_writes(&sandbox)
+    );
 
     let new_tokens = new_tokens_path(dir.path());
     let apply = run_against(
@@ -223,7 +220,7 @@ fn a_replacement_needs_its_flag_and_creates_before_it_deletes() {
         "{}",
         stderr(&refused)
     );
-    assert!(writes_of(&sandbox).is_empty());
+    assert!(answered_writes(&sandbox).is_empty());
     assert!(
         !Path::new(&new_tokens).exists(),
         "refused before the file was made"
@@ -243,7 +240,7 @@ fn a_replacement_needs_its_flag_and_creates_before_it_deletes() {
         ],
     );
     assert_exit(&apply, 0);
-    let token_writes: Vec<String> = (writes_of(&sandbox).into_iter())
+    let token_writes: Vec<String> = (answered_writes(&sandbox).into_iter())
         .filter(|write| write.contains("/api_tokens"))
         .collect();
     assert_eq!(
@@ -307,7 +304,7 @@ fn unmanaged_tokens_remove_deletes_absent_tokens_but_never_the_one_in_use() {
     let sandbox = sandbox_with_token_in_use();
     let url = sandbox.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let file = demo_file_with(dir.path(), "unmanaged_tokens: remove\n");
+    let file = demo_with(dir.path(), "unmanaged_tokens: remove\n");
     let plan = run_against(&url, &["plan", "-f", &file]);
     assert_exit(&plan, 0);
     let text = stdout(&plan);
@@ -321,7 +318,7 @@ fn unmanaged_tokens_remove_deletes_absent_tokens_but_never_the_one_in_use() {
     );
     let apply = run_against(&url, &["apply", "-f", &file, "--auto-approve"]);
     assert_exit(&apply, 0);
-    let token_writes: Vec<String> = (writes_of(&sandbox).into_iter())
+    let token_writes: Vec<String> = (answered_writes(&sandbox).into_iter())
         .filter(|write| write.contains("/api_tokens"))
         .collect();
     assert_eq!(
@@ -334,7 +331,7 @@ fn unmanaged_tokens_remove_deletes_absent_tokens_but_never_the_one_in_use() {
     assert_no_secret(&[&plan, &apply], &secrets(&sandbox, &[]));
 
     // The file asking to change the token in use: left alone, with a warning.
-    let file = demo_file_with(dir.path(), "  mailtrap-access CI:\n    account: viewer\n");
+    let file = demo_with(dir.path(), "  mailtrap-access CI:\n    account: viewer\n");
     let plan = run_against(&url, &["plan", "-f", &file, "--detailed-exitcode"]);
     assert_exit(&plan, 0);
     assert!(
@@ -373,7 +370,7 @@ fn reset_token_rotates_through_the_reset_call_and_never_the_token_in_use() {
         assert_exit(&refused, 1);
         assert!(stderr(&refused).contains(phrase), "{}", stderr(&refused));
     }
-    assert!(writes_of(&sandbox).is_empty());
+    assert!(answered_writes(&sandbox).is_empty());
 
     let new_tokens = new_tokens_path(dir.path());
     let plan = run_against(
@@ -399,7 +396,7 @@ fn reset_token_rotates_through_the_reset_call_and_never_the_token_in_use() {
         ],
     );
     assert_exit(&apply, 0);
-    let token_writes: Vec<String> = (writes_of(&sandbox).into_iter())
+    let token_writes: Vec<String> = (answered_writes(&sandbox).into_iter())
         .filter(|write| write.contains("/api_tokens"))
         .collect();
     assert_eq!(
@@ -428,7 +425,7 @@ fn a_create_the_api_refuses_is_reported_and_the_rest_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     // Planned as of 2020, the expiry is in the future; the service, on today's clock,
     // refuses it with a 422.
-    let file = demo_file_with(
+    let file = demo_with(
         dir.path(),
         "  Exporter:\n    account: viewer\n    expires_at: 2024-01-31\n",
     );
@@ -474,13 +471,7 @@ fn a_create_the_api_refuses_is_reported_and_the_rest_goes_on() {
 #[test]
 fn a_create_answered_without_its_secret_says_how_to_recover() {
     // The three reads of an account without tokens, then a 200 without `token`.
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string("examples/sandbox-account.json").unwrap())
-            .unwrap();
-    let (listing, tree) = (
-        state["accesses"].to_string(),
-        state["resources"].to_string(),
-    );
+    let (listing, tree, _) = demo_answers();
     // The second request to the tokens path is the POST (the server sees paths only).
     let tokens_calls = std::sync::atomic::AtomicUsize::new(0);
     let (url, seen) = canned_server_by_path(move |path| {
@@ -535,7 +526,7 @@ fn a_connection_dropped_after_a_create_creates_nothing_twice() {
     let sandbox = demo_sandbox();
     let url = sandbox.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let file = demo_file_with(dir.path(), "  Exporter:\n    account: viewer\n");
+    let file = demo_with(dir.path(), "  Exporter:\n    account: viewer\n");
     let saved = save_plan(&url, &file, dir.path());
     let plan = mailtrap_access::saved_plan::SavedPlan::parse(
         &saved,
@@ -622,7 +613,7 @@ fn a_token_delete_answered_404_counts_as_done() {
         &Completion::AlreadyGone
     );
     assert_eq!(
-        writes_of(&sandbox),
+        answered_writes(&sandbox),
         ["DELETE /api/accounts/1111111/api_tokens/69999 404"]
     );
 }
@@ -651,7 +642,7 @@ fn a_saved_plan_carries_its_token_changes_and_resets() {
     let sandbox = demo_sandbox();
     let url = sandbox.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let file = demo_file_with(dir.path(), "  Exporter:\n    account: viewer\n");
+    let file = demo_with(dir.path(), "  Exporter:\n    account: viewer\n");
     let saved = dir.path().join("plan.json").display().to_string();
     let plan = run_against(
         &url,
@@ -727,28 +718,13 @@ fn a_saved_plan_carries_its_token_changes_and_resets() {
         "{}",
         stderr(&again)
     );
-    assert!(writes_of(&sandbox).is_empty());
+    assert!(answered_writes(&sandbox).is_empty());
 }
 
 #[test]
 fn a_replacement_whose_delete_fails_names_the_old_token_to_delete() {
     // The three reads, the create (200 with its secret), then a DELETE that fails.
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string("examples/sandbox-account.json").unwrap())
-            .unwrap();
-    let (listing, tree) = (
-        state["accesses"].to_string(),
-        state["resources"].to_string(),
-    );
-    // As the tokens list serves them: the last four digits, never the secret.
-    let mut tokens = state["api_tokens"].clone();
-    for token in tokens.as_array_mut().unwrap() {
-        let token = token.as_object_mut().unwrap();
-        let secret = token.remove("token").unwrap();
-        let secret = secret.as_str().unwrap();
-        token.insert("last_4_digits".into(), secret[secret.len() - 4..].into());
-    }
-    let tokens = tokens.to_string();
+    let (listing, tree, tokens) = demo_answers();
     let secret = "9c1e77e2d04b5a9c1e3f9a1c77e2d04b";
     let tokens_calls = std::sync::atomic::AtomicUsize::new(0);
     let (url, _) = canned_server_by_path(move |path| {

@@ -188,3 +188,44 @@ pub fn writer(url: &str) -> mailtrap_access::api::WriteClient {
     })
     .unwrap()
 }
+
+/// The demo account's desired file, as the README uses it.
+pub const DEMO: &str = "examples/mailtrap-access.yaml";
+
+/// The demo file with `extra` appended (more tokens, a top-level key), written to `dir`.
+pub fn demo_with(dir: &Path, extra: &str) -> String {
+    let text = std::fs::read_to_string(DEMO).unwrap();
+    write_file(dir, "desired.yaml", &format!("{text}{extra}"))
+}
+
+/// Every write the sandbox received, as `METHOD path`.
+pub fn writes_of(sandbox: &BlockingSandbox) -> Vec<String> {
+    (sandbox.requests().into_iter())
+        .filter(|request| request.method != "GET")
+        .map(|request| format!("{} {}", request.method, request.path))
+        .collect()
+}
+
+/// The demo account's three reads as the service answers them, for canned servers: the
+/// listing (users and invites only), the tree, and the tokens list (each token's last
+/// four digits, never its secret).
+pub fn demo_answers() -> (String, String, String) {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("examples/sandbox-account.json").unwrap())
+            .unwrap();
+    let listing: Vec<&serde_json::Value> = (state["accesses"].as_array().unwrap().iter())
+        .filter(|access| access["specifier_type"] != "ApiToken")
+        .collect();
+    let mut tokens = state["api_tokens"].clone();
+    for token in tokens.as_array_mut().unwrap() {
+        let token = token.as_object_mut().unwrap();
+        let secret = token.remove("token").unwrap();
+        let secret = secret.as_str().unwrap();
+        token.insert("last_4_digits".into(), secret[secret.len() - 4..].into());
+    }
+    (
+        serde_json::to_string(&listing).unwrap(),
+        state["resources"].to_string(),
+        tokens.to_string(),
+    )
+}
