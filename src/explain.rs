@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::{Grants, LoadedFile};
 use crate::model::{Level, LevelCode, LiveState, ResourceKey, ResourceType, MANAGED};
 use crate::plan::{Change, Plan, RowOp, TokenChange};
-use crate::resolve;
+use crate::{policy, resolve};
 
 /// Everything `explain` says about one subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -358,36 +358,22 @@ fn inherit(rows: &mut BTreeMap<(ResourceType, String), ResourceExplained>, onlin
             _ => entry.desired.map(LevelCode::from),
         }
     };
-    let account = (rows.values())
-        .find(|entry| entry.kind == ResourceType::Account.api_name())
-        .and_then(own);
-    let projects: BTreeMap<String, LevelCode> = (rows.values())
-        .filter(|entry| entry.kind == ResourceType::Project.api_name())
-        .filter_map(|entry| Some((entry.name.clone(), own(entry)?)))
-        .collect();
-    for entry in rows.values_mut() {
-        let mut effective = own(entry);
-        let mut from = None;
-        let mut consider = |level: Option<LevelCode>, what: String| {
-            if let Some(level) = level.filter(|level| level.managed().is_some()) {
-                if effective.is_none_or(|now| level > now) {
-                    effective = Some(level);
-                    from = Some(what);
-                }
-            }
-        };
-        if entry.kind != ResourceType::Account.api_name() {
-            consider(account, "the account level".to_string());
-        }
-        if entry.kind == ResourceType::Inbox.api_name() {
-            if let Some((project, _)) = entry.name.split_once('/') {
-                consider(
-                    projects.get(project).copied(),
-                    format!("project {project:?}"),
-                );
-            }
-        }
+    // The subject as the plan leaves it, judged by the function policies judge by.
+    let after = policy::Subject {
+        label: String::new(),
+        kind: policy::SubjectKind::User,
+        two_factor: None,
+        levels: (rows.iter())
+            .filter_map(|(key, entry)| Some((key.clone(), own(entry)?)))
+            .collect(),
+        expires: None,
+        path: None,
+    };
+    for ((kind, name), entry) in rows.iter_mut() {
+        let effective =
+            policy::effective(&after, &policy::on_of(kind, name)).filter(|level| level.0 > 1);
+        entry.inherited_from = (effective.is_some() && effective != own(entry))
+            .then(|| policy::inherited_from(&after, kind, name));
         entry.effective = effective;
-        entry.inherited_from = from;
     }
 }

@@ -437,7 +437,7 @@ pub fn unknown_names(policies: &Policies, live: &LiveState) -> Vec<String> {
 }
 
 /// Where the effective level on a resource comes from when it is not its explicit
-/// row: the account (or a row of a type the tool does not know), or the inbox's project.
+/// row: `the account` (or a row of a type the tool does not know), or `project "P"`.
 pub fn inherited_from(subject: &Subject, kind: &ResourceType, name: &str) -> String {
     let project = (*kind == ResourceType::Inbox)
         .then(|| name.split_once('/'))
@@ -451,9 +451,9 @@ pub fn inherited_from(subject: &Subject, kind: &ResourceType, name: &str) -> Str
     let account = effective(subject, &On::Scope(Scope::Account));
     match project {
         Some((project, level)) if account.is_none_or(|account| level > account) => {
-            format!("inherited from project {project:?}")
+            format!("project {project:?}")
         }
-        _ => "inherited from the account".to_string(),
+        _ => "the account".to_string(),
     }
 }
 
