@@ -178,7 +178,10 @@ fn held(subject: &Subject, live: &LiveState) -> Vec<Held> {
         let why = if explicit == Some(level) {
             "explicit row".to_string()
         } else {
-            format!("inherited from {}", policy::inherited_from(subject, kind, &resource.path))
+            format!(
+                "inherited from {}",
+                policy::inherited_from(subject, kind, &resource.path)
+            )
         };
         held.push(Held {
             kind: kind.api_name().to_string(),

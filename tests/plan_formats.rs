@@ -332,3 +332,27 @@ fn what_is_not_a_saved_plan_is_refused_with_a_way_forward() {
         "{err}"
     );
 }
+
+#[test]
+fn the_heads_lists_of_violations_are_capped_and_counted() {
+    let mut plan = Plan::new(1111111, Default::default());
+    plan.policy_violations = (0..30)
+        .map(|n| mailtrap_access::policy::Violation {
+            rule: "allowed_email_domains".into(),
+            subject: format!("user{n}@elsewhere.io"),
+            message: format!("user{n}@elsewhere.io is not in an allowed domain (acme.com)"),
+            condition: String::new(),
+            new: false,
+        })
+        .collect();
+    let text = markdown(&plan, &[], MAX_CHARS);
+    assert_eq!(
+        text.matches("> - allowed\\_email\\_domains").count(),
+        20,
+        "{text}"
+    );
+    assert!(
+        text.contains("> - and 10 more (see `plan --format json`)"),
+        "{text}"
+    );
+}

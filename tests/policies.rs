@@ -224,3 +224,42 @@ fn a_deny_rule_names_one_resource() {
         stderr(&output)
     );
 }
+
+#[test]
+fn every_format_shows_the_violations_and_a_saved_plan_names_the_reviews_digest() {
+    let sandbox = sandbox_with_contractor_admin();
+    let url = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = demo_with(dir.path(), DENY_CONTRACTORS);
+    let diff = run_against(&url, &["plan", "-f", &file, "--format", "diff"]);
+    assert_exit(&diff, 0);
+    assert!(
+        stderr(&diff).contains("policy: ! already now: deny[0] zed@contractors.acme.com"),
+        "{}",
+        stderr(&diff)
+    );
+    let markdown = run_against(&url, &["plan", "-f", &file, "--format", "markdown"]);
+    assert!(
+        stdout(&markdown).contains("> - deny\\[0\\] zed@contractors.acme.com: zed@contractors.acme.com holds admin on the account"),
+        "{}",
+        stdout(&markdown)
+    );
+    let check = run_against(&url, &["check", "-f", &file, "--format", "markdown"]);
+    assert_exit(&check, 3);
+    assert!(
+        stdout(&check).contains("| deny\\[0\\] | zed@contractors.acme.com | **violated**:"),
+        "{}",
+        stdout(&check)
+    );
+    // The saved plan and the review of the same account name the same digest.
+    let saved = save_plan(&url, &file, dir.path());
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    let review = run_against(&url, &["report", "--format", "json"]);
+    let review: serde_json::Value = serde_json::from_str(&stdout(&review)).unwrap();
+    assert_eq!(
+        saved["fingerprint"]["live_state_sha256"],
+        review["live_state_sha256"]
+    );
+    assert!(review["live_state_sha256"].as_str().unwrap().len() == 64);
+}

@@ -783,3 +783,50 @@ fn a_replacement_whose_delete_fails_names_the_old_token_to_delete() {
     assert_eq!(read_json(&new_tokens)["tokens"][0]["token"], secret);
     assert_no_secret(&[&apply], &[secret.to_string()]);
 }
+
+#[test]
+fn the_expiry_warning_window_and_a_reset_the_plan_cannot_make_alone() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    // CI deploy expires on 2027-06-30: five days ahead, inside 30 days, outside 2.
+    let within = run_against(&url, &["plan", "-f", DEMO, "--now", "2027-06-25"]);
+    assert!(
+        stdout(&within).contains("API token \"CI deploy\" expires in 5 days"),
+        "{}",
+        stdout(&within)
+    );
+    let narrow = run_against(
+        &url,
+        &[
+            "plan",
+            "-f",
+            DEMO,
+            "--now",
+            "2027-06-25",
+            "--expiry-warning",
+            "2d",
+        ],
+    );
+    assert_exit(&narrow, 0);
+    assert!(
+        !stdout(&narrow).contains("expires in"),
+        "{}",
+        stdout(&narrow)
+    );
+
+    // A reset of a token the plan replaces is not made: one change per token, said.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(DEMO).unwrap().replace(
+        "  CI deploy:\n    projects: {Backend: viewer}\n",
+        "  CI deploy:\n    projects: {Backend: admin}\n",
+    );
+    let file = write_file(dir.path(), "desired.yaml", &text);
+    let plan = run_against(&url, &["plan", "-f", &file, "--reset-token", "CI deploy"]);
+    assert_exit(&plan, 0);
+    let out = stdout(&plan);
+    assert!(
+        out.contains("-/+ API token \"CI deploy\" (id 61001): replace")
+            && out.contains("--reset-token \"CI deploy\": token 61001 is not reset, because the plan already changes it (replace_token)"),
+        "{out}"
+    );
+}

@@ -805,6 +805,23 @@ mod tests {
     }
 
     #[test]
+    fn a_token_listed_twice_is_inconsistent() {
+        let body = br#"[{"id":7,"name":"CI","last_4_digits":"abcd","expires_at":null,"resources":[]},
+                       {"id":7,"name":"CI","last_4_digits":"abcd","expires_at":null,"resources":[]}]"#;
+        let live = LiveState {
+            tokens: Some(decode_tokens(body, "zzzz").unwrap()),
+            ..LiveState::default()
+        };
+        assert_eq!(
+            token_inconsistencies(&live).as_deref(),
+            Some("token 7 is listed twice; the API answered something inconsistent, nothing was changed")
+        );
+        // Without its last four digits, a token may be the one in use.
+        let unsure = decode_tokens(br#"[{"id":8,"name":"X","resources":[]}]"#, "zzzz").unwrap();
+        assert!(unsure[0].in_use);
+    }
+
+    #[test]
     fn an_error_body_is_summed_up_without_echoing_other_json() {
         let secret = "d533a1b2c3d4e5f6a7b8c9d0e1f2a3b4";
         let answer = format!(r#"{{"id":7,"token":"{secret}"}}"#);
