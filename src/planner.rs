@@ -225,16 +225,20 @@ fn access_ends_warning(
     clock: &Clock,
     plan: &mut Plan,
 ) {
-    let Some(at) = on.instant() else { return };
-    let left = at.duration_since(clock.now);
-    if left <= window {
+    if let Some(days) = days_left_within(on, window, clock) {
         plan.warnings.push(Warning::AccessEndsSoon {
             name: name.to_string(),
             api_token,
             on,
-            days: left.as_hours().div_euclid(24),
+            days,
         });
     }
+}
+
+/// Whole days from the clock's moment until `ends`, when that is within `window`.
+fn days_left_within(ends: WantedExpiry, window: SignedDuration, clock: &Clock) -> Option<i64> {
+    let left = ends.instant()?.duration_since(clock.now);
+    (left <= window).then(|| left.as_hours().div_euclid(24))
 }
 
 /// The token changes, and what is left alone and warned about on the way.
@@ -502,15 +506,17 @@ fn expiry_warnings(name: &str, expiry: Option<WantedExpiry>, clock: &Clock, plan
     match expiry {
         Some(WantedExpiry::Never) => plan.warnings.push(Warning::TokenNeverExpires { name }),
         Some(expiry) => {
-            let Some(at) = expiry.instant() else { return };
-            let left = at.duration_since(clock.now);
-            if left <= clock.expiry_warning {
-                plan.warnings.push(Warning::TokenExpiresSoon {
-                    name,
-                    expires_at: at,
-                    days: left.as_hours().div_euclid(24),
-                });
-            }
+            let (Some(at), Some(days)) = (
+                expiry.instant(),
+                days_left_within(expiry, clock.expiry_warning, clock),
+            ) else {
+                return;
+            };
+            plan.warnings.push(Warning::TokenExpiresSoon {
+                name,
+                expires_at: at,
+                days,
+            });
         }
         None => {}
     }
