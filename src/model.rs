@@ -580,23 +580,28 @@ impl LiveState {
     /// One entry in the file would give them all the same rows, so neither the plan nor
     /// an export can say which rows are meant. With the ids of those accesses.
     pub fn ambiguous_identities(&self) -> BTreeMap<Identity, Vec<u64>> {
-        // Per name, each access's id and its managed rows, sorted.
-        type Held<'a> = Vec<(u64, Vec<(&'a ResourceKey, Level)>)>;
-        let mut held: BTreeMap<Identity, Held> = BTreeMap::new();
+        let mut held: BTreeMap<Identity, Vec<&Access>> = BTreeMap::new();
         for access in &self.accesses {
-            let Some(identity) = access.identity() else {
-                continue;
-            };
+            if let Some(identity) = access.identity() {
+                held.entry(identity).or_default().push(access);
+            }
+        }
+        // Rows are compared only where a name is held more than once: almost never.
+        fn managed_rows<'a>(access: &&'a Access) -> Vec<(&'a ResourceKey, Level)> {
             let mut rows: Vec<(&ResourceKey, Level)> = (access.rows.iter())
                 .filter_map(|row| Some((&row.resource, row.managed_level()?)))
                 .collect();
             rows.sort();
-            held.entry(identity).or_default().push((access.id, rows));
+            rows
         }
         held.into_iter()
-            .filter(|(_, accesses)| accesses.windows(2).any(|pair| pair[0].1 != pair[1].1))
+            .filter(|(_, accesses)| {
+                let mut rows = accesses.iter().map(managed_rows);
+                let first = rows.next();
+                rows.any(|other| Some(other) != first)
+            })
             .map(|(identity, accesses)| {
-                let mut ids: Vec<u64> = accesses.into_iter().map(|(id, _)| id).collect();
+                let mut ids: Vec<u64> = accesses.iter().map(|access| access.id).collect();
                 ids.sort_unstable();
                 (identity, ids)
             })
