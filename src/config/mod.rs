@@ -403,10 +403,17 @@ pub fn load(path: &Path) -> Result<LoadedFile, ConfigError> {
         path: path.to_path_buf(),
         cause,
     };
-    let mut bytes = Vec::new();
     // One byte past the limit tells a file over it, without reading a huge one whole.
+    let limit = MAX_FILE_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
     std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .and_then(|file| {
+            // Sized up front: `take` hides the length, and growing would leave a big
+            // file's text in a buffer up to twice its size for the whole run.
+            let length = file.metadata().map_or(0, |meta| meta.len().min(limit));
+            bytes.reserve_exact(length as usize);
+            file.take(limit).read_to_end(&mut bytes)
+        })
         .map_err(read_error)?;
     if bytes.len() > MAX_FILE_BYTES {
         let size = std::fs::metadata(path).map_or(bytes.len(), |m| m.len() as usize);
