@@ -114,6 +114,47 @@ fn an_answer_cut_off_or_never_given_is_not_called_unreachable() {
 }
 
 #[test]
+fn an_absurd_announced_length_is_a_cut_off_answer_not_a_crash() {
+    // A length no memory holds, announced for a body of a few bytes.
+    let lying = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9000000000000000000\r\nConnection: close\r\n\r\n[]".to_vec();
+    let (url, _) = canned_server(lying);
+    let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "0"]);
+    assert_clean_failure(&output, &["the answer was cut off"]);
+}
+
+#[test]
+fn a_chunked_answer_is_read_whole() {
+    let (listing, tree, tokens) = demo_answers();
+    let chunked = |body: &str| {
+        // Split into chunks of 100 bytes, as a streaming server sends a big listing.
+        let mut text = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_string();
+        for piece in body.as_bytes().chunks(100) {
+            text.push_str(&format!(
+                "{:x}\r\n{}\r\n",
+                piece.len(),
+                String::from_utf8_lossy(piece)
+            ));
+        }
+        text.push_str("0\r\n\r\n");
+        text.into_bytes()
+    };
+    let (url, _) = canned_server_by_path(move |path| {
+        if path.ends_with("/account_accesses") {
+            chunked(&listing)
+        } else if path.ends_with("/api_tokens") {
+            chunked(&tokens)
+        } else {
+            chunked(&tree)
+        }
+    });
+    let sandbox = demo_sandbox();
+    let from_chunks = run_against(&url, &["plan", "-f", DEMO]);
+    let from_sandbox = run_against(&sandbox.base_url(), &["plan", "-f", DEMO]);
+    assert_exit(&from_chunks, 0);
+    assert_eq!(stdout(&from_chunks), stdout(&from_sandbox));
+}
+
+#[test]
 fn a_422_on_a_read_is_not_called_a_rejected_change() {
     let (url, _) = canned_server(http_response(
         "422 Unprocessable Entity",

@@ -350,11 +350,9 @@ impl Transport {
             .get(reqwest::header::LOCATION)
             .and_then(|value| value.to_str().ok())
             .map(str::to_string);
-        let bytes = response
-            .bytes()
+        let bytes = read_body(response)
             .await
-            .map_err(|err| self.transport_error(request.clone(), &err, true))?
-            .to_vec();
+            .map_err(|err| self.transport_error(request.clone(), &err, true))?;
         if status.is_success() {
             return Ok(bytes);
         }
@@ -447,17 +445,26 @@ pub fn decode_accesses(bytes: &[u8]) -> Result<Vec<Access>, String> {
     decode_listing(bytes).map(|(accesses, _)| accesses)
 }
 
+/// The body, read chunk by chunk into one buffer: a big listing is held once, not once
+/// as the chunks and again as their copy. The announced length sizes the buffer only up
+/// to a bound, since a server may announce any length.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    const LARGEST_PRESIZED: u64 = 64 << 20;
+    let announced = response.content_length().unwrap_or(0).min(LARGEST_PRESIZED);
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Decode the body of `GET .../permissions/resources`, flattened. Pure.
 pub fn decode_resources(bytes: &[u8]) -> Result<Vec<Resource>, String> {
     decode_tree(bytes).map(|(resources, _)| resources)
 }
 
 fn decode_listing(bytes: &[u8]) -> Result<(Vec<Access>, wire::VocabularyNames), String> {
-    let entries: Vec<wire::AccessWire> = decode_with(bytes)?;
-    let mut names = wire::VocabularyNames::new();
-    let accesses = (entries.into_iter().enumerate())
-        .map(|(index, entry)| wire::access(index, entry, &mut names))
-        .collect::<Result<_, _>>()?;
+    let wire::Listing { accesses, names } = decode_with(bytes)?;
     Ok((accesses, names))
 }
 

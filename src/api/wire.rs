@@ -5,14 +5,54 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt;
+
+use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::model::{
     Access, LevelCode, Resource, ResourceKey, ResourceType, Row, SpecifierKind, Token, Vocabulary,
 };
 
+/// `GET .../account_accesses`, each entry converted into an [`Access`] as soon as it is
+/// read, so that the decoded form of one entry at a time is held beside the result.
+pub(crate) struct Listing {
+    pub accesses: Vec<Access>,
+    pub names: VocabularyNames,
+}
+
+impl<'de> Deserialize<'de> for Listing {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Listing;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a sequence")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Listing, A::Error> {
+                let mut listing = Listing {
+                    accesses: Vec::new(),
+                    names: VocabularyNames::new(),
+                };
+                while let Some(entry) = seq.next_element::<AccessWire>()? {
+                    let index = listing.accesses.len();
+                    let access =
+                        access(index, entry, &mut listing.names).map_err(A::Error::custom)?;
+                    listing.accesses.push(access);
+                }
+                Ok(listing)
+            }
+        }
+
+        deserializer.deserialize_seq(Entries)
+    }
+}
+
 #[derive(Deserialize)]
-pub(crate) struct AccessWire<'a> {
+struct AccessWire<'a> {
     id: u64,
     specifier_type: String,
     specifier: SpecifierWire,
@@ -74,7 +114,7 @@ pub(crate) type VocabularyNames = BTreeMap<Vocabulary, String>;
 
 /// Convert the entry at `index` of the listing, checking what serde cannot: a person
 /// must have an email. Type names of one vocabulary alone go into `names`.
-pub(crate) fn access(
+fn access(
     index: usize,
     entry: AccessWire<'_>,
     names: &mut VocabularyNames,
@@ -91,27 +131,23 @@ pub(crate) fn access(
             }
         ));
     }
-    let rows: Vec<Row> = entry
-        .resources
-        .into_iter()
-        .map(|row| {
-            if let Some(vocabulary) = Vocabulary::of_name(&row.resource_type) {
-                (names.entry(vocabulary)).or_insert_with(|| {
-                    format!(
-                        "a row of access {} has type {:?}",
-                        entry.id, row.resource_type
-                    )
-                });
-            }
-            Row {
-                resource: ResourceKey::new(
-                    ResourceType::from_api(&row.resource_type),
-                    row.resource_id,
-                ),
-                level: LevelCode(row.access_level),
-            }
-        })
-        .collect();
+    // Collected into a list of its own length: reusing the decoded one would keep the
+    // room serde grew it to, a third more than the rows for a big listing.
+    let mut rows: Vec<Row> = Vec::with_capacity(entry.resources.len());
+    rows.extend(entry.resources.into_iter().map(|row| {
+        if let Some(vocabulary) = Vocabulary::of_name(&row.resource_type) {
+            (names.entry(vocabulary)).or_insert_with(|| {
+                format!(
+                    "a row of access {} has type {:?}",
+                    entry.id, row.resource_type
+                )
+            });
+        }
+        Row {
+            resource: ResourceKey::new(ResourceType::from_api(&row.resource_type), row.resource_id),
+            level: LevelCode(row.access_level),
+        }
+    }));
     Ok(Access {
         id: entry.id,
         kind,
