@@ -434,7 +434,11 @@ fn main() {
         let dir = std::path::Path::new(&dir);
         std::fs::write(dir.join("account.json"), account_json(10_000, 20)).unwrap();
         std::fs::write(dir.join("desired.yaml"), desired(10_000, 20)).unwrap();
-        eprintln!("wrote account.json and desired.yaml to {}", dir.display());
+        std::fs::write(dir.join("explicit.yaml"), explicit_desired(10_000, 20)).unwrap();
+        eprintln!(
+            "wrote account.json, desired.yaml and explicit.yaml to {}",
+            dir.display()
+        );
         return;
     }
     let sizes: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1000] };
