@@ -6,6 +6,7 @@
 //! the plan made from them.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Serialize;
 
@@ -51,7 +52,63 @@ pub struct ResourceExplained {
     /// Where the effective level comes from when it is not the explicit row.
     pub inherited_from: Option<String>,
     /// What the plan does to this row.
-    pub plan: String,
+    pub plan: RowPlan,
+}
+
+/// What the plan does to one row of the subject; written as a phrase (`create at
+/// admin`, `removed with the whole access`) in both formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowPlan {
+    /// The plan does not touch the row.
+    Nothing,
+    /// Explained with `--offline`: no plan was made.
+    UnknownOffline,
+    Create(Level),
+    Update(Level, Level),
+    Destroy,
+    RemovedWithTheAccess,
+    InTheNewToken,
+    InTheReplacementToken,
+    NotInTheReplacementToken,
+    DeletedWithTheToken,
+    KeptByTheReset,
+}
+
+impl RowPlan {
+    /// Whether the row is gone once the plan is applied.
+    fn ends_the_row(self) -> bool {
+        matches!(
+            self,
+            RowPlan::Destroy
+                | RowPlan::RemovedWithTheAccess
+                | RowPlan::DeletedWithTheToken
+                | RowPlan::NotInTheReplacementToken
+        )
+    }
+}
+
+impl Serialize for RowPlan {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl fmt::Display for RowPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowPlan::Nothing => f.write_str("none"),
+            RowPlan::UnknownOffline => f.write_str("unknown offline"),
+            RowPlan::Create(to) => write!(f, "create at {to}"),
+            RowPlan::Update(from, to) => write!(f, "update {from} → {to}"),
+            RowPlan::Destroy => f.write_str("destroy"),
+            RowPlan::RemovedWithTheAccess => f.write_str("removed with the whole access"),
+            RowPlan::InTheNewToken => f.write_str("in the new token"),
+            RowPlan::InTheReplacementToken => f.write_str("in the replacement token"),
+            RowPlan::NotInTheReplacementToken => f.write_str("not in the replacement token"),
+            RowPlan::DeletedWithTheToken => f.write_str("deleted with the token"),
+            RowPlan::KeptByTheReset => f.write_str("kept (the token is reset)"),
+        }
+    }
 }
 
 /// One grant of the file that asks for a level on the resource.
@@ -184,7 +241,7 @@ pub fn explain(
         notes.extend(left_alone(plan, &subject));
     } else {
         for entry in rows.values_mut() {
-            entry.plan = "unknown offline".to_string();
+            entry.plan = RowPlan::UnknownOffline;
         }
     }
     inherit(&mut rows, online.is_some());
@@ -248,7 +305,7 @@ fn blank(kind: &ResourceType, name: String, id: Option<u64>) -> ResourceExplaine
         live: None,
         effective: None,
         inherited_from: None,
-        plan: "none".to_string(),
+        plan: RowPlan::Nothing,
     }
 }
 
@@ -285,7 +342,7 @@ fn live_rows(live: &LiveState, subject: &Subject) -> Option<Vec<(ResourceKey, Le
 }
 
 /// What the plan does to this row of the subject.
-fn planned(plan: &Plan, subject: &Subject, entry: &ResourceExplained) -> String {
+fn planned(plan: &Plan, subject: &Subject, entry: &ResourceExplained) -> RowPlan {
     let same = |key: &ResourceKey| Some(key.id) == entry.id && key.kind.api_name() == entry.kind;
     match subject {
         Subject::Person(email) => {
@@ -293,37 +350,37 @@ fn planned(plan: &Plan, subject: &Subject, entry: &ResourceExplained) -> String 
                 .find(|(access, _)| access.label.eq_ignore_ascii_case(email))
                 .map(|(_, change)| change);
             match change {
-                Some(Change::Remove { .. }) => "removed with the whole access".to_string(),
+                Some(Change::Remove { .. }) => RowPlan::RemovedWithTheAccess,
                 Some(Change::Permissions { operations }) => (operations.iter())
                     .find(|op| same(&op.resource().key))
-                    .map_or("none".to_string(), describe_op),
-                None => "none".to_string(),
+                    .map_or(RowPlan::Nothing, of_op),
+                None => RowPlan::Nothing,
             }
         }
         Subject::Token(name) => match plan.tokens.get(*name) {
-            Some(TokenChange::CreateToken { .. }) => "in the new token".to_string(),
+            Some(TokenChange::CreateToken { .. }) => RowPlan::InTheNewToken,
             Some(TokenChange::ReplaceToken { to, .. }) => {
                 if to.resources.iter().any(|row| same(&row.resource.key)) {
-                    "in the replacement token".to_string()
+                    RowPlan::InTheReplacementToken
                 } else {
-                    "not in the replacement token".to_string()
+                    RowPlan::NotInTheReplacementToken
                 }
             }
-            Some(TokenChange::DeleteToken { .. }) => "deleted with the token".to_string(),
-            Some(TokenChange::ResetToken { .. }) => "kept (the token is reset)".to_string(),
+            Some(TokenChange::DeleteToken { .. }) => RowPlan::DeletedWithTheToken,
+            Some(TokenChange::ResetToken { .. }) => RowPlan::KeptByTheReset,
             Some(TokenChange::UpdateTokenPermissions { operations, .. }) => (operations.iter())
                 .find(|op| same(&op.resource().key))
-                .map_or("none".to_string(), describe_op),
-            None => "none".to_string(),
+                .map_or(RowPlan::Nothing, of_op),
+            None => RowPlan::Nothing,
         },
     }
 }
 
-fn describe_op(op: &RowOp) -> String {
-    match op {
-        RowOp::Create { to, .. } => format!("create at {to}"),
-        RowOp::Update { from, to, .. } => format!("update {from} → {to}"),
-        RowOp::Destroy { .. } => "destroy".to_string(),
+fn of_op(op: &RowOp) -> RowPlan {
+    match *op {
+        RowOp::Create { to, .. } => RowPlan::Create(to),
+        RowOp::Update { from, to, .. } => RowPlan::Update(from, to),
+        RowOp::Destroy { .. } => RowPlan::Destroy,
     }
 }
 
@@ -346,12 +403,9 @@ fn left_alone(plan: &Plan, subject: &Subject) -> Vec<String> {
 /// inherited from the account row or, for an inbox, from its project's row.
 fn inherit(rows: &mut BTreeMap<(ResourceType, String), ResourceExplained>, online: bool) {
     let own = |entry: &ResourceExplained| -> Option<LevelCode> {
-        match entry.plan.as_str() {
-            "destroy"
-            | "removed with the whole access"
-            | "deleted with the token"
-            | "not in the replacement token" => None,
-            _ if entry.desired.is_some() && (entry.plan != "none" || !online) => {
+        match entry.plan {
+            plan if plan.ends_the_row() => None,
+            _ if entry.desired.is_some() && (entry.plan != RowPlan::Nothing || !online) => {
                 entry.desired.map(LevelCode::from)
             }
             _ if online => entry.live,
