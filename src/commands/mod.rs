@@ -199,24 +199,17 @@ fn policy_problems(loaded: &LoadedFile, now: jiff::Timestamp) -> Vec<config::Dia
         crate::policy::judge(policies, &subjects, now, false)
             .into_iter()
             .map(|violation| {
-                let rule_path: Vec<String> = std::iter::once("policies".to_string())
-                    .chain(
-                        violation
-                            .rule
-                            .split(['[', ']'])
-                            .filter(|part| !part.is_empty())
-                            .map(str::to_string),
-                    )
+                let rule_path: Vec<&str> = std::iter::once("policies")
+                    .chain((violation.rule.split(['[', ']'])).filter(|part| !part.is_empty()))
                     .collect();
-                let rule_path: Vec<&str> = rule_path.iter().map(String::as_str).collect();
                 let rule_line = (loaded.source().locate(&rule_path))
                     .map_or(String::new(), |at| format!(" at line {}", at.line));
-                let at = (subjects.iter())
+                let entry = (subjects.iter())
                     .find(|s| s.label == violation.subject)
-                    .and_then(|s| s.path.clone());
-                let at: Vec<&str> = match &at {
+                    .and_then(|s| s.path.as_deref());
+                let at: Vec<&str> = match entry {
                     Some(path) => path.iter().map(String::as_str).collect(),
-                    None => rule_path.clone(),
+                    None => rule_path,
                 };
                 loaded.diagnostic(
                     &at,

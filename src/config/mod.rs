@@ -387,7 +387,8 @@ impl LoadedFile {
     }
 
     /// A diagnostic at the node `path` of this file (its key, or its value).
-    pub fn diagnostic(&self, path: &[&str], message: impl Into<String>) -> Diagnostic {
+    /// The path's segments may be borrowed (`&["users", email]`) or owned.
+    pub fn diagnostic(&self, path: &[impl AsRef<str>], message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             file: self.display_path.clone(),
             position: self.source().locate(path),
@@ -580,7 +581,6 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
             "expect".to_string(),
             index.to_string(),
         ];
-        let at: Vec<&str> = at.iter().map(String::as_str).collect();
         if expectation.user.is_some() == expectation.token.is_some() {
             problems.push(loaded.diagnostic(
                 &at,
@@ -603,7 +603,6 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
                     index.to_string(),
                     "on".to_string(),
                 ];
-                let at: Vec<&str> = at.iter().map(String::as_str).collect();
                 problems.push(loaded.diagnostic(
                     &at,
                     "`on:` names one resource: {project: NAME}, {inbox: P/I} or {sending_domain: D}".to_string(),
@@ -621,7 +620,6 @@ fn validate(loaded: &LoadedFile) -> Vec<Diagnostic> {
                 index.to_string(),
                 "who".to_string(),
             ];
-            let at: Vec<&str> = at.iter().map(String::as_str).collect();
             problems.push(loaded.diagnostic(
                 &at,
                 format!("`who: {who:?}` matches nobody: write an email glob (with @ or *), or tokens, invites or users"),
@@ -655,7 +653,6 @@ fn check_ignore(loaded: &LoadedFile, problems: &mut Vec<Diagnostic>) {
     let file = &loaded.file;
     for (index, pattern) in file.ignore.iter().enumerate() {
         let at = ["ignore".to_string(), index.to_string()];
-        let at: Vec<&str> = at.iter().map(String::as_str).collect();
         if pattern.trim().is_empty() {
             problems.push(loaded.diagnostic(
                 &at,
@@ -776,10 +773,7 @@ fn check_grant_keys(
             .map(str::to_string)
             .collect()
     };
-    let diagnostic = |path: Vec<String>, message: String| {
-        let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        loaded.diagnostic(&path, message)
-    };
+    let diagnostic = |path: Vec<String>, message: String| loaded.diagnostic(&path, message);
     for info in MANAGED.iter().filter(|info| info.shape == Shape::Named) {
         let granted = grants.of_type(&info.kind);
         // One grant under both of its keys: the two vocabularies' names for one thing.

@@ -59,22 +59,22 @@ impl SourceMap {
     }
 
     /// Where the key at `path` is written (its first occurrence).
-    pub fn key(&self, path: &[&str]) -> Option<Position> {
+    pub fn key(&self, path: &[impl AsRef<str>]) -> Option<Position> {
         self.keys.get(&owned(path)).copied()
     }
 
     /// Where the value at `path` starts.
-    pub fn value(&self, path: &[&str]) -> Option<Position> {
+    pub fn value(&self, path: &[impl AsRef<str>]) -> Option<Position> {
         self.values.get(&owned(path)).copied()
     }
 
     /// The key if the path names a mapping entry, else the value (sequence items).
-    pub fn locate(&self, path: &[&str]) -> Option<Position> {
+    pub fn locate(&self, path: &[impl AsRef<str>]) -> Option<Position> {
         self.key(path).or_else(|| self.value(path))
     }
 
     /// The keys of the mapping at `path`, in document order, repeats included.
-    pub fn keys_of(&self, path: &[&str]) -> &[(String, Position)] {
+    pub fn keys_of(&self, path: &[impl AsRef<str>]) -> &[(String, Position)] {
         self.mapping_keys
             .get(&owned(path))
             .map(Vec::as_slice)
@@ -113,8 +113,10 @@ pub enum NodeAt<'a> {
     Value(&'a NodePath),
 }
 
-fn owned(path: &[&str]) -> NodePath {
-    path.iter().map(|segment| segment.to_string()).collect()
+fn owned(path: &[impl AsRef<str>]) -> NodePath {
+    path.iter()
+        .map(|segment| segment.as_ref().to_string())
+        .collect()
 }
 
 enum Frame {
@@ -272,7 +274,7 @@ mod tests {
     fn keeps_every_key_in_order_including_repeats() {
         let map = SourceMap::build("a: 1\nb: 2\na: 3\n");
         let keys: Vec<_> = map
-            .keys_of(&[])
+            .keys_of(&[] as &[&str])
             .iter()
             .map(|(key, at)| (key.as_str(), at.line))
             .collect();
