@@ -207,8 +207,9 @@ pub fn effective(subject: &Subject, on: &On) -> Option<LevelCode> {
             .filter_map(|(kind, name)| match kind {
                 NamedKind::Project => named(ResourceType::Project, name),
                 NamedKind::Inbox | NamedKind::Sandbox => {
-                    let project = (name.split_once('/'))
-                        .and_then(|(project, _)| named(ResourceType::Project, project));
+                    let project = (projects_of_inbox(name))
+                        .filter_map(|project| named(ResourceType::Project, project))
+                        .max();
                     named(ResourceType::Inbox, name).max(project)
                 }
                 NamedKind::SendingDomain | NamedKind::Domain => {
@@ -218,6 +219,14 @@ pub fn effective(subject: &Subject, on: &On) -> Option<LevelCode> {
             .max(),
     };
     own.max(account)
+}
+
+/// The projects an inbox named `Project/Inbox` may be in: every part of the name before
+/// a `/`. Project and inbox names may hold a `/` themselves, so `Team/Backend/Staging`
+/// is `Staging` of `Team/Backend` or `Backend/Staging` of `Team`; a level on either
+/// project is counted, since access must not be judged lower than it may be.
+fn projects_of_inbox(name: &str) -> impl Iterator<Item = &str> {
+    name.match_indices('/').map(|(at, _)| &name[..at])
 }
 
 /// Whether `held` is `level` or more (the owner's 1000 counts as admin; viewer+ as
@@ -440,14 +449,17 @@ pub fn unknown_names(policies: &Policies, live: &LiveState) -> Vec<String> {
 /// row: `the account` (or a row of a type the tool does not know), or `project "P"`.
 pub fn inherited_from(subject: &Subject, kind: &ResourceType, name: &str) -> String {
     let project = (*kind == ResourceType::Inbox)
-        .then(|| name.split_once('/'))
-        .flatten()
-        .and_then(|(project, _)| {
-            let level = subject
-                .levels
-                .get(&(ResourceType::Project, project.to_string()))?;
-            Some((project, *level))
-        });
+        .then(|| {
+            (projects_of_inbox(name))
+                .filter_map(|project| {
+                    let level = subject
+                        .levels
+                        .get(&(ResourceType::Project, project.to_string()))?;
+                    Some((project, *level))
+                })
+                .max_by_key(|(_, level)| *level)
+        })
+        .flatten();
     let account = effective(subject, &On::Scope(Scope::Account));
     match project {
         Some((project, level)) if account.is_none_or(|account| level > account) => {
@@ -594,6 +606,24 @@ mod tests {
             None
         );
         assert_eq!(effective(&project, &On::Scope(Scope::Billing)), None);
+        // Names holding a `/`: the level of the project the inbox may be in is counted.
+        let slashed = subject(
+            "s@x.io",
+            SubjectKind::User,
+            &[(ResourceType::Project, "Team/Backend", 100)],
+        );
+        assert_eq!(
+            effective(&slashed, &named(NamedKind::Inbox, "Team/Backend/Staging")),
+            Some(LevelCode(100))
+        );
+        assert_eq!(
+            inherited_from(&slashed, &ResourceType::Inbox, "Team/Backend/Staging"),
+            "project \"Team/Backend\""
+        );
+        assert_eq!(
+            effective(&slashed, &named(NamedKind::Inbox, "Team/Frontend/Staging")),
+            None
+        );
         // The owner's 1000 is admin and more; viewer+ (50) is viewer, indeterminate (1) nothing.
         assert!(reaches(Some(LevelCode(1000)), Level::Admin));
         assert!(
