@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::policies::{NamedKind, On, Policies, Scope};
 use crate::config::{Grants, LoadedFile};
-use crate::model::{Level, LevelCode, LiveState, ResourceType, WantedExpiry, MANAGED};
+use crate::model::{
+    Level, LevelCode, LiveState, ResourceType, SpecifierKind, WantedExpiry, MANAGED,
+};
 
 /// Someone or something holding access, as the judge sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,11 +44,17 @@ pub enum SubjectKind {
     User,
     Invite,
     Token,
+    /// An access of a specifier kind the tool does not know: the plan leaves it alone,
+    /// the access review lists it, and no rule names it (no rule can say who it is).
+    Unknown,
 }
 
 impl SubjectKind {
     pub fn is_person(self) -> bool {
-        !matches!(self, SubjectKind::Token)
+        matches!(
+            self,
+            SubjectKind::Owner | SubjectKind::User | SubjectKind::Invite
+        )
     }
 
     /// A user of the account (the owner is one), not an invite nor a token.
@@ -91,16 +99,21 @@ pub fn subjects_of_live(live: &LiveState) -> Vec<Subject> {
         }
         levels
     };
+    // An `ApiToken` access is a token of the tokens list, judged from there.
     let people = (live.accesses.iter())
-        .filter(|access| access.kind.is_person())
+        .filter(|access| access.kind != SpecifierKind::ApiToken)
         .map(|access| Subject {
-            label: access.label(),
-            kind: if access.is_owner() {
-                SubjectKind::Owner
-            } else if access.kind == crate::model::SpecifierKind::Invite {
-                SubjectKind::Invite
-            } else {
-                SubjectKind::User
+            label: match &access.kind {
+                SpecifierKind::Other(kind) => format!("{} ({kind})", access.label()),
+                _ => access.label(),
+            },
+            kind: match access.kind {
+                SpecifierKind::User | SpecifierKind::Invite if access.is_owner() => {
+                    SubjectKind::Owner
+                }
+                SpecifierKind::User => SubjectKind::User,
+                SpecifierKind::Invite => SubjectKind::Invite,
+                _ => SubjectKind::Unknown,
             },
             two_factor: access.two_factor,
             levels: levels(&access.rows),

@@ -1,7 +1,7 @@
 //! `report`: the access review. Every user, invite and API token of the live account,
-//! and for each resource of the tree where it has access, its effective level and why
-//! (an explicit row, or inherited from the account or the project); then a summary for
-//! the reviewer. Its header names the account, the moment and a digest of the live
+//! and any access of a specifier kind the tool does not know; for each, every resource
+//! of the tree where it has access, its effective level and why (an explicit row, or
+//! inherited from the account or the project); then a summary for the reviewer. Its header names the account, the moment and a digest of the live
 //! state it was built from, so that a stored report is evidence of what was reviewed.
 //! Pure: it is given the live state, the file when there is one, and the moment.
 
@@ -31,7 +31,8 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct Reviewed {
     pub name: String,
-    /// `owner`, `user`, `invite` or `api_token`.
+    /// `owner`, `user`, `invite` or `api_token`; `other` for an access of a specifier
+    /// kind the tool does not know (its name then ends with that kind in parentheses).
     pub kind: &'static str,
     /// Users only: whether two-factor authentication is on (`null` when not listed).
     pub two_factor: Option<bool>,
@@ -84,6 +85,7 @@ pub fn report(
             SubjectKind::User => "user",
             SubjectKind::Invite => "invite",
             SubjectKind::Token => "api_token",
+            SubjectKind::Unknown => "other",
         };
         let access = held(subject, live);
         let admin_anywhere = access.iter().any(|held| held.level.0 >= 100);
@@ -91,7 +93,7 @@ pub fn report(
             .iter()
             .any(|held| held.kind == ResourceType::Account.api_name() && held.level.0 >= 100);
         match subject.kind {
-            SubjectKind::User if account_admin => {
+            SubjectKind::User | SubjectKind::Unknown if account_admin => {
                 summary.account_admins.push(subject.label.clone())
             }
             SubjectKind::Invite => summary.pending_invites.push(subject.label.clone()),

@@ -263,3 +263,48 @@ fn every_format_shows_the_violations_and_a_saved_plan_names_the_reviews_digest()
     );
     assert!(review["live_state_sha256"].as_str().unwrap().len() == 64);
 }
+
+#[test]
+fn the_review_lists_an_access_of_a_kind_the_tool_does_not_know() {
+    let (listing, tree, tokens) = demo_answers();
+    let mut listing: Vec<serde_json::Value> = serde_json::from_str(&listing).unwrap();
+    listing.push(serde_json::json!({
+        "id": 5190099,
+        "specifier_type": "ServiceAccount",
+        "specifier": {"id": 9, "name": "billing-bot"},
+        "resources": [{"resource_type": "account", "resource_id": 1111111, "access_level": 100}],
+    }));
+    let listing = serde_json::Value::from(listing).to_string();
+    let (url, seen) = canned_server_by_path(move |path| {
+        let body = if path.ends_with("/account_accesses") {
+            &listing
+        } else if path.ends_with("/api_tokens") {
+            &tokens
+        } else {
+            &tree
+        };
+        http_response("200 OK", "application/json", body)
+    });
+    let output = run_against(&url, &["report", "--format", "json", "--now", "2026-12-02"]);
+    assert_exit(&output, 0);
+    let review: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let subjects = review["subjects"].as_array().unwrap();
+    let other = (subjects.iter())
+        .find(|subject| subject["kind"] == "other")
+        .expect("the access of an unknown kind is reviewed");
+    assert_eq!(other["name"], "billing-bot (ServiceAccount)");
+    // An account admin: it reaches billing too, and the summary names it.
+    let held: Vec<&str> = (other["access"].as_array().unwrap().iter())
+        .map(|held| held["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        held.contains(&"account") && held.contains(&"billing"),
+        "{held:?}"
+    );
+    let admins = review["summary"]["account_admins"].as_array().unwrap();
+    assert!(
+        admins.contains(&"billing-bot (ServiceAccount)".into()),
+        "{admins:?}"
+    );
+    assert!(seen.lock().unwrap().iter().all(|method| method == "GET"));
+}
