@@ -75,6 +75,7 @@ pub struct DenyRule {
 #[serde(untagged)]
 pub enum On {
     Scope(Scope),
+    #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
     Named(BTreeMap<NamedKind, String>),
 }
 
@@ -105,6 +106,7 @@ pub enum NamedKind {
 /// subject must reach, and must not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["user"]}, {"required": ["token"]}]))]
 pub struct Expectation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
