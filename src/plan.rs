@@ -7,7 +7,7 @@
 //! plans: see `saved_plan`), and deserialize back into themselves, so a saved plan is
 //! this plan and nothing else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The tokens this plan makes without an `expires_at`, whose expiry the service
+    /// picks: created, or replacing one whose expiry has passed.
+    pub fn tokens_with_service_expiry(&self) -> BTreeSet<&str> {
+        (self.tokens.iter())
+            .filter(|(_, change)| match change {
+                TokenChange::CreateToken { to } | TokenChange::ReplaceToken { to, .. } => {
+                    to.expires_at.is_none()
+                }
+                _ => false,
+            })
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
     /// A plan with no changes, nothing left alone and no warnings.
     pub fn new(account_id: u64, dialect: Dialect) -> Plan {
         Plan {

@@ -10,7 +10,7 @@
 //! Where it is unknown, the higher level is assumed to reach down, so a deny rule never
 //! misses a real path. The owner's level (1000) counts as admin everywhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,15 @@ use crate::config::{Grants, LoadedFile};
 use crate::model::{
     Level, LevelCode, LiveState, ResourceType, SpecifierKind, WantedExpiry, MANAGED,
 };
+
+/// When a token stops working, as far as the judge can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    Never,
+    At(jiff::Timestamp),
+    /// A token the plan creates without an `expires_at`: the service picks its expiry.
+    ServiceDefault,
+}
 
 /// Someone or something holding access, as the judge sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +40,9 @@ pub struct Subject {
     /// Explicit levels by resource: its type and the name the file uses for it
     /// (`Project/Inbox` for inboxes; `id:NNN` for one the tree does not show).
     pub levels: BTreeMap<(ResourceType, String), LevelCode>,
-    /// A token's expiry: `Some(None)` never, `None` unknown (not a token, or a file
-    /// entry that does not say).
-    pub expires: Option<Option<jiff::Timestamp>>,
+    /// A token's expiry; `None` when unknown (not a token, or a file entry that does
+    /// not say, judged offline).
+    pub expires: Option<Expiry>,
     /// Where it is in the file, for `validate`'s messages.
     pub path: Option<Vec<String>>,
 }
@@ -125,7 +134,7 @@ pub fn subjects_of_live(live: &LiveState) -> Vec<Subject> {
         kind: SubjectKind::Token,
         two_factor: None,
         levels: levels(&token.rows),
-        expires: Some(token.expires_at),
+        expires: Some(token.expires_at.map_or(Expiry::Never, Expiry::At)),
         path: None,
     });
     people.chain(tokens).collect()
@@ -157,8 +166,8 @@ pub fn subjects_of_file(loaded: &LoadedFile, now: jiff::Timestamp) -> Vec<Subjec
                 }
             }
             let expires = match (kind, grants.expires_at) {
-                (SubjectKind::Token, Some(WantedExpiry::Never)) => Some(None),
-                (SubjectKind::Token, Some(expiry)) => Some(expiry.instant()),
+                (SubjectKind::Token, Some(WantedExpiry::Never)) => Some(Expiry::Never),
+                (SubjectKind::Token, Some(expiry)) => expiry.instant().map(Expiry::At),
                 _ => None,
             };
             subjects.push(Subject {
@@ -324,8 +333,12 @@ pub fn judge(
             .unwrap_or(jiff::Timestamp::MAX);
         for subject in subjects.iter().filter(|s| s.kind == SubjectKind::Token) {
             let problem = match subject.expires {
-                Some(None) => Some(("never", "never expires".to_string())),
-                Some(Some(at)) if at > latest => Some((
+                Some(Expiry::Never) => Some(("never", "never expires".to_string())),
+                Some(Expiry::ServiceDefault) => Some((
+                    "unstated",
+                    "is created without an `expires_at`, so the service picks when it expires: write one".to_string(),
+                )),
+                Some(Expiry::At(at)) if at > latest => Some((
                     "too late",
                     format!(
                         "expires on {}, later than {} days from now",
@@ -540,15 +553,23 @@ pub fn rule_names(policies: &Policies) -> Vec<String> {
 }
 
 /// `judge` on the account after and before a plan: the violations after, each marked
-/// `new` when the account does not have it now.
+/// `new` when the account does not have it now. `service_expiry` names the tokens the
+/// plan creates without an `expires_at`, whose expiry the service will pick.
 pub fn judge_plan(
     policies: &Policies,
     before: &LiveState,
     after: &LiveState,
+    service_expiry: &BTreeSet<&str>,
     now: jiff::Timestamp,
 ) -> Vec<Violation> {
     let now_violations = judge(policies, &subjects_of_live(before), now, true);
-    let mut after = judge(policies, &subjects_of_live(after), now, true);
+    let mut after_subjects = subjects_of_live(after);
+    for token in (after_subjects.iter_mut())
+        .filter(|s| s.kind == SubjectKind::Token && service_expiry.contains(s.label.as_str()))
+    {
+        token.expires = Some(Expiry::ServiceDefault);
+    }
+    let mut after = judge(policies, &after_subjects, now, true);
     for violation in &mut after {
         violation.new = !(now_violations.iter()).any(|old| {
             old.rule == violation.rule
@@ -654,7 +675,7 @@ mod tests {
             SubjectKind::Token,
             &[(ResourceType::Account, "A", 10)],
         );
-        token.expires = Some(None);
+        token.expires = Some(Expiry::Never);
         let mut secure = subject(
             "ok@acme.com",
             SubjectKind::User,
@@ -742,7 +763,7 @@ mod tests {
             SubjectKind::Token,
             &[(ResourceType::Account, "A", 10)],
         );
-        token.expires = Some(Some(now));
+        token.expires = Some(Expiry::At(now));
         let policies = Policies {
             deny: vec![
                 DenyRule {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::LoadedFile;
 use crate::model::{LevelCode, LiveState, ResourceType};
-use crate::policy::{self, Subject, SubjectKind, Violation};
+use crate::policy::{self, Expiry, Subject, SubjectKind, Violation};
 
 /// How far ahead the summary looks for tokens about to expire.
 const EXPIRING_WITHIN_DAYS: i64 = 30;
@@ -106,17 +106,18 @@ pub fn report(
             summary.admins_without_2fa.push(subject.label.clone());
         }
         let expires_at = match subject.expires {
-            Some(None) => {
+            Some(Expiry::Never) => {
                 summary.tokens_never_expiring.push(subject.label.clone());
                 Some("never".to_string())
             }
-            Some(Some(at)) => {
+            Some(Expiry::At(at)) => {
                 if at.duration_since(now).as_hours() <= 24 * EXPIRING_WITHIN_DAYS {
                     summary.tokens_expiring_soon.push(subject.label.clone());
                 }
                 Some(at.to_string())
             }
-            None => None,
+            // The review is of the live account, where every token has its expiry.
+            Some(Expiry::ServiceDefault) | None => None,
         };
         reviewed.push(Reviewed {
             name: subject.label.clone(),

@@ -494,7 +494,13 @@ proptest! {
         };
         let mut planned = plan(ACCOUNT, &desired, &live, &clock());
         let after = expected_after(&planned, &live);
-        planned.policy_violations = mailtrap_access::policy::judge_plan(&policies, &live, &after, clock().now);
+        planned.policy_violations = mailtrap_access::policy::judge_plan(
+            &policies,
+            &live,
+            &after,
+            &planned.tokens_with_service_expiry(),
+            clock().now,
+        );
         let before = mailtrap_access::policy::judge(
             &policies,
             &mailtrap_access::policy::subjects_of_live(&live),

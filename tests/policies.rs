@@ -308,3 +308,91 @@ fn the_review_lists_an_access_of_a_kind_the_tool_does_not_know() {
     );
     assert!(seen.lock().unwrap().iter().all(|method| method == "GET"));
 }
+
+#[test]
+fn a_token_created_without_an_expiry_breaks_a_lifetime_rule_until_it_states_one() {
+    let sandbox = demo_sandbox();
+    let url = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let with_token = |entry: &str| {
+        let text = std::fs::read_to_string(DEMO).unwrap().replace(
+            "api_tokens:\n",
+            &format!("api_tokens:\n  Release bot:\n    projects: {{Backend: viewer}}\n{entry}"),
+        );
+        let name = format!("desired-{}.yaml", entry.len());
+        write_file(
+            dir.path(),
+            &name,
+            &format!("{text}policies:\n  token_max_lifetime: 365d\n"),
+        )
+    };
+    let unstated = with_token("");
+    let plan = run_against(
+        &url,
+        &[
+            "plan",
+            "-f",
+            &unstated,
+            "--format",
+            "json",
+            "--now",
+            "2026-12-02",
+        ],
+    );
+    assert_exit(&plan, 0);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&plan)).unwrap();
+    let violation = (plan["policy_violations"].as_array().unwrap().iter())
+        .find(|v| v["subject"] == "Release bot")
+        .expect("the new token is judged");
+    assert_eq!(violation["new"], true);
+    assert!(
+        violation["message"]
+            .as_str()
+            .unwrap()
+            .contains("is created without an `expires_at`, so the service picks when it expires"),
+        "{violation}"
+    );
+    let new_tokens = dir.path().join("new-tokens.json");
+    let refused = run_against(
+        &url,
+        &[
+            "apply",
+            "-f",
+            &unstated,
+            "--auto-approve",
+            "--allow-mass-removal",
+            "--new-tokens-file",
+            new_tokens.to_str().unwrap(),
+            "--now",
+            "2026-12-02",
+        ],
+    );
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused).contains("break policy token_max_lifetime for Release bot"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(writes_of(&sandbox).is_empty());
+
+    // Stated within the lifetime, the token breaks nothing.
+    let stated = with_token("    expires_at: 2027-06-30\n");
+    let plan = run_against(
+        &url,
+        &[
+            "plan",
+            "-f",
+            &stated,
+            "--format",
+            "json",
+            "--now",
+            "2026-12-02",
+        ],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&plan)).unwrap();
+    assert!(
+        !(plan["policy_violations"].as_array().unwrap().iter())
+            .any(|v| v["subject"] == "Release bot"),
+        "{plan}"
+    );
+}

@@ -161,7 +161,13 @@ async fn read_and_plan(
     if !policies.is_empty() {
         check_policy_names(policies, &live)?;
         let after = planner::expected_after(&plan, &live);
-        plan.policy_violations = crate::policy::judge_plan(policies, &live, &after, clock.now);
+        plan.policy_violations = crate::policy::judge_plan(
+            policies,
+            &live,
+            &after,
+            &plan.tokens_with_service_expiry(),
+            clock.now,
+        );
     }
     Ok((plan, live))
 }
