@@ -1,9 +1,10 @@
 //! `report`: the access review. Every user, invite and API token of the live account,
 //! and any access of a specifier kind the tool does not know; for each, every resource
 //! of the tree where it has access, its effective level and why (an explicit row, or
-//! inherited from the account or the project); then a summary for the reviewer. Its header names the account, the moment and a digest of the live
-//! state it was built from, so that a stored report is evidence of what was reviewed.
-//! Pure: it is given the live state, the file when there is one, and the moment.
+//! inherited from the account or the project); then a summary for the reviewer. Its
+//! header names the account, the moment and a digest of the live state it was built
+//! from, so that a stored report is evidence of what was reviewed. Pure: it is given
+//! the live state, the file when there is one, and the moment.
 
 use serde::Serialize;
 
@@ -56,6 +57,8 @@ pub struct Held {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
+    /// Users, and accesses of kinds the tool does not know, holding the account at admin
+    /// (`max_account_admins` counts users and invites).
     pub account_admins: Vec<String>,
     pub admins_without_2fa: Vec<String>,
     pub pending_invites: Vec<String>,
@@ -140,9 +143,10 @@ pub fn report(
                 .keys()
                 .any(|email| email.eq_ignore_ascii_case(&subject.label)),
         };
+        // An access of a kind the tool does not know cannot be written in the file.
         summary.not_in_file = Some(
             (subjects.iter())
-                .filter(|subject| !listed(subject))
+                .filter(|subject| subject.kind != SubjectKind::Unknown && !listed(subject))
                 .map(|subject| subject.label.clone())
                 .collect(),
         );

@@ -127,16 +127,14 @@ fn a_chunked_answer_is_read_whole() {
     let (listing, tree, tokens) = demo_answers();
     let chunked = |body: &str| {
         // Split into chunks of 100 bytes, as a streaming server sends a big listing.
-        let mut text = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_string();
+        let mut bytes = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
         for piece in body.as_bytes().chunks(100) {
-            text.push_str(&format!(
-                "{:x}\r\n{}\r\n",
-                piece.len(),
-                String::from_utf8_lossy(piece)
-            ));
+            bytes.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            bytes.extend_from_slice(piece);
+            bytes.extend_from_slice(b"\r\n");
         }
-        text.push_str("0\r\n\r\n");
-        text.into_bytes()
+        bytes.extend_from_slice(b"0\r\n\r\n");
+        bytes
     };
     let (url, _) = canned_server_by_path(move |path| {
         if path.ends_with("/account_accesses") {

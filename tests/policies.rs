@@ -306,6 +306,41 @@ fn the_review_lists_an_access_of_a_kind_the_tool_does_not_know() {
         admins.contains(&"billing-bot (ServiceAccount)".into()),
         "{admins:?}"
     );
+    // With a file whose rules would catch any person: no rule names it, and it is not
+    // "not in the file" (the file cannot list it).
+    let dir = tempfile::tempdir().unwrap();
+    let file = demo_with(
+        dir.path(),
+        "policies:\n  allowed_email_domains: [elsewhere.example]\n  deny:\n    - who: \"*\"\n      level: viewer\n      on: billing\n",
+    );
+    let output = run_against(
+        &url,
+        &[
+            "report",
+            "-f",
+            &file,
+            "--format",
+            "json",
+            "--now",
+            "2026-12-02",
+        ],
+    );
+    assert_exit(&output, 0);
+    let review: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary = &review["summary"];
+    let violations = summary["policy_violations"].as_array().unwrap();
+    assert!(!violations.is_empty(), "the rules catch the people");
+    assert!(
+        !violations
+            .iter()
+            .any(|v| v["subject"].as_str().unwrap().contains("billing-bot")),
+        "{violations:?}"
+    );
+    assert!(
+        !(summary["not_in_file"].as_array().unwrap().iter())
+            .any(|name| name.as_str().unwrap().contains("billing-bot")),
+        "{summary}"
+    );
     assert!(seen.lock().unwrap().iter().all(|method| method == "GET"));
 }
 
