@@ -53,10 +53,14 @@ pub fn plan_diff(
 /// The diff as plain text; empty when the plan is.
 pub fn unified_diff(plan: &Plan, live: &LiveState, desired_name: &str) -> String {
     let before = export::to_yaml(&export::export(plan.account_id, live));
-    let after = export::to_yaml(&export::export(
-        plan.account_id,
-        &planner::expected_after(plan, live),
-    ));
+    let mut after = export::export(plan.account_id, &planner::expected_after(plan, live));
+    // Written as the file writes it: without an expiry, the service will pick one.
+    for name in plan.tokens_with_service_expiry() {
+        if let Some(grants) = after.file.api_tokens.get_mut(name) {
+            grants.expires_at = None;
+        }
+    }
+    let after = export::to_yaml(&after);
     let live_name = format!("live account {}", plan.account_id);
     let desired_name = format!("{desired_name} (as the account will be after apply)");
     let mut text = TextDiff::from_lines(&before, &after)
