@@ -348,37 +348,39 @@ fn resolve_grants(
     rows: &mut Rows,
     problems: &mut Vec<Diagnostic>,
 ) {
+    // The node of a grant, built only to locate a problem.
+    fn node<'a>(at: &[&'a str], file_key: &'a str, name: Option<&'a str>) -> Vec<&'a str> {
+        (at.iter().copied()).chain([file_key]).chain(name).collect()
+    }
+    let path_of = |file_key, name| node(at, file_key, name);
     for (info, of_kind) in by_type {
-        let mut named_here: BTreeMap<ResourceKey, Vec<&str>> = BTreeMap::new();
+        let mut named_here: BTreeMap<ResourceKey, (&str, Option<&str>)> = BTreeMap::new();
         for (file_key, name, level) in grants.of_type(&info.kind) {
             let found = match (info.shape, name) {
                 (Shape::Named, Some(name)) => find_named(of_kind, info, name),
                 _ => find_singleton(of_kind, &info.kind),
             };
-            let mut path = at.to_vec();
-            path.push(file_key);
-            path.extend(name);
             match found {
                 Ok(key) => {
-                    if let Some(first) = named_here.get(&key) {
-                        let first_at = loaded.diagnostic(first, String::new()).position;
+                    if let Some(&(first_key, first_name)) = named_here.get(&key) {
+                        let first_at = loaded.source().locate(&path_of(first_key, first_name));
                         let line =
                             first_at.map_or(String::new(), |at| format!(" on line {}", at.line));
                         let (first_name, this) =
-                            (first.last().copied().unwrap_or(""), name.unwrap_or(""));
+                            (first_name.unwrap_or(first_key), name.unwrap_or(""));
                         problems.push(loaded.diagnostic(
-                            &path,
+                            &path_of(file_key, name),
                             format!(
                                 "{this:?} and {first_name:?}{line} are the same {} (id {}): grant it once",
                                 info.noun, key.id
                             ),
                         ));
                     } else {
-                        named_here.insert(key.clone(), path);
+                        named_here.insert(key.clone(), (file_key, name));
                     }
                     grant(rows, key, level)
                 }
-                Err(message) => problems.push(loaded.diagnostic(&path, message)),
+                Err(message) => problems.push(loaded.diagnostic(&path_of(file_key, name), message)),
             }
         }
     }
@@ -413,10 +415,11 @@ fn find_named(of_kind: &[&Resource], info: &TypeInfo, name: &str) -> Result<Reso
             .map(|r| r.key.clone())
             .ok_or_else(|| format!("no {noun} with id {id} in the account"));
     }
-    let matching: Vec<&Resource> = of_kind.iter().copied().filter(|r| r.path == name).collect();
-    match matching.as_slice() {
-        [one] => Ok(one.key.clone()),
-        [] => {
+    let matching = || of_kind.iter().copied().filter(|r| r.path == name);
+    let mut found = matching();
+    match (found.next(), found.next()) {
+        (Some(one), None) => Ok(one.key.clone()),
+        (None, _) => {
             let nearest = nearest_names(name, of_kind.iter().map(|r| r.path.as_str()));
             let hint = if nearest.is_empty() && of_kind.is_empty() {
                 format!("the account has no {}", info.plural)
@@ -427,9 +430,9 @@ fn find_named(of_kind: &[&Resource], info: &TypeInfo, name: &str) -> Result<Reso
             };
             Err(format!("unknown {noun} {name:?}; {hint}"))
         }
-        many => Err(format!(
+        (Some(_), Some(_)) => Err(format!(
             "{noun} {name:?} is ambiguous: it matches {}; pin one with id:NNN",
-            describe(many)
+            describe(&matching().collect::<Vec<_>>())
         )),
     }
 }

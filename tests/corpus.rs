@@ -114,7 +114,7 @@ const RESPONSES: &[(&str, &str, &str)] = &[
     (
         "resource-id-float.json",
         "200 OK",
-        "did not match any variant",
+        "floating point `1.5`, expected a resource id",
     ),
     ("resources-not-a-list.json", "200 OK", "expected a sequence"),
     (

@@ -797,6 +797,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_resource_id_is_a_number_or_a_number_in_a_string() {
+        let listing = |id: &str| {
+            format!(
+                r#"[{{"id":1,"specifier_type":"User","specifier":{{"email":"a@x.io"}},"resources":[{{"resource_type":"inbox","resource_id":{id},"access_level":10}}]}}]"#
+            )
+        };
+        for id in ["4400101", r#""4400101""#] {
+            let accesses = decode_accesses(listing(id).as_bytes()).unwrap();
+            assert_eq!(accesses[0].rows[0].resource.id, 4400101, "{id}");
+        }
+        for (id, said) in [
+            (r#""44a""#, r#"resource_id "44a" is not a number"#),
+            ("-1", "invalid type: integer `-1`, expected a resource id"),
+            ("null", "invalid type: null, expected a resource id"),
+        ] {
+            let err = decode_accesses(listing(id).as_bytes()).unwrap_err();
+            assert!(err.contains(said), "{id}: {err}");
+        }
+    }
+
+    #[test]
     fn only_the_token_itself_is_redacted_not_words_holding_it() {
         assert_eq!(
             redact("Token T rejected (T); try Tomorrow", "T"),

@@ -95,18 +95,26 @@ pub(crate) struct ResourceNodeWire {
 /// The contract types ids as integers; some SDKs send them as strings. Accept both,
 /// reject anything else.
 fn integer_or_numeric_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Number(u64),
-        Text(String),
+    struct Id;
+
+    impl Visitor<'_> for Id {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a resource id (a number, or a number in a string)")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, id: u64) -> Result<u64, E> {
+            Ok(id)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<u64, E> {
+            text.parse()
+                .map_err(|_| E::custom(format!("resource_id {text:?} is not a number")))
+        }
     }
-    match Id::deserialize(deserializer)? {
-        Id::Number(id) => Ok(id),
-        Id::Text(text) => text
-            .parse()
-            .map_err(|_| serde::de::Error::custom(format!("resource_id {text:?} is not a number"))),
-    }
+
+    deserializer.deserialize_any(Id)
 }
 
 /// The names that tell a vocabulary apart, each with where it was first seen.
