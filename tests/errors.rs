@@ -114,12 +114,33 @@ fn an_answer_cut_off_or_never_given_is_not_called_unreachable() {
 }
 
 #[test]
-fn an_absurd_announced_length_is_a_cut_off_answer_not_a_crash() {
+fn an_answer_over_the_size_limit_is_refused_whether_announced_or_streamed() {
     // A length no memory holds, announced for a body of a few bytes.
     let lying = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9000000000000000000\r\nConnection: close\r\n\r\n[]".to_vec();
     let (url, _) = canned_server(lying);
     let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "0"]);
-    assert_clean_failure(&output, &["the answer was cut off"]);
+    assert_clean_failure(&output, &["over the limit of 256 MiB"]);
+
+    // No length announced, and chunks that never end.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = stream.read(&mut [0u8; 8192]);
+                let head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                let mut chunk = format!("{:x}\r\n", 1 << 20).into_bytes();
+                chunk.extend(std::iter::repeat_n(b' ', 1 << 20));
+                chunk.extend_from_slice(b"\r\n");
+                let _ = stream.write_all(head);
+                while stream.write_all(&chunk).is_ok() {}
+            });
+        }
+    });
+    let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "0"]);
+    assert_clean_failure(&output, &["256 MiB or more, over the limit of 256 MiB"]);
 }
 
 #[test]

@@ -350,9 +350,20 @@ impl Transport {
             .get(reqwest::header::LOCATION)
             .and_then(|value| value.to_str().ok())
             .map(str::to_string);
-        let bytes = read_body(response)
-            .await
-            .map_err(|err| self.transport_error(request.clone(), &err, true))?;
+        let bytes = match read_body(response).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::Read(err)) => return Err(self.transport_error(request, &err, true)),
+            Err(BodyError::TooLarge(bytes)) => {
+                return Err(ApiError::Decode {
+                    request,
+                    detail: format!(
+                        "the answer is {} MiB or more, over the limit of {} MiB; check --api-url: no account's answer is that big",
+                        bytes >> 20,
+                        MAX_BODY_BYTES >> 20
+                    ),
+                })
+            }
+        };
         if status.is_success() {
             return Ok(bytes);
         }
@@ -445,14 +456,33 @@ pub fn decode_accesses(bytes: &[u8]) -> Result<Vec<Access>, String> {
     decode_listing(bytes).map(|(accesses, _)| accesses)
 }
 
+/// The largest answer read. The listing of 10,000 people with 20 rows each is 15 MB;
+/// a server that sends (or announces) more than this many times that is refused before
+/// it exhausts the memory.
+pub const MAX_BODY_BYTES: u64 = 256 << 20;
+
+/// Why a body was not read.
+enum BodyError {
+    Read(reqwest::Error),
+    /// Over [`MAX_BODY_BYTES`]: the length announced, or at least the bytes received.
+    TooLarge(u64),
+}
+
 /// The body, read chunk by chunk into one buffer: a big listing is held once, not once
 /// as the chunks and again as their copy. The announced length sizes the buffer only up
 /// to a bound, since a server may announce any length.
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
     const LARGEST_PRESIZED: u64 = 64 << 20;
-    let announced = response.content_length().unwrap_or(0).min(LARGEST_PRESIZED);
-    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
-    while let Some(chunk) = response.chunk().await? {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > MAX_BODY_BYTES {
+        return Err(BodyError::TooLarge(announced));
+    }
+    let mut body = Vec::with_capacity(announced.min(LARGEST_PRESIZED) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        let received = (body.len() + chunk.len()) as u64;
+        if received > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge(received));
+        }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
