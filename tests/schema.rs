@@ -65,42 +65,63 @@ fn shapes_validate_refuses_are_refused_by_the_schema_too() {
     let expect = |who: &str| {
         format!("version: 1\npolicies:\n  expect:\n    - {who}\n      can: {{account: viewer}}\n")
     };
-    check(&deny("billing")).unwrap();
-    check(&deny("{project: Backend}")).unwrap();
-    check(&expect("user: bob@acme.com")).unwrap();
-    for (bad, why) in [
-        (
-            deny("{project: Backend, inbox: Backend/Staging}"),
-            "`on:` names two resources",
-        ),
-        (deny("{}"), "`on:` names nothing"),
-        (
-            expect("{user: bob@acme.com, token: CI}"),
-            "an expectation names a user and a token",
-        ),
-        (
-            "version: 1\npolicies:\n  expect:\n    - can: {account: viewer}\n".to_string(),
-            "an expectation names nobody",
-        ),
-        ("version: 1\nuserz: {}\n".to_string(), "an unknown key"),
-    ] {
-        assert!(
-            check(&bad).is_err(),
-            "the schema accepts a file where {why}:\n{bad}"
-        );
-        // And the tool refuses it too.
+    let validate = |text: &str| {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("desired.yaml");
-        std::fs::write(&path, &bad).unwrap();
+        std::fs::write(&path, text).unwrap();
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_mailtrap-access"))
             .args(["validate", "-f", path.to_str().unwrap()])
             .env_remove("MAILTRAP_API_TOKEN")
             .output()
             .unwrap();
-        assert_eq!(
+        (
             output.status.code(),
-            Some(1),
-            "validate accepts a file where {why}"
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    for good in [
+        deny("billing"),
+        deny("{project: Backend}"),
+        expect("user: bob@acme.com"),
+        // A key written as null is no key, to serde as to the schema.
+        expect("user: bob@acme.com\n      token: null"),
+    ] {
+        check(&good).unwrap_or_else(|e| panic!("{e}\n{good}"));
+        assert_eq!(validate(&good).0, Some(0), "{good}");
+    }
+    for (bad, why, said) in [
+        (
+            deny("{project: Backend, inbox: Backend/Staging}"),
+            "`on:` names two resources",
+            "`on:` names one resource",
+        ),
+        (
+            deny("{}"),
+            "`on:` names nothing",
+            "`on:` names one resource",
+        ),
+        (
+            expect("user: bob@acme.com\n      token: CI"),
+            "an expectation names a user and a token",
+            "names either `user:` or `token:`",
+        ),
+        (
+            expect("user: null"),
+            "an expectation names nobody",
+            "names either `user:` or `token:`",
+        ),
+        (
+            "version: 1\nuserz: {}\n".to_string(),
+            "an unknown key",
+            "unknown field `userz`",
+        ),
+    ] {
+        assert!(
+            check(&bad).is_err(),
+            "the schema accepts a file where {why}:\n{bad}"
         );
+        let (code, errors) = validate(&bad);
+        assert_eq!(code, Some(1), "validate accepts a file where {why}");
+        assert!(errors.contains(said), "{why}: {errors}");
     }
 }

@@ -106,7 +106,10 @@ pub enum NamedKind {
 /// subject must reach, and must not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("oneOf" = [{"required": ["user"]}, {"required": ["token"]}]))]
+#[schemars(extend("oneOf" = [
+    {"required": ["user"], "properties": {"user": {"type": "string"}}},
+    {"required": ["token"], "properties": {"token": {"type": "string"}}},
+]))]
 pub struct Expectation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
