@@ -48,6 +48,19 @@ fn new_tokens_path(dir: &Path) -> String {
     dir.join("new-tokens.json").display().to_string()
 }
 
+/// `apply -f FILE --auto-approve --new-tokens-file NEW_TOKENS`, then `extra`.
+fn apply_making_tokens(url: &str, file: &str, new_tokens: &str, extra: &[&str]) -> Output {
+    let args = [
+        "apply",
+        "-f",
+        file,
+        "--auto-approve",
+        "--new-tokens-file",
+        new_tokens,
+    ];
+    run_against(url, &[&args[..], extra].concat())
+}
+
 #[test]
 fn a_created_tokens_secret_goes_to_the_new_tokens_file_and_nowhere_else() {
     let sandbox = demo_sandbox();
@@ -82,17 +95,7 @@ fn a_created_tokens_secret_goes_to_the_new_tokens_file_and_nowhere_else() {
     );
     // Nor when the file already exists: it may hold an earlier run's secrets.
     let existing = write_file(dir.path(), "earlier.json", "keep me\n");
-    let refused_existing = run_against(
-        &url,
-        &[
-            "apply",
-            "-f",
-            &file,
-            "--auto-approve",
-            "--new-tokens-file",
-            &existing,
-        ],
-    );
+    let refused_existing = apply_making_tokens(&url, &file, &existing, &[]);
     assert_exit(&refused_existing, 1);
     assert!(
         stderr(&refused_existing).contains("already exists"),
@@ -107,17 +110,7 @@ fn a_created_tokens_secret_goes_to_the_new_tokens_file_and_nowhere_else() {
     );
 
     let new_tokens = new_tokens_path(dir.path());
-    let apply = run_against(
-        &url,
-        &[
-            "apply",
-            "-f",
-            &file,
-            "--auto-approve",
-            "--new-tokens-file",
-            &new_tokens,
-        ],
-    );
+    let apply = apply_making_tokens(&url, &file, &new_tokens, &[]);
     assert_exit(&apply, 0);
     let state = sandbox.state();
     let exporter = state
@@ -202,17 +195,7 @@ fn a_replacement_needs_its_flag_and_creates_before_it_deletes() {
         .token
         .clone();
     let new_tokens = new_tokens_path(dir.path());
-    let refused = run_against(
-        &url,
-        &[
-            "apply",
-            "-f",
-            &file,
-            "--auto-approve",
-            "--new-tokens-file",
-            &new_tokens,
-        ],
-    );
+    let refused = apply_making_tokens(&url, &file, &new_tokens, &[]);
     assert_exit(&refused, 1);
     assert!(
         stderr(&refused)
@@ -227,18 +210,7 @@ fn a_replacement_needs_its_flag_and_creates_before_it_deletes() {
     );
 
     sandbox.clear_requests();
-    let apply = run_against(
-        &url,
-        &[
-            "apply",
-            "-f",
-            &file,
-            "--auto-approve",
-            "--new-tokens-file",
-            &new_tokens,
-            "--allow-token-replacement",
-        ],
-    );
+    let apply = apply_making_tokens(&url, &file, &new_tokens, &["--allow-token-replacement"]);
     assert_exit(&apply, 0);
     let token_writes: Vec<String> = (answered_writes(&sandbox).into_iter())
         .filter(|write| write.contains("/api_tokens"))
@@ -382,19 +354,7 @@ fn reset_token_rotates_through_the_reset_call_and_never_the_token_in_use() {
         "{}",
         stdout(&plan)
     );
-    let apply = run_against(
-        &url,
-        &[
-            "apply",
-            "-f",
-            DEMO,
-            "--auto-approve",
-            "--reset-token",
-            "Legacy import",
-            "--new-tokens-file",
-            &new_tokens,
-        ],
-    );
+    let apply = apply_making_tokens(&url, DEMO, &new_tokens, &["--reset-token", "Legacy import"]);
     assert_exit(&apply, 0);
     let token_writes: Vec<String> = (answered_writes(&sandbox).into_iter())
         .filter(|write| write.contains("/api_tokens"))
@@ -430,19 +390,7 @@ fn a_create_the_api_refuses_is_reported_and_the_rest_goes_on() {
         "  Exporter:\n    account: viewer\n    expires_at: 2024-01-31\n",
     );
     let new_tokens = new_tokens_path(dir.path());
-    let apply = run_against(
-        &url,
-        &[
-            "apply",
-            "-f",
-            &file,
-            "--auto-approve",
-            "--new-tokens-file",
-            &new_tokens,
-            "--now",
-            "2020-01-01",
-        ],
-    );
+    let apply = apply_making_tokens(&url, &file, &new_tokens, &["--now", "2020-01-01"]);
     assert_exit(&apply, 1);
     let out = stdout(&apply);
     assert!(
@@ -493,19 +441,7 @@ fn a_create_answered_without_its_secret_says_how_to_recover() {
         "version: 1\naccount_id: 1111111\napi_tokens:\n  Exporter: {account: viewer}\n",
     );
     let new_tokens = new_tokens_path(dir.path());
-    let apply = run_against(
-        &url,
-        &[
-            "apply",
-            "-f",
-            &file,
-            "--auto-approve",
-            "--new-tokens-file",
-            &new_tokens,
-            "--retries",
-            "0",
-        ],
-    );
+    let apply = apply_making_tokens(&url, &file, &new_tokens, &["--retries", "0"]);
     assert_exit(&apply, 1);
     let out = stdout(&apply);
     assert!(
@@ -754,19 +690,11 @@ fn a_replacement_whose_delete_fails_names_the_old_token_to_delete() {
         "version: 1\naccount_id: 1111111\napi_tokens:\n  CI deploy: {projects: {Backend: admin}}\n",
     );
     let new_tokens = new_tokens_path(dir.path());
-    let apply = run_against(
+    let apply = apply_making_tokens(
         &url,
-        &[
-            "apply",
-            "-f",
-            &file,
-            "--auto-approve",
-            "--allow-token-replacement",
-            "--new-tokens-file",
-            &new_tokens,
-            "--retries",
-            "0",
-        ],
+        &file,
+        &new_tokens,
+        &["--allow-token-replacement", "--retries", "0"],
     );
     assert_exit(&apply, 1);
     let out = stdout(&apply);
