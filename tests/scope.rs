@@ -11,11 +11,11 @@ fn an_expired_contractor_loses_their_rows_and_the_next_plan_is_empty() {
     let sandbox = demo_sandbox();
     let url = sandbox.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(DEMO).unwrap().replace(
+    let file = demo_replacing(
+        dir.path(),
         "  carol@acme.com:\n    projects: {Frontend: admin}\n",
         "  carol@acme.com:\n    projects: {Frontend: admin}\n    expires: 2027-01-31\n",
     );
-    let file = write_file(dir.path(), "desired.yaml", &text);
     // On January 25th the plan warns; on February 1st carol's access is over.
     let before = run_against(&url, &["plan", "-f", &file, "--now", "2027-01-25"]);
     assert_exit(&before, 0);

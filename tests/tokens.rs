@@ -184,11 +184,11 @@ fn a_replacement_needs_its_flag_and_creates_before_it_deletes() {
     let sandbox = demo_sandbox();
     let url = sandbox.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(DEMO).unwrap().replace(
+    let file = demo_replacing(
+        dir.path(),
         "  CI deploy:\n    projects: {Backend: viewer}\n",
         "  CI deploy:\n    projects: {Backend: admin}\n",
     );
-    let file = write_file(dir.path(), "desired.yaml", &text);
     let old_secret = (sandbox.state().api_tokens.iter())
         .find(|t| t.id == 61001)
         .unwrap()
@@ -744,11 +744,11 @@ fn the_expiry_warning_window_and_a_reset_the_plan_cannot_make_alone() {
 
     // A reset of a token the plan replaces is not made: one change per token, said.
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(DEMO).unwrap().replace(
+    let file = demo_replacing(
+        dir.path(),
         "  CI deploy:\n    projects: {Backend: viewer}\n",
         "  CI deploy:\n    projects: {Backend: admin}\n",
     );
-    let file = write_file(dir.path(), "desired.yaml", &text);
     let plan = run_against(&url, &["plan", "-f", &file, "--reset-token", "CI deploy"]);
     assert_exit(&plan, 0);
     let out = stdout(&plan);

@@ -198,6 +198,16 @@ pub fn demo_with(dir: &Path, extra: &str) -> String {
     write_file(dir, "desired.yaml", &format!("{text}{extra}"))
 }
 
+/// The demo file with `from` written as `to`, saved in `dir`; `from` must be there.
+pub fn demo_replacing(dir: &Path, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(DEMO).unwrap();
+    assert!(
+        text.contains(from),
+        "the demo file no longer holds {from:?}"
+    );
+    write_file(dir, "desired.yaml", &text.replace(from, to))
+}
+
 /// Every write the sandbox received, as `METHOD path`.
 pub fn writes_of(sandbox: &BlockingSandbox) -> Vec<String> {
     (sandbox.requests().into_iter())
