@@ -208,11 +208,7 @@ fn color_follows_the_flag_and_no_color() {
         .env("MAILTRAP_API_TOKEN", TOKEN)
         .output()
         .unwrap();
-    assert!(
-        stdout(&forced).contains("\x1b[32m+ inbox"),
-        "{}",
-        stdout(&forced)
-    );
+    assert_stdout_has(&forced, "\x1b[32m+ inbox");
     let never = command(&["plan", "-f", DEMO, "--color", "never"])
         .env_remove("NO_COLOR")
         .env("MAILTRAP_API_URL", sandbox.base_url())
@@ -260,19 +256,13 @@ fn saved_plan_is_applied_exactly_and_is_private() {
     sandbox.clear_requests();
     let output = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
     assert_exit(&output, 0);
-    assert!(
-        stderr(&output).contains(&format!(
-            "{saved}: planning again from {DEMO} gives exactly the saved changes."
-        )),
-        "{}",
-        stderr(&output)
+    assert_stderr_has(
+        &output,
+        &format!("{saved}: planning again from {DEMO} gives exactly the saved changes."),
     );
-    assert!(
-        stdout(&output).contains(
-            "Apply complete: 3 requests sent; read back: the account matches the desired state."
-        ),
-        "{}",
-        stdout(&output)
+    assert_stdout_has(
+        &output,
+        "Apply complete: 3 requests sent; read back: the account matches the desired state.",
     );
     // Three reads (the demo file manages a token), exactly the saved requests, three
     // reads back.
@@ -283,11 +273,7 @@ fn saved_plan_is_applied_exactly_and_is_private() {
     sandbox.clear_requests();
     let again = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
     assert_exit(&again, 1);
-    assert!(
-        stderr(&again).contains("is changed by the saved plan only"),
-        "{}",
-        stderr(&again)
-    );
+    assert_stderr_has(&again, "is changed by the saved plan only");
     assert!(sent(&sandbox).is_empty());
 }
 
@@ -305,7 +291,7 @@ fn tampered_plan_is_refused(edit: impl FnOnce(&mut Value), expected: &str) {
     sandbox.clear_requests();
     let output = run_against(&sandbox.base_url(), &["apply", "--auto-approve", saved]);
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+    assert_stderr_has(&output, expected);
     assert!(sent(&sandbox).is_empty());
     assert_eq!(sandbox.accesses_json(), before);
 }
@@ -474,11 +460,7 @@ fn saved_plan_usage_errors() {
     // A desired-state file where a saved plan belongs.
     let yaml = run_against(&sandbox.base_url(), &["apply", "--auto-approve", DEMO]);
     assert_exit(&yaml, 1);
-    assert!(
-        stderr(&yaml).contains("is not a saved plan"),
-        "{}",
-        stderr(&yaml)
-    );
+    assert_stderr_has(&yaml, "is not a saved plan");
 
     // Without a terminal and without --auto-approve: refused before reading anything.
     let unapproved = run_against(&sandbox.base_url(), &["apply", saved]);
@@ -573,13 +555,9 @@ fn github_annotations_only_under_github_actions() {
         .output()
         .unwrap();
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains(&format!(
+    assert_stderr_has(&output, &format!(
             "::error file={names},line=5,col=16::unknown project \"Backnd\"; did you mean \"Backend\""
-        )),
-        "{}",
-        stderr(&output)
-    );
+        ));
     assert_eq!(stdout(&output), "");
 
     // Errors outside the file get no annotation.
@@ -678,11 +656,7 @@ fn saved_plan_keeps_the_safety_rails() {
         &["apply", "--auto-approve", "--allow-mass-removal", &admins],
     );
     assert_exit(&refused, 1);
-    assert!(
-        stderr(&refused).contains("admin rail"),
-        "{}",
-        stderr(&refused)
-    );
+    assert_stderr_has(&refused, "admin rail");
     let refused = run_against(
         &sandbox.base_url(),
         &["apply", "--auto-approve", &overridable],
@@ -739,7 +713,7 @@ fn a_plan_without_changes_breaks_no_rail_in_plan_or_apply() {
         &["apply", "-f", &empty, "--auto-approve"],
     );
     assert_exit(&apply, 0);
-    assert!(stdout(&apply).contains("No changes."), "{}", stdout(&apply));
+    assert_stdout_has(&apply, "No changes.");
 }
 
 #[test]
@@ -758,13 +732,7 @@ fn an_account_id_that_disagrees_with_the_file_is_refused() {
     ] {
         let output = run_against(&sandbox.base_url(), args);
         assert_exit(&output, 1);
-        assert!(
-            stderr(&output).contains(
-                "--account-id / MAILTRAP_ACCOUNT_ID says account 2222222, but the desired file says account 1111111"
-            ),
-            "{}",
-            stderr(&output)
-        );
+        assert_stderr_has(&output, "--account-id / MAILTRAP_ACCOUNT_ID says account 2222222, but the desired file says account 1111111");
     }
     assert!(sandbox.requests().is_empty());
     let agreeing = run_against(
@@ -847,9 +815,5 @@ fn export_writes_a_private_file_and_not_through_a_link() {
         ],
     );
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("is a symbolic link"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "is a symbolic link");
 }

@@ -109,11 +109,7 @@ fn detailed_exitcode_is_two_with_changes_and_zero_without() {
         ],
     );
     assert_exit(&output, 0);
-    assert!(
-        stdout(&output).contains("No changes."),
-        "{}",
-        stdout(&output)
-    );
+    assert_stdout_has(&output, "No changes.");
 }
 
 #[test]
@@ -235,10 +231,9 @@ fn unmanaged_remove_deletes_absent_people_only() {
     );
     // Five of eleven managed rows would go: a mass removal, refused, nothing sent.
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("mass-removal rail: the plan destroys 5 of 11 managed rows"),
-        "{}",
-        stderr(&output)
+    assert_stderr_has(
+        &output,
+        "mass-removal rail: the plan destroys 5 of 11 managed rows",
     );
     assert!(writes_of(&sandbox).is_empty());
     let output = run_against(
@@ -357,11 +352,7 @@ fn apply_without_terminal_or_approval_refuses_and_sends_nothing() {
     let sandbox = demo_sandbox();
     let output = run_against(&sandbox.base_url(), &["apply", "-f", DEMO]);
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("--auto-approve"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "--auto-approve");
     assert!(sandbox.requests().is_empty());
 }
 
@@ -381,12 +372,9 @@ fn validate_accepts_the_examples_and_rejects_with_positions() {
     );
     let output = command(&["validate", "-f", &file]).output().unwrap();
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains(
-            "bad.yaml:4:25: users.bob@acme.com.projects.Backend: unknown variant `superuser`"
-        ),
-        "{}",
-        stderr(&output)
+    assert_stderr_has(
+        &output,
+        "bad.yaml:4:25: users.bob@acme.com.projects.Backend: unknown variant `superuser`",
     );
 }
 
@@ -776,11 +764,7 @@ fn a_saved_plan_applied_through_the_other_path_family_is_refused() {
         &["apply", "--auto-approve", "--api-paths", "token", saved],
     );
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("was planned with --api-paths account in the old (inbox, sending_domain) vocabulary, but the account is now read with --api-paths token"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "was planned with --api-paths account in the old (inbox, sending_domain) vocabulary, but the account is now read with --api-paths token");
     assert!(writes(&sandbox.requests()).is_empty());
 
     // A family that is neither: a usage error naming the two.
@@ -789,11 +773,7 @@ fn a_saved_plan_applied_through_the_other_path_family_is_refused() {
         &["plan", "-f", DEMO, "--api-paths", "v2"],
     );
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("[possible values: account, token]"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "[possible values: account, token]");
 }
 
 #[test]
@@ -844,11 +824,7 @@ fn what_a_file_cannot_tell_apart_is_exported_with_a_note_and_left_alone_by_plan(
         &["plan", "-f", exported, "--detailed-exitcode"],
     );
     assert_exit(&plan, 0);
-    assert!(
-        stdout(&plan).contains("carol@acme.com names 2 accesses (access 5190004, access 5190077) that hold different rows: none of them is changed"),
-        "{}",
-        stdout(&plan)
-    );
+    assert_stdout_has(&plan, "carol@acme.com names 2 accesses (access 5190004, access 5190077) that hold different rows: none of them is changed");
     // The same file applied changes nothing either.
     sandbox.clear_requests();
     let apply = run_against(

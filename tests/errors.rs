@@ -257,11 +257,7 @@ fn without_an_account_id_the_tokens_only_account_is_used() {
     // export writes the account it found.
     let export = run_against(&one.base_url(), &["export"]);
     assert_exit(&export, 0);
-    assert!(
-        stdout(&export).contains("account_id: 1111111"),
-        "{}",
-        stdout(&export)
-    );
+    assert_stdout_has(&export, "account_id: 1111111");
 
     // Several: each listed, with how to choose, and nothing else read.
     let several = sandbox_listing(Some(vec![

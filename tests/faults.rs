@@ -398,7 +398,7 @@ fn apply_under_with(faults: Faults, first_retries: &str) -> FaultyRun {
         ],
     );
     assert_exit(&check, 0);
-    assert!(stdout(&check).contains("No changes."), "{}", stdout(&check));
+    assert_stdout_has(&check, "No changes.");
     let elapsed = started.elapsed();
 
     let requests = sandbox.requests();
@@ -763,5 +763,5 @@ fn a_slow_answer_times_out_with_a_clear_message() {
         ],
     );
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
+    assert_stderr_has(&output, "timed out");
 }

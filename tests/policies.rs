@@ -29,10 +29,9 @@ fn check_catches_a_contractor_made_admin_by_hand_and_plan_shows_it() {
     let file = demo_with(dir.path(), DENY_CONTRACTORS);
     let check = run_against(&url, &["check", "-f", &file]);
     assert_exit(&check, 3);
-    assert!(
-        stdout(&check).contains("✗ deny[0] zed@contractors.acme.com: zed@contractors.acme.com holds admin on the account"),
-        "{}",
-        stdout(&check)
+    assert_stdout_has(
+        &check,
+        "✗ deny[0] zed@contractors.acme.com: zed@contractors.acme.com holds admin on the account",
     );
     let junit = run_against(&url, &["check", "-f", &file, "--format", "junit"]);
     assert_exit(&junit, 3);
@@ -61,7 +60,7 @@ fn check_catches_a_contractor_made_admin_by_hand_and_plan_shows_it() {
     let clean = demo_sandbox();
     let ok = run_against(&clean.base_url(), &["check", "-f", &file]);
     assert_exit(&ok, 0);
-    assert!(stdout(&ok).contains("The rule holds."), "{}", stdout(&ok));
+    assert_stdout_has(&ok, "The rule holds.");
 }
 
 #[test]
@@ -99,11 +98,7 @@ fn apply_refuses_a_plan_that_adds_a_violation_but_not_one_that_only_lowers_acces
     let lowering = write_file(dir.path(), "lowering.yaml", &text);
     let apply = run_against(&url, &["apply", "-f", &lowering, "--auto-approve"]);
     assert_exit(&apply, 0);
-    assert!(
-        stdout(&apply).contains("! already now: require_2fa bob@acme.com"),
-        "{}",
-        stdout(&apply)
-    );
+    assert_stdout_has(&apply, "! already now: require_2fa bob@acme.com");
 }
 
 #[test]
@@ -174,10 +169,9 @@ fn validate_refuses_a_deny_that_matches_nobody_and_skips_whom_the_file_cannot_se
     );
     let output = command(&["validate", "-f", &file]).output().unwrap();
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains(&format!("{file}:4:7: `who: \"people\"` matches nobody")),
-        "{}",
-        stderr(&output)
+    assert_stderr_has(
+        &output,
+        &format!("{file}:4:7: `who: \"people\"` matches nobody"),
     );
     // An expectation about someone the file does not list is for the live account.
     let file = write_file(
@@ -218,11 +212,7 @@ fn a_deny_rule_names_one_resource() {
     );
     let output = command(&["validate", "-f", &file]).output().unwrap();
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("`on:` names one resource"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "`on:` names one resource");
 }
 
 #[test]
@@ -233,23 +223,17 @@ fn every_format_shows_the_violations_and_a_saved_plan_names_the_reviews_digest()
     let file = demo_with(dir.path(), DENY_CONTRACTORS);
     let diff = run_against(&url, &["plan", "-f", &file, "--format", "diff"]);
     assert_exit(&diff, 0);
-    assert!(
-        stderr(&diff).contains("policy: ! already now: deny[0] zed@contractors.acme.com"),
-        "{}",
-        stderr(&diff)
+    assert_stderr_has(
+        &diff,
+        "policy: ! already now: deny[0] zed@contractors.acme.com",
     );
     let markdown = run_against(&url, &["plan", "-f", &file, "--format", "markdown"]);
-    assert!(
-        stdout(&markdown).contains("> - deny\\[0\\] zed@contractors.acme.com: zed@contractors.acme.com holds admin on the account"),
-        "{}",
-        stdout(&markdown)
-    );
+    assert_stdout_has(&markdown, "> - deny\\[0\\] zed@contractors.acme.com: zed@contractors.acme.com holds admin on the account");
     let check = run_against(&url, &["check", "-f", &file, "--format", "markdown"]);
     assert_exit(&check, 3);
-    assert!(
-        stdout(&check).contains("| deny\\[0\\] | zed@contractors.acme.com | **violated**:"),
-        "{}",
-        stdout(&check)
+    assert_stdout_has(
+        &check,
+        "| deny\\[0\\] | zed@contractors.acme.com | **violated**:",
     );
     // The saved plan and the review of the same account name the same digest.
     let saved = save_plan(&url, &file, dir.path());
@@ -403,11 +387,7 @@ fn a_token_created_without_an_expiry_breaks_a_lifetime_rule_until_it_states_one(
         ],
     );
     assert_exit(&refused, 1);
-    assert!(
-        stderr(&refused).contains("break policy token_max_lifetime for Release bot"),
-        "{}",
-        stderr(&refused)
-    );
+    assert_stderr_has(&refused, "break policy token_max_lifetime for Release bot");
     assert!(writes_of(&sandbox).is_empty());
 
     // Stated within the lifetime, the token breaks nothing.

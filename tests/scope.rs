@@ -19,10 +19,9 @@ fn an_expired_contractor_loses_their_rows_and_the_next_plan_is_empty() {
     // On January 25th the plan warns; on February 1st carol's access is over.
     let before = run_against(&url, &["plan", "-f", &file, "--now", "2027-01-25"]);
     assert_exit(&before, 0);
-    assert!(
-        stdout(&before).contains("carol@acme.com's access ends in 6 days (2027-01-31)."),
-        "{}",
-        stdout(&before)
+    assert_stdout_has(
+        &before,
+        "carol@acme.com's access ends in 6 days (2027-01-31).",
     );
     let validate = command(&["validate", "-f", &file, "--now", "2027-02-01"])
         .output()
@@ -46,11 +45,7 @@ fn an_expired_contractor_loses_their_rows_and_the_next_plan_is_empty() {
         ],
     );
     assert_exit(&apply, 0);
-    assert!(
-        stdout(&apply).contains("carol@acme.com's access expired on 2027-01-31"),
-        "{}",
-        stdout(&apply)
-    );
+    assert_stdout_has(&apply, "carol@acme.com's access expired on 2027-01-31");
     assert!(
         sandbox.state().rows(5190004).is_empty(),
         "carol's rows are gone"
@@ -81,11 +76,7 @@ fn ignored_accesses_are_never_written_even_under_unmanaged_remove() {
     );
     let plan = run_against(&url, &["plan", "-f", &file, "--detailed-exitcode"]);
     assert_exit(&plan, 0);
-    assert!(
-        stdout(&plan).contains("= bob@acme.com (User, access 5190003): matches the ignore pattern \"*@ACME.COM\": never changed"),
-        "{}",
-        stdout(&plan)
-    );
+    assert_stdout_has(&plan, "= bob@acme.com (User, access 5190003): matches the ignore pattern \"*@ACME.COM\": never changed");
     let apply = run_against(
         &url,
         &[
@@ -131,11 +122,7 @@ fn a_targeted_apply_sends_exactly_the_targets_request() {
 
     let unknown = run_against(&url, &["plan", "-f", DEMO, "--target", "carl@acme.com"]);
     assert_exit(&unknown, 1);
-    assert!(
-        stderr(&unknown).contains("--target \"carl@acme.com\" is neither a person nor an API token in the file or the account; did you mean \"carol@acme.com\""),
-        "{}",
-        stderr(&unknown)
-    );
+    assert_stderr_has(&unknown, "--target \"carl@acme.com\" is neither a person nor an API token in the file or the account; did you mean \"carol@acme.com\"");
 
     // Saved, applied: carol's one PUT, and the read-back is complete for the target.
     let dir = tempfile::tempdir().unwrap();
@@ -155,11 +142,7 @@ fn a_targeted_apply_sends_exactly_the_targets_request() {
     assert_exit(&save, 0);
     let apply = run_against(&url, &["apply", "--auto-approve", &saved]);
     assert_exit(&apply, 0);
-    assert!(
-        stderr(&apply).contains("a partial plan, for carol@acme.com only"),
-        "{}",
-        stderr(&apply)
-    );
+    assert_stderr_has(&apply, "a partial plan, for carol@acme.com only");
     assert_eq!(
         writes_of(&sandbox),
         ["PUT /api/accounts/1111111/account_accesses/5190004/permissions/bulk"]
@@ -191,20 +174,12 @@ fn explain_says_where_each_level_comes_from() {
     // Someone the file does not list, who is in the account: their live rows, left alone.
     let frank = run_against(&url, &["explain", "frank@acme.com", "-f", DEMO]);
     assert_exit(&frank, 0);
-    assert!(
-        stdout(&frank).contains("left alone: not in the file (unmanaged: ignore)"),
-        "{}",
-        stdout(&frank)
-    );
+    assert_stdout_has(&frank, "left alone: not in the file (unmanaged: ignore)");
     assert!(writes_of(&sandbox).is_empty(), "explain never writes");
 
     let unknown = run_against(&url, &["explain", "bobb@acme.com", "-f", DEMO]);
     assert_exit(&unknown, 1);
-    assert!(
-        stderr(&unknown).contains("\"bobb@acme.com\" is neither a person nor an API token in the file or the account; did you mean \"bob@acme.com\""),
-        "{}",
-        stderr(&unknown)
-    );
+    assert_stderr_has(&unknown, "\"bobb@acme.com\" is neither a person nor an API token in the file or the account; did you mean \"bob@acme.com\"");
 }
 
 #[test]
@@ -276,11 +251,7 @@ fn a_target_the_apply_removes_does_not_fail_the_read_back() {
         ],
     );
     assert_exit(&apply, 0);
-    assert!(
-        stdout(&apply).contains("read back: the targets match the desired state."),
-        "{}",
-        stdout(&apply)
-    );
+    assert_stdout_has(&apply, "read back: the targets match the desired state.");
     assert_eq!(
         writes_of(&sandbox),
         ["DELETE /api/accounts/1111111/account_accesses/5190008"]
@@ -288,11 +259,7 @@ fn a_target_the_apply_removes_does_not_fail_the_read_back() {
     // Token names are matched exactly, emails in any case.
     let token = run_against(&url, &["plan", "-f", DEMO, "--target", "ci deploy"]);
     assert_exit(&token, 1);
-    assert!(
-        stderr(&token).contains("did you mean \"CI deploy\""),
-        "{}",
-        stderr(&token)
-    );
+    assert_stderr_has(&token, "did you mean \"CI deploy\"");
     // A reset outside the targets, or of an ignored token, is refused, not dropped.
     let outside = run_against(
         &url,
@@ -307,20 +274,12 @@ fn a_target_the_apply_removes_does_not_fail_the_read_back() {
         ],
     );
     assert_exit(&outside, 1);
-    assert!(
-        stderr(&outside).contains("is not one of the --target names"),
-        "{}",
-        stderr(&outside)
-    );
+    assert_stderr_has(&outside, "is not one of the --target names");
     let ignored = demo_with(dir.path(), "ignore: [\"legacy*\"]\n");
     let refused = run_against(
         &url,
         &["plan", "-f", &ignored, "--reset-token", "Legacy import"],
     );
     assert_exit(&refused, 1);
-    assert!(
-        stderr(&refused).contains("matches the ignore pattern \"legacy*\""),
-        "{}",
-        stderr(&refused)
-    );
+    assert_stderr_has(&refused, "matches the ignore pattern \"legacy*\"");
 }

@@ -85,11 +85,7 @@ fn an_error_page_echoing_the_token_is_scrubbed() {
     ));
     let output = run_against(&url, &["plan", "-f", DEMO, "--retries", "0"]);
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("bad token <redacted> for you"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "bad token <redacted> for you");
     assert_no_token(&output, "echoing error page");
 }
 
@@ -112,10 +108,9 @@ fn token_file_is_read_and_checked() {
         .unwrap();
     assert_exit(&output, 1);
     assert_no_token(&output, "--token-file given the token");
-    assert!(
-        stderr(&output).contains("--token-file takes the path of a file that holds the token"),
-        "{}",
-        stderr(&output)
+    assert_stderr_has(
+        &output,
+        "--token-file takes the path of a file that holds the token",
     );
 
     let empty = write_file(dir.path(), "empty", "\n");
@@ -124,11 +119,7 @@ fn token_file_is_read_and_checked() {
         .output()
         .unwrap();
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains(&format!("the token file {empty} is empty")),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &format!("the token file {empty} is empty"));
     assert!(
         sandbox.requests().len() == 3,
         "only the successful plan (three reads) reached the sandbox"

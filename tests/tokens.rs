@@ -72,11 +72,7 @@ fn a_created_tokens_secret_goes_to_the_new_tokens_file_and_nowhere_else() {
     );
     let plan = run_against(&url, &["plan", "-f", &file]);
     assert_exit(&plan, 0);
-    assert!(
-        stdout(&plan).contains("+ API token \"Exporter\": create"),
-        "{}",
-        stdout(&plan)
-    );
+    assert_stdout_has(&plan, "+ API token \"Exporter\": create");
     assert!(
         stderr(&plan).contains(
             "new-tokens rail: the plan creates, replaces or resets API token \"Exporter\""
@@ -88,20 +84,12 @@ fn a_created_tokens_secret_goes_to_the_new_tokens_file_and_nowhere_else() {
     // Without somewhere to put the secret, nothing is sent.
     let refused = run_against(&url, &["apply", "-f", &file, "--auto-approve"]);
     assert_exit(&refused, 1);
-    assert!(
-        stderr(&refused).contains("pass --new-tokens-file FILE"),
-        "{}",
-        stderr(&refused)
-    );
+    assert_stderr_has(&refused, "pass --new-tokens-file FILE");
     // Nor when the file already exists: it may hold an earlier run's secrets.
     let existing = write_file(dir.path(), "earlier.json", "keep me\n");
     let refused_existing = apply_making_tokens(&url, &file, &existing, &[]);
     assert_exit(&refused_existing, 1);
-    assert!(
-        stderr(&refused_existing).contains("already exists"),
-        "{}",
-        stderr(&refused_existing)
-    );
+    assert_stderr_has(&refused_existing, "already exists");
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me\n");
     assert!(
         answered_writes(&sandbox).is_empty(),
@@ -151,11 +139,7 @@ fn a_created_tokens_secret_goes_to_the_new_tokens_file_and_nowhere_else() {
         let mode = std::fs::metadata(&new_tokens).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    assert!(
-        stderr(&apply).contains("Wrote 1 new secret to"),
-        "{}",
-        stderr(&apply)
-    );
+    assert_stderr_has(&apply, "Wrote 1 new secret to");
 
     // Converged: the next plan sees the token and changes nothing.
     let again = run_against(&url, &["plan", "-f", &file, "--detailed-exitcode"]);
@@ -306,12 +290,9 @@ fn unmanaged_tokens_remove_deletes_absent_tokens_but_never_the_one_in_use() {
     let file = demo_with(dir.path(), "  mailtrap-access CI:\n    account: viewer\n");
     let plan = run_against(&url, &["plan", "-f", &file, "--detailed-exitcode"]);
     assert_exit(&plan, 0);
-    assert!(
-        stdout(&plan).contains(
-            "API token \"mailtrap-access CI\" (id 61050) differs from the file, but is left alone"
-        ),
-        "{}",
-        stdout(&plan)
+    assert_stdout_has(
+        &plan,
+        "API token \"mailtrap-access CI\" (id 61050) differs from the file, but is left alone",
     );
 }
 
@@ -340,7 +321,7 @@ fn reset_token_rotates_through_the_reset_call_and_never_the_token_in_use() {
             &["apply", "-f", DEMO, "--auto-approve", "--reset-token", name],
         );
         assert_exit(&refused, 1);
-        assert!(stderr(&refused).contains(phrase), "{}", stderr(&refused));
+        assert_stderr_has(&refused, phrase);
     }
     assert!(answered_writes(&sandbox).is_empty());
 
@@ -349,11 +330,7 @@ fn reset_token_rotates_through_the_reset_call_and_never_the_token_in_use() {
         &url,
         &["plan", "-f", DEMO, "--reset-token", "Legacy import"],
     );
-    assert!(
-        stdout(&plan).contains("~ API token \"Legacy import\" (id 61002): reset"),
-        "{}",
-        stdout(&plan)
-    );
+    assert_stdout_has(&plan, "~ API token \"Legacy import\" (id 61002): reset");
     let apply = apply_making_tokens(&url, DEMO, &new_tokens, &["--reset-token", "Legacy import"]);
     assert_exit(&apply, 0);
     let token_writes: Vec<String> = (answered_writes(&sandbox).into_iter())
@@ -409,11 +386,7 @@ fn a_create_the_api_refuses_is_reported_and_the_rest_goes_on() {
     // Today, the file is refused before anything is read.
     let validate = command(&["validate", "-f", &file]).output().unwrap();
     assert_exit(&validate, 1);
-    assert!(
-        stderr(&validate).contains("which is in the past"),
-        "{}",
-        stderr(&validate)
-    );
+    assert_stderr_has(&validate, "which is in the past");
 }
 
 #[test]
@@ -649,10 +622,9 @@ fn a_saved_plan_carries_its_token_changes_and_resets() {
         ],
     );
     assert_exit(&again, 1);
-    assert!(
-        stderr(&again).contains("the account's API tokens changed since the plan was saved"),
-        "{}",
-        stderr(&again)
+    assert_stderr_has(
+        &again,
+        "the account's API tokens changed since the plan was saved",
     );
     assert!(answered_writes(&sandbox).is_empty());
 }
@@ -718,11 +690,7 @@ fn the_expiry_warning_window_and_a_reset_the_plan_cannot_make_alone() {
     let url = sandbox.base_url();
     // CI deploy expires on 2027-06-30: five days ahead, inside 30 days, outside 2.
     let within = run_against(&url, &["plan", "-f", DEMO, "--now", "2027-06-25"]);
-    assert!(
-        stdout(&within).contains("API token \"CI deploy\" expires in 5 days"),
-        "{}",
-        stdout(&within)
-    );
+    assert_stdout_has(&within, "API token \"CI deploy\" expires in 5 days");
     let narrow = run_against(
         &url,
         &[

@@ -60,6 +60,26 @@ pub fn stderr(output: &Output) -> String {
 }
 
 /// Fail with both streams shown.
+/// `needle` is in the output's stdout; else both streams are shown.
+pub fn assert_stdout_has(output: &Output, needle: &str) {
+    let out = stdout(output);
+    assert!(
+        out.contains(needle),
+        "{needle:?} not on stdout:\n{out}\nstderr:\n{}",
+        stderr(output)
+    );
+}
+
+/// `needle` is in the output's stderr; else both streams are shown.
+pub fn assert_stderr_has(output: &Output, needle: &str) {
+    let err = stderr(output);
+    assert!(
+        err.contains(needle),
+        "{needle:?} not on stderr:\n{err}\nstdout:\n{}",
+        stdout(output)
+    );
+}
+
 pub fn assert_exit(output: &Output, code: i32) {
     assert_eq!(
         output.status.code(),
