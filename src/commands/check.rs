@@ -3,13 +3,10 @@
 
 use std::io::Write;
 
-use anyhow::Context;
-
-use crate::api::ReadClient;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::{policy, render};
 
-use super::{buffered_stdout, clock, connect, load_at, Outcome};
+use super::{buffered_stdout, clock, load_at, read_whole_account, Outcome};
 
 pub(super) async fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     let clock = clock(&args.time);
@@ -24,12 +21,7 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let named = (loaded.file.account_id).map(|account| (account, "the desired file"));
-    let target = connect(&args.connection, named).await?;
-    let reader = ReadClient::new(target.endpoint)?;
-    let live = reader
-        .live_state(true)
-        .await
-        .context("cannot read the live account")?;
+    let (reader, live) = read_whole_account(&args.connection, named).await?;
     super::check_policy_names(policies, &live)?;
     let violations = policy::judge(policies, &policy::subjects_of_live(&live), clock.now, true);
     let report = render::check::Checked {

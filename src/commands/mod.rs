@@ -289,6 +289,21 @@ struct Target {
     _sandbox: Option<Sandbox>,
 }
 
+/// Connect as [`connect`] does, and read the whole live account, API tokens included:
+/// what `check`, `report` and `export` start from.
+async fn read_whole_account(
+    args: &ConnectionArgs,
+    named: Option<(u64, &str)>,
+) -> anyhow::Result<(ReadClient, LiveState)> {
+    let target = connect(args, named).await?;
+    let reader = ReadClient::new(target.endpoint)?;
+    let live = reader
+        .live_state(true)
+        .await
+        .context("cannot read the live account")?;
+    Ok((reader, live))
+}
+
 /// Connect to the account `--account-id` / `MAILTRAP_ACCOUNT_ID` names, or else the one
 /// `named` gives with what names it (the desired file, a saved plan); when both name one,
 /// they must agree: a flag or a variable left over from another job must not retarget

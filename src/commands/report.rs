@@ -3,13 +3,10 @@
 
 use std::io::Write;
 
-use anyhow::Context;
-
-use crate::api::ReadClient;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::{render, report};
 
-use super::{buffered_stdout, clock, connect, load_at, write_private, Outcome};
+use super::{buffered_stdout, clock, load_at, read_whole_account, write_private, Outcome};
 
 pub(super) async fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
     let clock = clock(&args.time);
@@ -21,12 +18,7 @@ pub(super) async fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
     let named = (loaded.as_ref())
         .and_then(|loaded| loaded.file.account_id)
         .map(|account| (account, "the desired file"));
-    let target = connect(&args.connection, named).await?;
-    let reader = ReadClient::new(target.endpoint)?;
-    let live = reader
-        .live_state(true)
-        .await
-        .context("cannot read the live account")?;
+    let (reader, live) = read_whole_account(&args.connection, named).await?;
     let review = report::report(reader.account_id(), &live, loaded.as_ref(), clock.now);
     let mut text = Vec::new();
     match args.format {
