@@ -139,23 +139,7 @@ fn access(
             }
         ));
     }
-    // Collected into a list of its own length: reusing the decoded one would keep the
-    // room serde grew it to, a third more than the rows for a big listing.
-    let mut rows: Vec<Row> = Vec::with_capacity(entry.resources.len());
-    rows.extend(entry.resources.into_iter().map(|row| {
-        if let Some(vocabulary) = Vocabulary::of_name(&row.resource_type) {
-            (names.entry(vocabulary)).or_insert_with(|| {
-                format!(
-                    "a row of access {} has type {:?}",
-                    entry.id, row.resource_type
-                )
-            });
-        }
-        Row {
-            resource: ResourceKey::new(ResourceType::from_api(&row.resource_type), row.resource_id),
-            level: LevelCode(row.access_level),
-        }
-    }));
+    let rows = rows(entry.resources, ("access", entry.id), names);
     Ok(Access {
         id: entry.id,
         kind,
@@ -165,6 +149,28 @@ fn access(
         two_factor: entry.specifier.two_factor_authentication_enabled,
         rows,
     })
+}
+
+/// The rows of `owner` (`("access", 7)`, `("token", 9)`) as the model holds them, in a
+/// list of their own length (reusing the decoded one would keep the room serde grew it
+/// to). Type names of one vocabulary alone go into `names`.
+fn rows(decoded: Vec<RowWire<'_>>, owner: (&str, u64), names: &mut VocabularyNames) -> Vec<Row> {
+    let mut rows = Vec::with_capacity(decoded.len());
+    rows.extend(decoded.into_iter().map(|row| {
+        if let Some(vocabulary) = Vocabulary::of_name(&row.resource_type) {
+            (names.entry(vocabulary)).or_insert_with(|| {
+                format!(
+                    "a row of {} {} has type {:?}",
+                    owner.0, owner.1, row.resource_type
+                )
+            });
+        }
+        Row {
+            resource: ResourceKey::new(ResourceType::from_api(&row.resource_type), row.resource_id),
+            level: LevelCode(row.access_level),
+        }
+    }));
+    rows
 }
 
 /// One entry of `GET .../api_tokens`. `token` is not a field: reads never carry it, and
@@ -201,25 +207,7 @@ pub(crate) fn token(
             })
         })
         .transpose()?;
-    let rows = (entry.resources.into_iter())
-        .map(|row| {
-            if let Some(vocabulary) = Vocabulary::of_name(&row.resource_type) {
-                (names.entry(vocabulary)).or_insert_with(|| {
-                    format!(
-                        "a row of token {} has type {:?}",
-                        entry.id, row.resource_type
-                    )
-                });
-            }
-            Row {
-                resource: ResourceKey::new(
-                    ResourceType::from_api(&row.resource_type),
-                    row.resource_id,
-                ),
-                level: LevelCode(row.access_level),
-            }
-        })
-        .collect();
+    let rows = rows(entry.resources, ("token", entry.id), names);
     Ok(Token {
         id: entry.id,
         // Without its last four digits, it may be the one in use: never touched.
