@@ -5,6 +5,10 @@
 //! state file, generated token, SIGTERM, `--vocabulary`). The API Tokens API has its
 //! own file, `sandbox_tokens.rs`.
 
+mod common;
+
+use common::{send, Reply};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -71,36 +75,6 @@ fn demo_with_token_access() -> SandboxState {
 
 async fn start_demo_with_token_access() -> Sandbox {
     start_with(demo_with_token_access(), RateLimit::MAILTRAP).await
-}
-
-/// One exchange, as the tests look at it.
-struct Reply {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Reply {
-    let response = request.send().await.expect("request reaches the sandbox");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body is readable");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is JSON: {text}"))
-    };
-    Reply {
-        status,
-        headers,
-        body,
-    }
 }
 
 fn url(sandbox: &Sandbox, path: &str) -> String {

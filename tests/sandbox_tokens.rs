@@ -4,6 +4,10 @@
 //! vocabularies, the link with `ApiToken` accesses, and the auth, rate limit, faults and
 //! request log every route shares.
 
+mod common;
+
+use common::{send, Reply};
+
 use std::time::{Duration, SystemTime};
 
 use mailtrap_access::sandbox::{
@@ -67,38 +71,6 @@ fn demo_with_token_accesses() -> SandboxState {
         );
     }
     state
-}
-
-/// One exchange, as the tests look at it: the body both as text and as JSON.
-struct Reply {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Reply {
-    let response = request.send().await.expect("request reaches the sandbox");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body is readable");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is JSON: {text}"))
-    };
-    Reply {
-        status,
-        headers,
-        text,
-        body,
-    }
 }
 
 async fn call(sandbox: &Sandbox, method: Method, path: &str, body: Option<Value>) -> Reply {

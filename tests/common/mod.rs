@@ -259,3 +259,37 @@ pub fn demo_answers() -> (String, String, String) {
         tokens.to_string(),
     )
 }
+
+/// One HTTP exchange with the sandbox, as its own tests look at it: the body as text
+/// and as JSON (`null` when empty).
+pub struct Reply {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// Send `request` and read the whole answer.
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request reaches the sandbox");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body is readable");
+    let body = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is JSON: {text}"))
+    };
+    Reply {
+        status,
+        headers,
+        text,
+        body,
+    }
+}
