@@ -1091,3 +1091,17 @@ fn the_build_script_reads_plain_and_detached_checkouts_and_gives_up_quietly() {
     // Nothing exists to watch, and a missing path would rerun the script on every build.
     assert!(git.watched("ref: refs/heads/gone").is_empty());
 }
+
+#[test]
+fn the_readme_names_the_rust_version_cargo_toml_requires() {
+    let manifest = read("Cargo.toml");
+    let required = (manifest.lines())
+        .find_map(|line| line.strip_prefix("rust-version = "))
+        .expect("Cargo.toml sets rust-version")
+        .trim_matches('"');
+    let readme = read("README.md");
+    assert!(
+        readme.contains(&format!("**From source** (Rust {required} or later")),
+        "the README's install section does not say Rust {required}"
+    );
+}
