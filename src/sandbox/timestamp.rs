@@ -1,31 +1,32 @@
-//! Instants for API token expiry, in milliseconds since the Unix epoch: parsing what a
-//! client or a seed may write for `expires_at` (an ISO 8601 date, or a date-time with
-//! an optional fraction and offset), formatting as the service serializes times (UTC,
-//! milliseconds, `Z`: `2027-06-30T23:59:59.000Z`), and the calendar-year arithmetic of
-//! the one-year default and the five-year ceiling. Written by hand because the project
-//! has no date library and needs only this much of one.
+//! Instants for API token expiry, to the millisecond as the service keeps them: parsing
+//! what a client or a seed may write for `expires_at` (an ISO 8601 date, or a date-time
+//! with an optional fraction and offset), formatting as the service serializes times
+//! (UTC, milliseconds, `Z`: `2027-06-30T23:59:59.000Z`), and the calendar-year
+//! arithmetic of the one-year default and the five-year ceiling. jiff, which the tool
+//! uses for its own dates, reads the text and does the calendar; this holds the
+//! service's rules. An instant is kept as the civil date-time in UTC, which reaches
+//! 9999-12-31 where jiff's `Timestamp` stops a day short.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-const MS_PER_SECOND: i64 = 1_000;
-const MS_PER_MINUTE: i64 = 60 * MS_PER_SECOND;
-const MS_PER_HOUR: i64 = 60 * MS_PER_MINUTE;
-const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
+use jiff::civil::{DateTime, Time};
+use jiff::fmt::temporal::Pieces;
+use jiff::tz::Offset;
+use jiff::ToSpan;
 
-/// One instant, UTC, to the millisecond; years 0000 to 9999 when parsed.
+/// One instant, UTC, truncated to the millisecond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Timestamp(i64);
+pub(crate) struct Timestamp(DateTime);
 
 impl Timestamp {
-    /// The system clock; an instant before 1970 (a broken clock) reads as the epoch.
+    /// The system clock.
     pub(crate) fn now() -> Timestamp {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-            });
-        Timestamp(millis)
+        Timestamp::truncated(Offset::UTC.to_datetime(jiff::Timestamp::now()))
+    }
+
+    fn truncated(utc: DateTime) -> Timestamp {
+        let millis = utc.subsec_nanosecond() / 1_000_000 * 1_000_000;
+        Timestamp(utc.with().subsec_nanosecond(millis).build().unwrap_or(utc))
     }
 
     /// `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS[.fff]]` followed by `Z`, an
@@ -33,206 +34,46 @@ impl Timestamp {
     /// application). `T` may be a space. `None` for anything else, out-of-range fields
     /// (February 30th, hour 24) included.
     pub(crate) fn parse(text: &str) -> Option<Timestamp> {
-        let bytes = text.trim().as_bytes();
-        let mut cursor = Cursor { bytes, at: 0 };
-        let year = cursor.digits(4)?;
-        cursor.expect(b'-')?;
-        let month = cursor.digits(2)?;
-        cursor.expect(b'-')?;
-        let day = cursor.digits(2)?;
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-            return None;
-        }
-        let date = days_from_civil(year, month, day) * MS_PER_DAY;
-        if cursor.done() {
-            return Some(Timestamp(date));
-        }
-        match cursor.next()? {
-            b'T' | b't' | b' ' => {}
-            _ => return None,
-        }
-        let hour = cursor.digits(2)?;
-        cursor.expect(b':')?;
-        let minute = cursor.digits(2)?;
-        let mut second = 0;
-        let mut millis = 0;
-        if cursor.peek() == Some(b':') {
-            cursor.next();
-            second = cursor.digits(2)?;
-            if matches!(cursor.peek(), Some(b'.' | b',')) {
-                cursor.next();
-                millis = cursor.fraction_millis()?;
-            }
-        }
-        if hour > 23 || minute > 59 || second > 59 {
-            return None;
-        }
-        let offset = match cursor.next() {
-            None => 0,
-            Some(b'Z' | b'z') => 0,
-            Some(sign @ (b'+' | b'-')) => {
-                let hours = cursor.digits(2)?;
-                let minutes = if cursor.done() {
-                    0
-                } else {
-                    if cursor.peek() == Some(b':') {
-                        cursor.next();
-                    }
-                    cursor.digits(2)?
-                };
-                if hours > 23 || minutes > 59 {
-                    return None;
-                }
-                let offset = hours * MS_PER_HOUR + minutes * MS_PER_MINUTE;
-                if sign == b'+' {
-                    offset
-                } else {
-                    -offset
-                }
-            }
-            Some(_) => return None,
+        let text = text.trim();
+        // jiff reads more than the service does: here a year has four digits and no
+        // sign, a time its minutes, and there is no leap second nor time zone annotation.
+        let (date, time) = match text.find(['T', 't', ' ']) {
+            Some(at) => (&text[..at], Some(&text[at + 1..])),
+            None => (text, None),
         };
-        if !cursor.done() {
+        let four_digit_year = date.len() == 10 && date.bytes().take(4).all(|b| b.is_ascii_digit());
+        let plain_time = time.is_none_or(|time| {
+            time.as_bytes().get(2) == Some(&b':')
+                && time.get(5..8) != Some(":60")
+                && !time.contains('[')
+        });
+        if !four_digit_year || !plain_time {
             return None;
         }
-        let time = hour * MS_PER_HOUR + minute * MS_PER_MINUTE + second * MS_PER_SECOND + millis;
-        Some(Timestamp(date + time - offset))
+        let pieces = Pieces::parse(text).ok()?;
+        let local = pieces
+            .date()
+            .to_datetime(pieces.time().unwrap_or(Time::midnight()));
+        let offset = pieces.to_numeric_offset().unwrap_or(Offset::UTC);
+        if offset.seconds().abs() >= 24 * 3600 {
+            return None; // jiff allows offsets up to 25 hours; ISO 8601 stops at 23:59.
+        }
+        let utc = local.checked_sub(offset.seconds().seconds()).ok()?;
+        Some(Timestamp::truncated(utc))
     }
 
     /// The same time of day `years` calendar years later, as Rails' `n.years.from_now`:
     /// February 29th becomes the 28th in a year that has none.
     pub(crate) fn plus_years(self, years: i64) -> Timestamp {
-        let days = self.0.div_euclid(MS_PER_DAY);
-        let time_of_day = self.0.rem_euclid(MS_PER_DAY);
-        let (year, month, day) = civil_from_days(days);
-        let year = year.saturating_add(years);
-        let day = day.min(days_in_month(year, month));
-        Timestamp(
-            days_from_civil(year, month, day)
-                .saturating_mul(MS_PER_DAY)
-                .saturating_add(time_of_day),
-        )
+        Timestamp(self.0.checked_add(years.years()).unwrap_or(DateTime::MAX))
     }
 }
 
 /// The service's form: `2027-06-30T23:59:59.000Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.0.div_euclid(MS_PER_DAY);
-        let time = self.0.rem_euclid(MS_PER_DAY);
-        let (year, month, day) = civil_from_days(days);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-            time / MS_PER_HOUR,
-            time % MS_PER_HOUR / MS_PER_MINUTE,
-            time % MS_PER_MINUTE / MS_PER_SECOND,
-            time % MS_PER_SECOND
-        )
+        write!(f, "{}", self.0.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
     }
-}
-
-/// Reads ASCII fields off the bytes of the text; any other byte simply fails to match,
-/// so no input can split a character or index out of bounds.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let byte = self.peek()?;
-        self.at += 1;
-        Some(byte)
-    }
-
-    fn done(&self) -> bool {
-        self.at >= self.bytes.len()
-    }
-
-    fn expect(&mut self, wanted: u8) -> Option<()> {
-        (self.next()? == wanted).then_some(())
-    }
-
-    /// Exactly `count` decimal digits.
-    fn digits(&mut self, count: usize) -> Option<i64> {
-        let mut value = 0;
-        for _ in 0..count {
-            let byte = self.next()?;
-            if !byte.is_ascii_digit() {
-                return None;
-            }
-            value = value * 10 + i64::from(byte - b'0');
-        }
-        Some(value)
-    }
-
-    /// One or more digits of a fraction of a second, truncated to milliseconds.
-    fn fraction_millis(&mut self) -> Option<i64> {
-        let mut millis = 0;
-        let mut count = 0;
-        while let Some(byte) = self.peek().filter(u8::is_ascii_digit) {
-            self.at += 1;
-            if count < 3 {
-                millis = millis * 10 + i64::from(byte - b'0');
-            }
-            count += 1;
-        }
-        if count == 0 {
-            return None;
-        }
-        for _ in count..3 {
-            millis *= 10;
-        }
-        Some(millis)
-    }
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let shifted_month = (month + 9) % 12;
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The inverse of `days_from_civil`: `(year, month, day)`.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -311,14 +152,5 @@ mod tests {
         assert_eq!(leap.plus_years(1).to_string(), "2029-02-28T12:00:00.000Z");
         assert_eq!(leap.plus_years(4).to_string(), "2032-02-29T12:00:00.000Z");
         assert!(Timestamp::now() > Timestamp::parse("2020-01-01").unwrap());
-    }
-
-    #[test]
-    fn the_calendar_round_trips_day_by_day() {
-        for days in -800_000..800_000 {
-            let (year, month, day) = civil_from_days(days);
-            assert_eq!(days_from_civil(year, month, day), days);
-            assert!((1..=days_in_month(year, month)).contains(&day));
-        }
     }
 }
