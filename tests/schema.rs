@@ -2,7 +2,10 @@
 //! README's desired-state blocks, and refuses the shapes `validate` refuses for their
 //! shape alone (so an editor flags them before a run does).
 
+mod common;
+
 use boon::{Compiler, Schemas};
+use common::{command, stderr};
 
 const SCHEMA: &str = "schema/mailtrap-access.schema.json";
 
@@ -69,15 +72,10 @@ fn shapes_validate_refuses_are_refused_by_the_schema_too() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("desired.yaml");
         std::fs::write(&path, text).unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mailtrap-access"))
-            .args(["validate", "-f", path.to_str().unwrap()])
-            .env_remove("MAILTRAP_API_TOKEN")
+        let output = command(&["validate", "-f", path.to_str().unwrap()])
             .output()
             .unwrap();
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        (output.status.code(), stderr(&output))
     };
     for good in [
         deny("billing"),
